@@ -1,0 +1,120 @@
+//! Accounts and sessions: sign up, sign in, sign out, who is signed in.
+
+mod pages;
+pub mod return_to;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use pages::{SignInPage, SignOutForm, SignUpPage};
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as the UI and API see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub is_operator: bool,
+}
+
+/// What the session remembers about how its user signed in. The session
+/// store copies these fields into its index columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionAuth {
+    pub user_id: String,
+    /// The organization the session was opened through (SSO), if any.
+    pub org_id: Option<String>,
+    /// `password` or `sso`.
+    pub method: String,
+    pub created_at: i64,
+    #[serde(default)]
+    pub idp_sid: Option<String>,
+    #[serde(default)]
+    pub idp_sub: Option<String>,
+}
+
+/// Where to go after signing in: `return_to` when it is a local path,
+/// otherwise the home page (which picks the right console).
+pub fn landing_path(return_to: Option<&str>) -> String {
+    return_to
+        .and_then(return_to::safe_return_to)
+        .unwrap_or("/")
+        .to_owned()
+}
+
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(email: String, name: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::state::AppState;
+    let state = AppState::from_context()?;
+    let user = ssr::create_account(
+        &state.db,
+        ssr::NewAccount {
+            email: &email,
+            name: &name,
+            password: &password,
+        },
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "account created");
+    let session = ssr::current_session().await?;
+    ssr::establish_session(
+        &session,
+        password_session(&user.id),
+        state.settings.password_session_secs,
+    )
+    .await?;
+    leptos_axum::redirect("/orgs/new");
+    Ok(())
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(
+    email: String,
+    password: String,
+    return_to: Option<String>,
+) -> Result<(), AppError> {
+    use crate::ssr::state::AppState;
+    let state = AppState::from_context()?;
+    let ip = crate::ssr::request::current_client_ip();
+    let user = ssr::authenticate(&state.db, &state.login_limiter, &email, &password, ip).await?;
+    let session = ssr::current_session().await?;
+    ssr::establish_session(
+        &session,
+        password_session(&user.id),
+        state.settings.password_session_secs,
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "signed in with password");
+    leptos_axum::redirect(&landing_path(return_to.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let session = ssr::current_session().await?;
+    ssr::end_session(&session).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(endpoint = "current_user")]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    let state = crate::ssr::state::AppState::from_context()?;
+    let session = ssr::current_session().await?;
+    ssr::session_user(&state.db, &session).await
+}
+
+#[cfg(feature = "ssr")]
+fn password_session(user_id: &str) -> SessionAuth {
+    SessionAuth {
+        user_id: user_id.to_owned(),
+        org_id: None,
+        method: "password".into(),
+        created_at: crate::ssr::now(),
+        idp_sid: None,
+        idp_sub: None,
+    }
+}

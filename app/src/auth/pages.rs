@@ -1,0 +1,124 @@
+//! Sign-in, sign-up and sign-out UI. Every form is an `ActionForm`: it
+//! posts like a plain HTML form before (or without) wasm, and without a page
+//! reload once hydrated.
+
+use super::{SignIn, SignOut, SignUp};
+use crate::error::AppError;
+use crate::ui::{Field, FormError, SubmitButton};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
+    Signal::derive(move || error.get().and_then(|e| e.message_for(field)))
+}
+
+#[component]
+fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title.clone()/>
+        <main class="auth-page">
+            <div class="auth-card">
+                <a href="/" class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    " Latchkey"
+                </a>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let query = use_query_map();
+    let return_to = move || query.read().get("return_to").unwrap_or_default();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <AuthCard title="Sign in">
+            <ActionForm action>
+                <input type="hidden" name="return_to" value=return_to/>
+                <Field
+                    label="Email"
+                    name="email"
+                    input_type="email"
+                    autocomplete="username"
+                    required=true
+                    error=field_error(error, "email")
+                />
+                <Field
+                    label="Password"
+                    name="password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    required=true
+                    error=field_error(error, "password")
+                />
+                <FormError error fields=&["email", "password"]/>
+                <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending()/>
+            </ActionForm>
+            <p class="auth-alt">"New to Latchkey? " <A href="/signup">"Create an account"</A></p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <AuthCard title="Create your account">
+            <ActionForm action>
+                <Field
+                    label="Work email"
+                    name="email"
+                    input_type="email"
+                    autocomplete="email"
+                    required=true
+                    error=field_error(error, "email")
+                />
+                <Field
+                    label="Your name"
+                    name="name"
+                    autocomplete="name"
+                    error=field_error(error, "name")
+                />
+                <Field
+                    label="Password"
+                    name="password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    hint="At least 10 characters."
+                    required=true
+                    error=field_error(error, "password")
+                />
+                <FormError error fields=&["email", "name", "password"]/>
+                <SubmitButton
+                    label="Create account"
+                    pending_label="Creating account…"
+                    pending=action.pending()
+                />
+            </ActionForm>
+            <p class="auth-alt">"Already have an account? " <A href="/login">"Sign in"</A></p>
+        </AuthCard>
+    }
+}
+
+/// The sign-out button: a form, so it works without JavaScript.
+#[component]
+pub fn SignOutForm() -> impl IntoView {
+    let action = ServerAction::<SignOut>::new();
+    view! {
+        <ActionForm action>
+            <SubmitButton
+                label="Sign out"
+                pending_label="Signing out…"
+                pending=action.pending()
+                class="button link-button"
+            />
+        </ActionForm>
+    }
+}

@@ -1,0 +1,184 @@
+//! Organization pages: create one, its overview, its members.
+
+use super::{CreateOrg, Member, list_members, load_console, my_orgs};
+use crate::ui::{CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Redirect};
+use leptos_router::hooks::use_params_map;
+
+/// The `:org` segment of the current console URL.
+pub fn use_org_param() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("org").unwrap_or_default())
+}
+
+#[component]
+pub fn NewOrgPage() -> impl IntoView {
+    let action = ServerAction::<CreateOrg>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let orgs = Resource::new(|| (), |_| my_orgs());
+    view! {
+        <Title text="New organization"/>
+        <main class="auth-page">
+            <div class="auth-card">
+                <a href="/" class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    " Latchkey"
+                </a>
+                <h1>"Create an organization"</h1>
+                <p class="muted">
+                    "An organization holds your team's members, verified domains and single sign-on settings. You will be its owner."
+                </p>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        match orgs.await {
+                            Err(e) if e.kind == crate::error::ErrorKind::Unauthorized => {
+                                view! { <Redirect path="/login?return_to=/orgs/new"/> }.into_any()
+                            }
+                            Ok(list) if !list.is_empty() => view! {
+                                <p class="muted">
+                                    "Or go back to "
+                                    {list.into_iter().map(|o| view! {
+                                        <A href=format!("/o/{}", o.slug)>{o.name}</A>
+                                    }).collect_view()}
+                                </p>
+                            }.into_any(),
+                            _ => ().into_any(),
+                        }
+                    })}
+                </Suspense>
+                <ActionForm action>
+                    <Field
+                        label="Organization name"
+                        name="name"
+                        autocomplete="organization"
+                        required=true
+                        error=Signal::derive(move || error.get().and_then(|e| e.message_for("name")))
+                    />
+                    <FormError error fields=&["name"]/>
+                    <SubmitButton
+                        label="Create organization"
+                        pending_label="Creating…"
+                        pending=action.pending()
+                    />
+                </ActionForm>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let org = use_org_param();
+    let ctx = Resource::new(move || org.get(), load_console);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match ctx.await {
+                    Ok(ctx) => {
+                        let base = format!("/o/{}", ctx.org.slug);
+                        view! {
+                            <Title text=format!("{} · Overview", ctx.org.name)/>
+                            <header class="page-header">
+                                <h1>{ctx.org.name.clone()}</h1>
+                                <p class="muted">"Your role: " <span class="badge">{ctx.org.role.clone()}</span></p>
+                            </header>
+                            <section class="panel">
+                                <h2>"Organization"</h2>
+                                <CopyField label="Organization ID" value=ctx.org.id.clone() id="org-id"/>
+                                <dl class="facts">
+                                    <dt>"Slug"</dt>
+                                    <dd class="mono">{ctx.org.slug.clone()}</dd>
+                                    <dt>"Created"</dt>
+                                    <dd>{format_time(ctx.org.created_at)}</dd>
+                                    <dt>"Members"</dt>
+                                    <dd>
+                                        <A href=format!("{base}/members")>{ctx.member_count} " members"</A>
+                                    </dd>
+                                </dl>
+                            </section>
+                            <section class="panel">
+                                <h2>"Next steps"</h2>
+                                <ol class="steps">
+                                    <li>"Verify your email domains so sign-ins can be matched to your organization."</li>
+                                    <li>"Connect your OpenID Connect identity provider and test it."</li>
+                                    <li>"Share the login link with your people."</li>
+                                </ol>
+                                <A href=format!("{base}/settings/security") attr:class="button">
+                                    "Open Settings › Security"
+                                </A>
+                            </section>
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! { <ErrorPanel title="Cannot show this organization" message=e.message/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn MemberRow(member: Member) -> impl IntoView {
+    view! {
+        <tr>
+            <td>
+                <div class="member-name">{member.name}</div>
+                <div class="muted small">{member.email}</div>
+            </td>
+            <td><span class="badge">{member.role}</span></td>
+            <td>
+                <span class=format!("status status-{}", member.status)>{member.status.clone()}</span>
+            </td>
+            <td>{member.source}</td>
+            <td>{format_time(member.joined_at)}</td>
+            <td>{member.last_login_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let org = use_org_param();
+    let members = Resource::new(move || org.get(), list_members);
+    view! {
+        <Title text="Members"/>
+        <header class="page-header">
+            <h1>"Members"</h1>
+            <p class="muted">"Everyone who can sign in to this organization."</p>
+        </header>
+        <Suspense fallback=|| view! { <p class="loading">"Loading members…"</p> }>
+            {move || Suspend::new(async move {
+                match members.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No members yet">
+                            <p>"Members appear here when they join."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <div class="table-wrap">
+                            <table class="table">
+                                <caption class="sr-only">"Members of this organization"</caption>
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Member"</th>
+                                        <th scope="col">"Role"</th>
+                                        <th scope="col">"Status"</th>
+                                        <th scope="col">"Joined through"</th>
+                                        <th scope="col">"Joined"</th>
+                                        <th scope="col">"Last sign-in"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list.into_iter().map(|m| view! { <MemberRow member=m/> }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorPanel title="Cannot list members" message=e.message/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,216 @@
+//! Organization queries and rules.
+
+use super::{Member, OrgSummary};
+use crate::error::AppError;
+use crate::ssr::db::{Db, is_unique_violation};
+use crate::ssr::{now, random};
+
+const MAX_NAME: usize = 80;
+const MAX_SLUG: usize = 40;
+
+/// `Acme Corp.` → `acme-corp`: lowercase ASCII letters and digits joined by
+/// single hyphens; `org` when nothing usable remains.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= MAX_SLUG {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "org".into()
+    } else {
+        slug.into()
+    }
+}
+
+fn check_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(
+            AppError::unprocessable("invalid_name", "Give the organization a name.").on("name"),
+        );
+    }
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(AppError::unprocessable(
+            "invalid_name",
+            "Use up to 80 characters, without line breaks.",
+        )
+        .on("name"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Creates an organization with `user_id` as its owner. The slug comes
+/// from the name, suffixed `-2`, `-3`… while taken.
+pub async fn create_org(
+    db: &Db,
+    user_id: &str,
+    name: &str,
+    source: &str,
+) -> Result<OrgSummary, AppError> {
+    let name = check_name(name)?;
+    let base = slugify(&name);
+    let id = format!("o{}", random::lower_alnum(15));
+    let created_at = now();
+    for n in 1..=50u32 {
+        let slug = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let mut tx = db.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(&slug)
+        .bind(&name)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, status, source, created_at) \
+             VALUES ($1, $2, 'owner', 'active', $3, $4)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(source)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(OrgSummary {
+            id,
+            slug,
+            name,
+            role: "owner".into(),
+            created_at,
+        });
+    }
+    Err(AppError::conflict(
+        "slug_taken",
+        "Too many organizations have that name. Choose another.",
+    )
+    .on("name"))
+}
+
+type OrgRow = (String, String, String, String, i64);
+
+fn to_summary((id, slug, name, role, created_at): OrgRow) -> OrgSummary {
+    OrgSummary {
+        id,
+        slug,
+        name,
+        role,
+        created_at,
+    }
+}
+
+/// The organizations in which `user_id` is an active member, by name.
+pub async fn orgs_of_user(db: &Db, user_id: &str) -> Result<Vec<OrgSummary>, AppError> {
+    let rows: Vec<OrgRow> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, o.created_at FROM organizations o \
+         JOIN memberships m ON m.org_id = o.id \
+         WHERE m.user_id = $1 AND m.status = 'active' ORDER BY o.name, o.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(to_summary).collect())
+}
+
+/// The organization `org_ref` (id or slug) if `user_id` is an active member
+/// of it. Non-members get the same answer as for a missing organization, so
+/// ids and slugs cannot be probed.
+pub async fn membership(db: &Db, user_id: &str, org_ref: &str) -> Result<OrgSummary, AppError> {
+    let row: Option<OrgRow> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, o.created_at FROM organizations o \
+         JOIN memberships m ON m.org_id = o.id \
+         WHERE (o.id = $1 OR o.slug = $1) AND m.user_id = $2 AND m.status = 'active'",
+    )
+    .bind(org_ref)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    row.map(to_summary).ok_or_else(|| {
+        AppError::not_found("There is no such organization, or you are not a member of it.")
+    })
+}
+
+pub async fn count_members(db: &Db, org_id: &str) -> Result<i64, AppError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_one(db)
+        .await?;
+    Ok(n)
+}
+
+pub async fn list_members(db: &Db, org_id: &str) -> Result<Vec<Member>, AppError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name, m.role, m.status, m.source, m.created_at, m.last_login_at \
+         FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 ORDER BY u.name, u.email",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(user_id, email, name, role, status, source, joined_at, last_login_at)| Member {
+                user_id,
+                email,
+                name,
+                role,
+                status,
+                source,
+                joined_at,
+                last_login_at,
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_ascii_with_single_hyphens() {
+        assert_eq!(slugify("Acme Corp."), "acme-corp");
+        assert_eq!(slugify("  Hello -- World  "), "hello-world");
+        assert_eq!(slugify("Ünïcode 株式会社"), "n-code");
+        assert_eq!(slugify("!!!"), "org");
+        assert!(slugify(&"x".repeat(200)).len() <= MAX_SLUG);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("  ").is_err());
+        assert!(check_name("a\nb").is_err());
+        assert!(check_name(&"n".repeat(81)).is_err());
+        assert_eq!(check_name("  Acme ").as_deref(), Ok("Acme"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The console shell: organization switcher, navigation, signed-in user,
+//! and the pages later features fill in.
+
+use crate::auth::SignOutForm;
+use crate::error::ErrorKind;
+use crate::orgs::use_org_param;
+use crate::orgs::{ConsoleContext, OrgSummary, load_console};
+use crate::ui::{EmptyState, ErrorPanel, encode_query_value};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::use_location;
+
+#[component]
+pub fn ConsoleLayout() -> impl IntoView {
+    let org = use_org_param();
+    let ctx = Resource::new(move || org.get(), load_console);
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match ctx.await {
+                    Ok(ctx) => view! { <Shell ctx/> }.into_any(),
+                    Err(e) if e.kind == ErrorKind::Unauthorized => {
+                        let here = location.pathname.get_untracked();
+                        let path = format!("/login?return_to={}", encode_query_value(&here));
+                        view! { <Redirect path/> }.into_any()
+                    }
+                    Err(e) => view! {
+                        <main class="auth-page">
+                            <ErrorPanel title="Cannot open this organization" message=e.message/>
+                        </main>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(ctx: ConsoleContext) -> impl IntoView {
+    let base = format!("/o/{}", ctx.org.slug);
+    view! {
+        <div class="console">
+            <a class="skip-link" href="#content">"Skip to content"</a>
+            <header class="topbar">
+                <a href="/" class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    " Latchkey"
+                </a>
+                <OrgSwitcher current=ctx.org.clone() orgs=ctx.orgs.clone()/>
+                <div class="topbar-user">
+                    <span class="user-email" title=ctx.user.email.clone()>{ctx.user.name.clone()}</span>
+                    <SignOutForm/>
+                </div>
+            </header>
+            <div class="console-body">
+                <nav class="sidenav" aria-label="Console">
+                    <A href=base.clone() exact=true>"Overview"</A>
+                    <A href=format!("{base}/members")>"Members"</A>
+                    <span class="nav-group">"Settings"</span>
+                    <A href=format!("{base}/settings/security") attr:class="nav-sub">"Security"</A>
+                    <A href=format!("{base}/audit")>"Audit log"</A>
+                </nav>
+                <main id="content" class="content">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// A disclosure listing the user's organizations as plain links: keyboard
+/// accessible and working without JavaScript.
+#[component]
+fn OrgSwitcher(current: OrgSummary, orgs: Vec<OrgSummary>) -> impl IntoView {
+    view! {
+        <details class="org-switcher">
+            <summary aria-label="Switch organization">
+                <span class="org-name">{current.name.clone()}</span>
+                <span class="muted small">" ▾"</span>
+            </summary>
+            <ul role="list">
+                {orgs
+                    .into_iter()
+                    .map(|o| {
+                        let is_current = o.id == current.id;
+                        view! {
+                            <li>
+                                <a
+                                    href=format!("/o/{}", o.slug)
+                                    aria-current=is_current.then_some("true")
+                                >
+                                    {o.name}
+                                    <span class="muted small">" · " {o.role}</span>
+                                </a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+                <li class="switcher-new">
+                    <a href="/orgs/new">"+ New organization"</a>
+                </li>
+            </ul>
+        </details>
+    }
+}
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    view! {
+        <Title text="Settings › Security"/>
+        <header class="page-header">
+            <h1>"Settings › Security"</h1>
+            <p class="muted">"Domains, single sign-on and sign-in rules for this organization."</p>
+        </header>
+        <section class="panel">
+            <h2>"Domains"</h2>
+            <EmptyState title="No domains yet">
+                <p>"Verified email domains decide which people your identity provider may sign in. Domain verification is not available in this build yet."</p>
+            </EmptyState>
+        </section>
+        <section class="panel">
+            <h2>"Single sign-on"</h2>
+            <EmptyState title="Single sign-on is not connected">
+                <p>"Connecting an OpenID Connect provider is not available in this build yet."</p>
+            </EmptyState>
+        </section>
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <Title text="Audit log"/>
+        <header class="page-header">
+            <h1>"Audit log"</h1>
+            <p class="muted">"Every change to members, domains and single sign-on, and every sign-in."</p>
+        </header>
+        <EmptyState title="No events yet">
+            <p>"Events are listed here as they happen."</p>
+        </EmptyState>
+    }
+}

@@ -1,0 +1,87 @@
+//! One pooled database for the whole process: SQLite (embedded, default) or
+//! PostgreSQL, behind sqlx's `Any` driver so every query is written once.
+//!
+//! Portability rules for queries and migrations: `$1`-style parameters,
+//! `TEXT` and `BIGINT` columns only (timestamps are Unix seconds, flags are
+//! 0/1), no autoincrement (ids are random strings).
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+pub type Db = AnyPool;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens the pool. SQLite files are created when missing and switched to WAL
+/// so readers never wait for the writer.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
+    install_default_drivers();
+    let backend = Backend::of_url(url)
+        .ok_or_else(|| sqlx::Error::Configuration("unsupported database URL scheme".into()))?;
+    let url = match backend {
+        Backend::Sqlite if !url.contains("mode=") => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        }
+        _ => url.to_owned(),
+    };
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+}
+
+pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(db).await
+}
+
+/// Answers whether the database responds; used by the health endpoint.
+pub async fn ping(db: &Db) -> bool {
+    sqlx::query("SELECT 1").execute(db).await.is_ok()
+}
+
+/// True when `err` is a unique-constraint violation (on either backend), so
+/// callers can turn races into a clear "already exists".
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db.code().as_deref() == Some("23505")
+                || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}

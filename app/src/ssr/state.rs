@@ -1,0 +1,45 @@
+//! What every request handler and server function can reach.
+
+use super::crypto::Keys;
+use super::db::Db;
+use crate::auth::ssr::LoginLimiter;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+/// Runtime settings the application layer needs (the binary's `Config`
+/// holds the rest).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base of every URL shown to admins and IdPs, without trailing slash.
+    pub public_url: String,
+    /// Whether cookies carry `Secure` (public URL is https).
+    pub secure_cookies: bool,
+    /// Lifetime of a password session, in seconds.
+    pub password_session_secs: i64,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Keys,
+    pub settings: Arc<Settings>,
+    pub leptos_options: LeptosOptions,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// The state provided to server functions through Leptos context.
+    pub fn from_context() -> Result<Self, crate::error::AppError> {
+        leptos::prelude::use_context::<Self>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            crate::error::AppError::internal()
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! Form building blocks: labelled fields with their error next to them, a
+//! form-level error, and a submit button that shows progress.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// A labelled input. `error` holds the message for this field, if any.
+#[component]
+pub fn Field(
+    #[prop(into)] label: String,
+    #[prop(into)] name: String,
+    #[prop(into, default = "text".into())] input_type: String,
+    #[prop(into, optional)] autocomplete: Option<String>,
+    #[prop(into, optional)] value: Option<String>,
+    #[prop(into, optional)] hint: Option<String>,
+    #[prop(optional)] required: bool,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = {
+        let err_id = err_id.clone();
+        let hint_id = hint_id.clone();
+        let has_hint = hint.is_some();
+        move || {
+            let mut ids = Vec::new();
+            if has_hint {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(err_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                type=input_type
+                autocomplete=autocomplete
+                value=value
+                required=required
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described
+            />
+            {hint.map(|h| view! { <p class="field-hint" id=hint_id>{h}</p> })}
+            {move || {
+                error.get().map(|msg| view! { <p class="field-error" id=err_id.clone()>{msg}</p> })
+            }}
+        </div>
+    }
+}
+
+/// The error of a form submission that concerns no single listed field.
+#[component]
+pub fn FormError(
+    #[prop(into)] error: Signal<Option<AppError>>,
+    /// Fields rendered with their own message; errors on them are not repeated.
+    #[prop(optional)]
+    fields: &'static [&'static str],
+) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .filter(|e| e.field.as_deref().is_none_or(|f| !fields.contains(&f)))
+            .map(|e| view! { <p class="form-error" role="alert">{e.message}</p> })
+    }
+}
+
+/// A submit button that is disabled and relabelled while the action runs.
+#[component]
+pub fn SubmitButton(
+    #[prop(into)] label: String,
+    #[prop(into)] pending_label: String,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(into, default = "button primary".into())] class: String,
+) -> impl IntoView {
+    view! {
+        <button type="submit" class=class disabled=move || pending.get() aria-busy=move || pending.get().then_some("true")>
+            {move || if pending.get() { pending_label.clone() } else { label.clone() }}
+        </button>
+    }
+}

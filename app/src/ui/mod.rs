@@ -1,0 +1,60 @@
+//! Small components shared by every page.
+
+mod copy;
+mod form;
+mod time;
+
+pub use copy::CopyField;
+pub use form::{Field, FormError, SubmitButton};
+pub use time::format_time;
+
+use leptos::prelude::*;
+
+/// What a page shows when it has nothing to list yet.
+#[component]
+pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <div class="empty-state">
+            <h3>{title}</h3>
+            <div class="empty-state-body">{children()}</div>
+        </div>
+    }
+}
+
+/// A readable error panel for a page that could not load.
+#[component]
+pub fn ErrorPanel(#[prop(into)] title: String, #[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <div class="panel error-panel" role="alert">
+            <h2>{title}</h2>
+            <p>{message}</p>
+            <p>
+                <a href="/">"Back to your organizations"</a>
+            </p>
+        </div>
+    }
+}
+
+/// Percent-encodes a path for use as a query value (`return_to=`).
+pub fn encode_query_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encodes_query_values() {
+        assert_eq!(
+            super::encode_query_value("/o/a b?x=1&y"),
+            "/o/a%20b%3Fx%3D1%26y"
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! Typed configuration from flags and `LATCHKEY_*` environment variables,
+//! validated once at start. Every error names the variable at fault.
+
+use clap::Args;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Raw values as given on the command line or in the environment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Database URL: `sqlite://path` (default `sqlite://<data dir>/latchkey.db`) or `postgres://…`.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Address to listen on (default 127.0.0.1:3000).
+    #[arg(long, env = "LATCHKEY_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Base of every URL shown to admins and identity providers (default http://<bind>).
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Root secret (32+ bytes) for cookie signing and secrets at rest.
+    #[arg(
+        long,
+        env = "LATCHKEY_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Comma-separated `ip:port` DNS servers for domain verification.
+    #[arg(long, env = "LATCHKEY_DNS_SERVERS", global = true)]
+    pub dns_servers: Option<String>,
+    /// `true` allows IdP URLs on loopback/private addresses and plain http (development only).
+    #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_IDP", global = true)]
+    pub allow_private_idp: Option<String>,
+    /// Directory for the embedded database and the generated key (default ./data).
+    #[arg(long, env = "LATCHKEY_DATA_DIR", global = true)]
+    pub data_dir: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Without trailing slash.
+    pub public_url: String,
+    pub secret_key: Option<String>,
+    pub dns_servers: Vec<SocketAddr>,
+    pub allow_private_idp: bool,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Config {
+    pub fn from_args(args: &ConfigArgs) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(non_empty(&args.data_dir).unwrap_or("./data"));
+
+        let bind = match non_empty(&args.bind) {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.parse().map_err(|_| {
+                err(
+                    "LATCHKEY_BIND",
+                    format!("`{raw}` is not an ip:port address such as 127.0.0.1:3000"),
+                )
+            })?,
+        };
+
+        let public_url = match non_empty(&args.public_url) {
+            None => format!("http://{bind}"),
+            Some(raw) => parse_public_url(raw)?,
+        };
+
+        let database_url = match non_empty(&args.database_url) {
+            None => format!("sqlite://{}", data_dir.join("latchkey.db").display()),
+            Some(raw) => {
+                if app::ssr::db::Backend::of_url(raw).is_none() {
+                    return Err(err(
+                        "LATCHKEY_DATABASE_URL",
+                        "must start with sqlite:// or postgres://",
+                    ));
+                }
+                raw.to_owned()
+            }
+        };
+
+        let secret_key = match non_empty(&args.secret_key) {
+            None => None,
+            Some(raw) if raw.len() < app::ssr::crypto::MIN_SECRET_LEN => {
+                return Err(err(
+                    "LATCHKEY_SECRET_KEY",
+                    format!(
+                        "must be at least {} bytes long (try `openssl rand -base64 48`)",
+                        app::ssr::crypto::MIN_SECRET_LEN
+                    ),
+                ));
+            }
+            Some(raw) => Some(raw.to_owned()),
+        };
+
+        let dns_servers = match non_empty(&args.dns_servers) {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<SocketAddr>().map_err(|_| {
+                        err(
+                            "LATCHKEY_DNS_SERVERS",
+                            format!("`{s}` is not an ip:port address such as 127.0.0.1:53"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
+        let allow_private_idp = match non_empty(&args.allow_private_idp) {
+            None => false,
+            Some(raw) => match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(err(
+                        "LATCHKEY_ALLOW_PRIVATE_IDP",
+                        format!("`{raw}` is not a boolean; use true or false"),
+                    ));
+                }
+            },
+        };
+
+        Ok(Self {
+            database_url,
+            bind,
+            public_url,
+            secret_key,
+            dns_servers,
+            allow_private_idp,
+            data_dir,
+        })
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| err("LATCHKEY_PUBLIC_URL", format!("`{raw}` {why}"));
+    let url =
+        url::Url::parse(raw).map_err(|_| bad("is not a URL such as https://sso.example.com"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must use http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad("must not carry credentials, a query or a fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ConfigArgs {
+        ConfigArgs::default()
+    }
+
+    #[test]
+    fn defaults_fit_a_local_run() {
+        let c = Config::from_args(&args()).expect("defaults are valid");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://./data/latchkey.db");
+        assert!(!c.allow_private_idp);
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn parses_every_variable() {
+        let c = Config::from_args(&ConfigArgs {
+            database_url: Some("postgres://u@db/latchkey".into()),
+            bind: Some("0.0.0.0:8080".into()),
+            public_url: Some("https://sso.example.com/".into()),
+            secret_key: Some("k".repeat(40)),
+            dns_servers: Some("127.0.0.1:5353, [::1]:53".into()),
+            allow_private_idp: Some("TRUE".into()),
+            data_dir: Some("/var/lib/latchkey".into()),
+        })
+        .expect("valid");
+        assert_eq!(c.public_url, "https://sso.example.com");
+        assert!(c.secure_cookies());
+        assert_eq!(c.dns_servers.len(), 2);
+        assert!(c.allow_private_idp);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: Vec<(ConfigArgs, &str)> = vec![
+            (
+                ConfigArgs {
+                    bind: Some("localhost".into()),
+                    ..args()
+                },
+                "LATCHKEY_BIND",
+            ),
+            (
+                ConfigArgs {
+                    public_url: Some("ftp://x".into()),
+                    ..args()
+                },
+                "LATCHKEY_PUBLIC_URL",
+            ),
+            (
+                ConfigArgs {
+                    public_url: Some("not a url".into()),
+                    ..args()
+                },
+                "LATCHKEY_PUBLIC_URL",
+            ),
+            (
+                ConfigArgs {
+                    database_url: Some("mysql://x".into()),
+                    ..args()
+                },
+                "LATCHKEY_DATABASE_URL",
+            ),
+            (
+                ConfigArgs {
+                    secret_key: Some("short".into()),
+                    ..args()
+                },
+                "LATCHKEY_SECRET_KEY",
+            ),
+            (
+                ConfigArgs {
+                    dns_servers: Some("8.8.8.8".into()),
+                    ..args()
+                },
+                "LATCHKEY_DNS_SERVERS",
+            ),
+            (
+                ConfigArgs {
+                    allow_private_idp: Some("maybe".into()),
+                    ..args()
+                },
+                "LATCHKEY_ALLOW_PRIVATE_IDP",
+            ),
+        ];
+        for (a, var) in cases {
+            let e = Config::from_args(&a).expect_err(var);
+            assert_eq!(e.variable, var);
+            assert!(e.to_string().starts_with(var));
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The `latchkey` server: configuration, start-up, the HTTP router and the
+//! CLI commands. The application itself lives in the `app` crate.
+
+pub mod cli;
+pub mod config;
+pub mod jobs;
+pub mod keys;
+pub mod request_log;
+pub mod routes;
+
+use anyhow::{Context, Result};
+use app::error::AppError;
+use app::ssr::crypto::Keys;
+use app::ssr::db::{self, Backend};
+use app::ssr::state::{AppState, Settings};
+use config::Config;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Connects and migrates the database, loads keys, and assembles the state.
+pub async fn init(config: &Config) -> Result<AppState> {
+    let backend = Backend::of_url(&config.database_url).context("LATCHKEY_DATABASE_URL")?;
+    if backend == Backend::Sqlite {
+        ensure_sqlite_dir(&config.database_url)?;
+    }
+    let max = if backend == Backend::Sqlite { 8 } else { 16 };
+    let pool = db::connect(&config.database_url, max)
+        .await
+        .context("connecting to the database (LATCHKEY_DATABASE_URL)")?;
+    db::migrate(&pool)
+        .await
+        .context("applying database migrations")?;
+    let root = keys::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
+    let keys = Keys::derive(&root).context("LATCHKEY_SECRET_KEY")?;
+
+    let mut leptos_options = leptos::config::get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| {
+            leptos::config::LeptosOptions::builder()
+                .output_name("latchkey")
+                .build()
+        });
+    // The asset names are fixed by the workspace metadata; the bind address is ours.
+    leptos_options.output_name = "latchkey".into();
+    leptos_options.site_addr = config.bind;
+
+    Ok(AppState {
+        db: pool,
+        keys,
+        settings: Arc::new(Settings {
+            public_url: config.public_url.clone(),
+            secure_cookies: config.secure_cookies(),
+            password_session_secs: 7 * 24 * 3600,
+        }),
+        leptos_options,
+        login_limiter: Arc::new(app::auth::ssr::LoginLimiter::default()),
+    })
+}
+
+/// Creates the directory of a `sqlite://` database file.
+fn ensure_sqlite_dir(url: &str) -> Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the database directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct BootstrapOutput {
+    pub user_id: String,
+    pub org_id: String,
+    pub org_slug: String,
+    pub api_token: String,
+}
+
+/// `latchkey bootstrap`: the user (created if missing) owns a new
+/// organization and gets an owner API token for it.
+pub async fn bootstrap(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    org_name: &str,
+) -> Result<BootstrapOutput, AppError> {
+    let user = app::auth::ssr::ensure_account(
+        &state.db,
+        app::auth::ssr::NewAccount {
+            email,
+            name: "",
+            password,
+        },
+    )
+    .await?;
+    let org = app::orgs::ssr::create_org(&state.db, &user.id, org_name, "bootstrap").await?;
+    let (_, api_token) =
+        app::orgs::tokens::create_token(&state.db, &org.id, &user.id, "bootstrap", "owner").await?;
+    Ok(BootstrapOutput {
+        user_id: user.id,
+        org_id: org.id,
+        org_slug: org.slug,
+        api_token,
+    })
+}

@@ -1,0 +1,64 @@
+//! Who is calling the REST API: a bearer API token or the console session.
+
+use super::error::ApiError;
+use app::auth::CurrentUser;
+use app::error::AppError;
+use app::orgs::tokens::{TokenCaller, authenticate_token};
+use app::ssr::state::AppState;
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use tower_sessions::Session;
+
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Session(CurrentUser),
+    Token {
+        token: TokenCaller,
+        /// The token's creator, when they still exist.
+        user: Option<CurrentUser>,
+    },
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
+            let secret = header
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    AppError::new(
+                        app::error::ErrorKind::Unauthorized,
+                        "invalid_token",
+                        "The Authorization header must be `Bearer <api token>`.",
+                    )
+                })?;
+            let token = authenticate_token(&state.db, secret)
+                .await?
+                .ok_or_else(|| {
+                    AppError::new(
+                        app::error::ErrorKind::Unauthorized,
+                        "invalid_token",
+                        "This API token is not valid or has been revoked.",
+                    )
+                })?;
+            let user = match &token.created_by {
+                Some(id) => app::auth::ssr::find_user(&state.db, id).await?,
+                None => None,
+            };
+            return Ok(Self::Token { token, user });
+        }
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(AppError::internal)?;
+        let user = app::auth::ssr::session_user(&state.db, &session)
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        Ok(Self::Session(user))
+    }
+}

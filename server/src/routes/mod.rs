@@ -1,0 +1,54 @@
+//! The axum router: REST API, Leptos pages and server functions, static
+//! files, sessions and request logging.
+
+pub mod api;
+pub mod caller;
+pub mod error;
+pub mod openapi;
+mod server_fn_status;
+
+use crate::request_log;
+use app::ssr::session_store::DbSessionStore;
+use app::ssr::state::AppState;
+use app::{App, shell};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub const SESSION_COOKIE: &str = "latchkey_session";
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.settings.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnSessionEnd)
+        .with_signed(Key::from(state.keys.cookie_key()));
+
+    let page_state = state.clone();
+    let fallback_state = state.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .nest("/api/v1", api::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(page_state.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_state.clone()), shell
+        ))
+        .layer(axum::middleware::from_fn(server_fn_status::apply))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(request_log::log))
+        .with_state(state)
+}

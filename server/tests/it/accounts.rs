@@ -1,0 +1,263 @@
+use crate::common::{Backend, PASSWORD, TestApp};
+use crate::db_test;
+use http::StatusCode;
+use server::config::ConfigArgs;
+
+db_test!(sign_up_sets_a_safe_session_cookie, |app| {
+    let res = app
+        .server_fn(
+            "sign_up",
+            &[
+                ("email", "Grace@Example.COM"),
+                ("name", ""),
+                ("password", PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{res:?}"
+    );
+    let set = res.session_set_cookie().expect("session cookie");
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Lax"), "{set}");
+    assert!(set.contains("Path=/"), "{set}");
+    assert!(
+        !set.contains("Secure"),
+        "plain http must not set Secure: {set}"
+    );
+    let me = app
+        .get("/api/v1/me", res.session_cookie().as_deref())
+        .await
+        .json();
+    assert_eq!(
+        me["email"], "Grace@example.com",
+        "domain lowercased, local part kept"
+    );
+    assert_eq!(me["name"], "Grace");
+});
+
+#[tokio::test]
+async fn cookies_are_secure_behind_an_https_public_url() {
+    let app = TestApp::with_args(
+        Backend::Sqlite,
+        ConfigArgs {
+            public_url: Some("https://sso.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let res = app
+        .server_fn(
+            "sign_up",
+            &[
+                ("email", "a@example.com"),
+                ("name", "A"),
+                ("password", PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    let set = res.session_set_cookie().expect("cookie");
+    assert!(set.contains("Secure"), "{set}");
+}
+
+db_test!(sign_up_refuses_bad_input_with_field_errors, |app| {
+    let cases = [
+        (
+            "not-an-email",
+            PASSWORD,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email",
+        ),
+        (
+            "a@example.com",
+            "short",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password",
+        ),
+    ];
+    for (email, password, status, field) in cases {
+        let res = app
+            .server_fn(
+                "sign_up",
+                &[("email", email), ("name", ""), ("password", password)],
+                None,
+            )
+            .await;
+        assert_eq!(res.status, status, "{email}: {}", res.body);
+        assert_eq!(res.json()["field"], field);
+        assert!(res.session_cookie().is_none());
+    }
+    app.sign_up("taken@example.com").await;
+    let res = app
+        .server_fn(
+            "sign_up",
+            &[
+                ("email", "taken@EXAMPLE.com"),
+                ("name", ""),
+                ("password", PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(res.json()["code"], "email_taken");
+});
+
+db_test!(wrong_password_and_unknown_email_read_the_same, |app| {
+    app.sign_up("lin@example.com").await;
+    let wrong = app
+        .sign_in("lin@example.com", "wrong password!", None)
+        .await;
+    let unknown = app.sign_in("nobody@example.com", PASSWORD, None).await;
+    for res in [&wrong, &unknown] {
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+        assert_eq!(res.json()["message"], "Email or password is wrong.");
+        assert!(res.session_cookie().is_none());
+    }
+});
+
+db_test!(
+    sign_in_cycles_the_session_id_and_indexes_the_session,
+    |app| {
+        let first = app.sign_up("kay@example.com").await;
+        let res = app.sign_in("kay@example.com", PASSWORD, Some(&first)).await;
+        assert!(
+            res.status.is_redirection() || res.status.is_success(),
+            "{res:?}"
+        );
+        let second = res.session_cookie().expect("new cookie");
+        assert_ne!(first, second, "the session id changes at sign-in");
+        assert_eq!(
+            app.get("/api/v1/me", Some(&first)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let me = app.get("/api/v1/me", Some(&second)).await.json();
+        let user_id = me["user_id"].as_str().expect("user id").to_owned();
+
+        let rows = app::ssr::session_store::sessions_of_user(&app.state.db, &user_id)
+            .await
+            .expect("index");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].method.as_deref(), Some("password"));
+        assert!(rows[0].expires_at > rows[0].created_at);
+
+        // Ending sessions by user (deactivation, later) logs the browser out.
+        let ended = app::ssr::session_store::end_sessions_of_user(&app.state.db, &user_id)
+            .await
+            .expect("end");
+        assert_eq!(ended, 1);
+        assert_eq!(
+            app.get("/api/v1/me", Some(&second)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+);
+
+db_test!(sign_out_ends_the_session, |app| {
+    let cookie = app.sign_up("max@example.com").await;
+    let res = app.server_fn("sign_out", &[], Some(&cookie)).await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{res:?}"
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+});
+
+#[tokio::test]
+async fn failed_attempts_are_rate_limited_per_email() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.sign_up("rate@example.com").await;
+    for _ in 0..10 {
+        let res = app
+            .sign_in("rate@example.com", "not the password", None)
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let res = app.sign_in("rate@example.com", PASSWORD, None).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert_eq!(res.json()["code"], "too_many_attempts");
+    assert!(res.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn tampered_cookies_are_ignored() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let cookie = app.sign_up("tam@example.com").await;
+    let mut forged = cookie.clone();
+    forged.push('x');
+    assert_eq!(
+        app.get("/api/v1/me", Some(&forged)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn sign_in_works_as_a_plain_form_post() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.sign_up("form@example.com").await;
+    // Success: a real redirect to the local return_to, with the cookie.
+    let ok = app
+        .form_post(
+            "sign_in",
+            &[
+                ("email", "form@example.com"),
+                ("password", PASSWORD),
+                ("return_to", "/orgs/new"),
+            ],
+            "http://localhost/login",
+        )
+        .await;
+    assert!(ok.status.is_redirection(), "{ok:?}");
+    assert_eq!(ok.location(), Some("/orgs/new"));
+    assert!(ok.session_cookie().is_some());
+    // A foreign return_to is ignored.
+    let ok = app
+        .form_post(
+            "sign_in",
+            &[
+                ("email", "form@example.com"),
+                ("password", PASSWORD),
+                ("return_to", "//evil.example/x"),
+            ],
+            "http://localhost/login",
+        )
+        .await;
+    assert_eq!(ok.location(), Some("/"));
+    // Failure: back to the form, with the error for the page to show.
+    let bad = app
+        .form_post(
+            "sign_in",
+            &[
+                ("email", "form@example.com"),
+                ("password", "nope nope nope"),
+                ("return_to", ""),
+            ],
+            "http://localhost/login",
+        )
+        .await;
+    assert!(bad.status.is_redirection(), "{bad:?}");
+    let loc = bad.location().expect("location");
+    assert!(
+        loc.starts_with("http://localhost/login?") && loc.contains("__err="),
+        "{loc}"
+    );
+    assert!(bad.session_cookie().is_none());
+    // The page renders that error without JavaScript.
+    let path = loc.trim_start_matches("http://localhost");
+    let page = app.get(path, None).await;
+    assert!(
+        page.body.contains("Email or password is wrong."),
+        "{}",
+        page.body
+    );
+}

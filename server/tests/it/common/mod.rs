@@ -1,0 +1,256 @@
+//! Test harness: the real router on a fresh database, SQLite or PostgreSQL.
+//!
+//! `db_test!` writes each test twice: once on a temporary SQLite file and
+//! once in a fresh schema of the PostgreSQL server named by
+//! `LATCHKEY_TEST_POSTGRES_URL` (the test command starts one).
+#![allow(dead_code)]
+
+use app::ssr::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use server::config::{Config, ConfigArgs};
+use sqlx::Connection;
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub config: Config,
+    _dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL URL for tests, or a panic that says how to get one.
+pub fn postgres_url() -> String {
+    std::env::var("LATCHKEY_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "LATCHKEY_TEST_POSTGRES_URL is not set. Run `.ci/test` (it starts PostgreSQL), \
+             or point it at a server where the tests may create schemas."
+        )
+    })
+}
+
+/// A database URL for one test: a new SQLite file, or a new schema.
+pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
+        Backend::Postgres => {
+            let base = postgres_url();
+            let schema = format!("t_{}", app::ssr::random::lower_alnum(16));
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("connect to the test PostgreSQL server");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .expect("create a test schema");
+            let _ = conn.close().await;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_args(backend, ConfigArgs::default()).await
+    }
+
+    pub async fn with_args(backend: Backend, mut args: ConfigArgs) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        args.database_url = Some(fresh_database_url(backend, dir.path()).await);
+        args.data_dir = Some(dir.path().display().to_string());
+        args.secret_key.get_or_insert_with(|| "k".repeat(48));
+        let config = Config::from_args(&args).expect("valid test config");
+        let state = server::init(&config).await.expect("init");
+        let router = server::routes::router(state.clone());
+        Self {
+            router,
+            state,
+            config,
+            _dir: dir,
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        TestResponse::read(res).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> TestResponse {
+        // As a browser navigation does, so page redirects are real 302s.
+        let mut req = Request::get(path).header(header::ACCEPT, "text/html,application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).expect("request")).await
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> TestResponse {
+        let req = Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        self.send(req).await
+    }
+
+    /// Calls a server function the way the hydrated app does (no HTML accept).
+    pub async fn server_fn(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> TestResponse {
+        let body = serde_urlencoded(form);
+        let mut req = Request::post(format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    /// Posts a server function as a plain HTML form (JavaScript disabled).
+    pub async fn form_post(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        referer: &str,
+    ) -> TestResponse {
+        let req = Request::post(format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .header(header::REFERER, referer)
+            .body(Body::from(serde_urlencoded(form)))
+            .expect("request");
+        self.send(req).await
+    }
+
+    /// Signs a new account up; returns its session cookie (`name=value`).
+    pub async fn sign_up(&self, email: &str) -> String {
+        let res = self
+            .server_fn(
+                "sign_up",
+                &[
+                    ("email", email),
+                    ("name", "Test User"),
+                    ("password", PASSWORD),
+                ],
+                None,
+            )
+            .await;
+        assert!(
+            res.status.is_success() || res.status.is_redirection(),
+            "sign up: {res:?}"
+        );
+        res.session_cookie().expect("sign up sets a session cookie")
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str, cookie: Option<&str>) -> TestResponse {
+        self.server_fn(
+            "sign_in",
+            &[("email", email), ("password", password), ("return_to", "")],
+            cookie,
+        )
+        .await
+    }
+}
+
+fn serde_urlencoded(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    async fn read(res: Response<Body>) -> Self {
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        Self {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The full `Set-Cookie` line of the session cookie.
+    pub fn session_set_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("latchkey_session="))
+            .map(str::to_owned)
+    }
+
+    /// `latchkey_session=<value>` for a `Cookie` header.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.session_set_cookie()
+            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+}
+
+/// Runs a test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::common::TestApp) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::common::TestApp::new($crate::common::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::common::TestApp::new($crate::common::Backend::Postgres).await).await;
+            }
+        }
+    };
+}
