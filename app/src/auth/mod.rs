@@ -47,26 +47,17 @@ pub fn landing_path(return_to: Option<&str>) -> String {
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, name: String, password: String) -> Result<(), AppError> {
-    use crate::ssr::state::AppState;
-    let state = AppState::from_context()?;
-    let user = ssr::create_account(
-        &state.db,
-        ssr::NewAccount {
-            email: &email,
-            name: &name,
-            password: &password,
-        },
-    )
-    .await?;
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let account = ssr::NewAccount {
+        email: &email,
+        name: &name,
+        password: &password,
+    };
+    let user = ssr::create_account(&ctx.state.db, account).await?;
     tracing::info!(user_id = %user.id, "account created");
-    let session = ssr::current_session().await?;
-    ssr::establish_session(
-        &session,
-        password_session(&user.id),
-        state.settings.password_session_secs,
-    )
-    .await?;
-    leptos_axum::redirect("/orgs/new");
+    let lifetime = ctx.state.settings.password_session_secs;
+    ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
+    ctx.redirect("/orgs/new");
     Ok(())
 }
 
@@ -76,35 +67,23 @@ pub async fn sign_in(
     password: String,
     return_to: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::ssr::state::AppState;
-    let state = AppState::from_context()?;
-    let ip = crate::ssr::request::current_client_ip();
-    let user = ssr::authenticate(&state.db, &state.login_limiter, &email, &password, ip).await?;
-    let session = ssr::current_session().await?;
-    ssr::establish_session(
-        &session,
-        password_session(&user.id),
-        state.settings.password_session_secs,
-    )
-    .await?;
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let state = &ctx.state;
+    let user =
+        ssr::authenticate(&state.db, &state.login_limiter, &email, &password, ctx.ip).await?;
+    let lifetime = state.settings.password_session_secs;
+    ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
     tracing::info!(user_id = %user.id, "signed in with password");
-    leptos_axum::redirect(&landing_path(return_to.as_deref()));
+    ctx.redirect(&landing_path(return_to.as_deref()));
     Ok(())
 }
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    let session = ssr::current_session().await?;
-    ssr::end_session(&session).await?;
-    leptos_axum::redirect("/login");
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    ssr::end_session(&ctx.session).await?;
+    ctx.redirect("/login");
     Ok(())
-}
-
-#[server(endpoint = "current_user")]
-pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    let state = crate::ssr::state::AppState::from_context()?;
-    let session = ssr::current_session().await?;
-    ssr::session_user(&state.db, &session).await
 }
 
 #[cfg(feature = "ssr")]

@@ -278,23 +278,6 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
 }
 
-/// The session of the request a server function is handling.
-pub async fn current_session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>().await.map_err(|e| {
-        tracing::error!(error = %e, "no session layer on this request");
-        AppError::internal()
-    })
-}
-
-/// The signed-in user of the current server-function request, or 401.
-pub async fn require_user() -> Result<CurrentUser, AppError> {
-    let state = crate::ssr::state::AppState::from_context()?;
-    let session = current_session().await?;
-    session_user(&state.db, &session)
-        .await?
-        .ok_or_else(AppError::unauthorized)
-}
-
 // ---- failed-attempt limiter ----------------------------------------------
 
 /// Counts failed password sign-ins per email and per client IP in a sliding

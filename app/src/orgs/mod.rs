@@ -50,23 +50,22 @@ pub struct Member {
 
 #[server(endpoint = "create_org")]
 pub async fn create_org(name: String) -> Result<(), AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::ssr::state::AppState::from_context()?;
-    let org = ssr::create_org(&state.db, &user.id, &name, "signup").await?;
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let user = ctx.require_user().await?;
+    let org = ssr::create_org(&ctx.state.db, &user.id, &name, "signup").await?;
     tracing::info!(org_id = %org.id, user_id = %user.id, "organization created");
-    leptos_axum::redirect(&format!("/o/{}", org.slug));
+    ctx.redirect(&format!("/o/{}", org.slug));
     Ok(())
 }
 
 /// Where `/` should send the visitor.
 #[server(endpoint = "home_target")]
 pub async fn home_target() -> Result<String, AppError> {
-    let state = crate::ssr::state::AppState::from_context()?;
-    let session = crate::auth::ssr::current_session().await?;
-    let Some(user) = crate::auth::ssr::session_user(&state.db, &session).await? else {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let Some(user) = crate::auth::ssr::session_user(&ctx.state.db, &ctx.session).await? else {
         return Ok("/login".into());
     };
-    let orgs = ssr::orgs_of_user(&state.db, &user.id).await?;
+    let orgs = ssr::orgs_of_user(&ctx.state.db, &user.id).await?;
     Ok(match orgs.first() {
         Some(org) => format!("/o/{}", org.slug),
         None => "/orgs/new".into(),
@@ -75,18 +74,19 @@ pub async fn home_target() -> Result<String, AppError> {
 
 #[server(endpoint = "my_orgs")]
 pub async fn my_orgs() -> Result<Vec<OrgSummary>, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::ssr::state::AppState::from_context()?;
-    ssr::orgs_of_user(&state.db, &user.id).await
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let user = ctx.require_user().await?;
+    ssr::orgs_of_user(&ctx.state.db, &user.id).await
 }
 
 #[server(endpoint = "console_context")]
 pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::ssr::state::AppState::from_context()?;
-    let current = ssr::membership(&state.db, &user.id, &org).await?;
-    let orgs = ssr::orgs_of_user(&state.db, &user.id).await?;
-    let member_count = ssr::count_members(&state.db, &current.id).await?;
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let user = ctx.require_user().await?;
+    let db = &ctx.state.db;
+    let current = ssr::membership(db, &user.id, &org).await?;
+    let orgs = ssr::orgs_of_user(db, &user.id).await?;
+    let member_count = ssr::count_members(db, &current.id).await?;
     Ok(ConsoleContext {
         user,
         org: current,
@@ -97,8 +97,8 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
 
 #[server(endpoint = "list_members")]
 pub async fn list_members(org: String) -> Result<Vec<Member>, AppError> {
-    let user = crate::auth::ssr::require_user().await?;
-    let state = crate::ssr::state::AppState::from_context()?;
-    let current = ssr::membership(&state.db, &user.id, &org).await?;
-    ssr::list_members(&state.db, &current.id).await
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let user = ctx.require_user().await?;
+    let current = ssr::membership(&ctx.state.db, &user.id, &org).await?;
+    ssr::list_members(&ctx.state.db, &current.id).await
 }

@@ -94,7 +94,10 @@ pub fn OverviewPage() -> impl IntoView {
                                     <dd>{format_time(ctx.org.created_at)}</dd>
                                     <dt>"Members"</dt>
                                     <dd>
-                                        <A href=format!("{base}/members")>{ctx.member_count} " members"</A>
+                                        <A href=format!("{base}/members")>
+                                            {ctx.member_count}
+                                            {if ctx.member_count == 1 { " member" } else { " members" }}
+                                        </A>
                                     </dd>
                                 </dl>
                             </section>

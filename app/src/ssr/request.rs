@@ -1,6 +1,22 @@
-//! Facts about the current request that server functions need.
+//! The request a server function is handling.
+//!
+//! Leptos context is only reliable before a server function's first
+//! `.await` (a resource loading during SSR may be polled outside its owner
+//! later on), so [`RequestCtx::current`] captures everything up front,
+//! synchronously, and the function works from that value afterwards.
 
+use super::state::AppState;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
 use std::net::{IpAddr, SocketAddr};
+use tower_sessions::Session;
+
+/// The header the server-function client reads to follow a redirect.
+const REDIRECT_HEADER: &str = "serverfnredirect";
 
 /// The peer address of the connection, when the server was started with
 /// connect info (tests driving the router in-process have none).
@@ -10,8 +26,63 @@ pub fn client_ip(extensions: &http::Extensions) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// The client IP of the request a server function is handling.
-pub fn current_client_ip() -> Option<IpAddr> {
-    leptos::prelude::use_context::<http::request::Parts>()
-        .and_then(|parts| client_ip(&parts.extensions))
+#[derive(Clone)]
+pub struct RequestCtx {
+    pub state: AppState,
+    pub session: Session,
+    pub ip: Option<IpAddr>,
+    accepts_html: bool,
+    response: Option<ResponseOptions>,
+}
+
+impl RequestCtx {
+    /// Call first thing in a server function, before any `.await`.
+    pub fn current() -> Result<Self, AppError> {
+        let state = AppState::from_context()?;
+        let parts = use_context::<Parts>().ok_or_else(|| {
+            tracing::error!("request parts missing from the Leptos context");
+            AppError::internal()
+        })?;
+        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            tracing::error!("no session layer on this request");
+            AppError::internal()
+        })?;
+        let accepts_html = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        Ok(Self {
+            state,
+            session,
+            ip: client_ip(&parts.extensions),
+            accepts_html,
+            response: use_context::<ResponseOptions>(),
+        })
+    }
+
+    /// The signed-in user, or 401.
+    pub async fn require_user(&self) -> Result<CurrentUser, AppError> {
+        crate::auth::ssr::session_user(&self.state.db, &self.session)
+            .await?
+            .ok_or_else(AppError::unauthorized)
+    }
+
+    /// Sends the browser to `path` after this call: a real 302 for plain
+    /// form posts, the server-function redirect header for the wasm client.
+    pub fn redirect(&self, path: &str) {
+        let (Some(res), Ok(location)) = (&self.response, HeaderValue::from_str(path)) else {
+            tracing::warn!("redirect without response options or with an invalid path");
+            return;
+        };
+        res.insert_header(header::LOCATION, location);
+        if self.accepts_html {
+            res.set_status(StatusCode::FOUND);
+        } else {
+            res.insert_header(
+                http::HeaderName::from_static(REDIRECT_HEADER),
+                HeaderValue::from_static(""),
+            );
+        }
+    }
 }

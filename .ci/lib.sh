@@ -1,0 +1,61 @@
+# Shared by .ci/serve and .ci/test: paths and idempotent installs.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# The same compile-time environment cargo-leptos gives its builds, so plain
+# cargo commands (tests, clippy) reuse its artifacts instead of rebuilding.
+export LEPTOS_OUTPUT_NAME=latchkey
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+
+step() { echo "==> $*" >&2; }
+
+apt_install() {
+  step "apt-get install $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ -z "${APT_UPDATED:-}" ]]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  apt-get install -y -qq "$@" >/dev/null
+}
+
+# Rust target, cargo-leptos, wasm-bindgen CLI, and the npm packages that
+# carry wasm-opt (binaryen 132; Debian's binaryen breaks hydration).
+ensure_build_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    step "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes on 2 cores, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
+    # Not --locked: its lockfile names a crate version the registry lacks.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+  ensure_node_packages
+}
+
+ensure_node_packages() {
+  if ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+  if [[ ! -f end2end/node_modules/.package-lock.json ]] \
+    || [[ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]]; then
+    step "npm ci (end2end)"
+    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+ensure_chromium() {
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt_install chromium
+  fi
+}

@@ -1,0 +1,52 @@
+import { defineConfig } from '@playwright/test';
+
+// The server under test: a fresh embedded database per run, on its own port.
+const port = Number(process.env.LATCHKEY_E2E_PORT ?? 3100);
+const baseURL = `http://127.0.0.1:${port}`;
+const bin = process.env.LATCHKEY_BIN ?? 'target/debug/latchkey';
+
+export default defineConfig({
+  testDir: './tests',
+  fullyParallel: true,
+  workers: 2,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list']],
+  use: {
+    baseURL,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      // Debian's Chromium; Playwright never downloads a browser here.
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `rm -rf end2end/.tmp/data && exec ${bin} serve`,
+    cwd: '..',
+    url: `${baseURL}/api/v1/health`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      LATCHKEY_BIND: `127.0.0.1:${port}`,
+      LATCHKEY_PUBLIC_URL: baseURL,
+      LATCHKEY_DATA_DIR: 'end2end/.tmp/data',
+      LATCHKEY_SECRET_KEY: 'e2e-secret-key-e2e-secret-key-e2e-secret-key',
+      LEPTOS_SITE_ROOT: 'target/site',
+      RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
+    },
+  },
+});

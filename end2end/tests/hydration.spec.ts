@@ -1,0 +1,56 @@
+import { test, expect } from '@playwright/test';
+import { createOrg, PASSWORD, signUp, uniqueEmail, waitForHydration } from './helpers';
+
+test('the hydrated console copies, routes client-side and logs no errors', async ({ page, context }) => {
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+
+  const email = uniqueEmail('hydrate');
+  await signUp(page, email);
+  await createOrg(page, 'Hydra Labs');
+  await waitForHydration(page);
+
+  // Copying needs wasm: the button only shows once hydrated.
+  const orgId = await page.getByLabel('Organization ID').inputValue();
+  expect(orgId).toMatch(/^o[a-z0-9]{15}$/);
+  await page.getByRole('button', { name: 'Copy' }).click();
+  await expect(page.getByRole('status')).toHaveText('Copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(orgId);
+
+  // Client-side navigation keeps the page (no full reload).
+  await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Members' }).click();
+  await expect(page).toHaveURL(/\/o\/hydra-labs\/members$/);
+  await expect(page.getByRole('cell', { name: new RegExp(email) })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42);
+
+  expect(problems).toEqual([]);
+});
+
+test('hydrated forms submit without a reload and show a pending state', async ({ page }) => {
+  const email = uniqueEmail('pending');
+  await signUp(page, email);
+  await page.context().clearCookies();
+  await page.goto('/login');
+  await waitForHydration(page);
+  await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 7));
+
+  // Hold the server function's response so the pending state is observable.
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  await page.route('**/api/sign_in', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('button', { name: 'Signing in…' })).toBeDisabled();
+  release();
+  await expect(page).toHaveURL(/\/orgs\/new$/);
+  expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(7);
+});
