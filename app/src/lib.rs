@@ -1,6 +1,9 @@
 //! Latchkey's web application: pages, components and server functions,
 //! shared by the server (feature `ssr`) and the browser (feature `hydrate`).
 
+#![recursion_limit = "256"]
+
+pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod email;
@@ -63,11 +66,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=auth::SignInPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>
+                <Route path=path!("/invite/:token") view=orgs::InvitationPage ssr=ssr.clone()/>
                 <ParentRoute path=path!("/o/:org") view=pages::ConsoleLayout ssr=ssr.clone()>
                     <Route path=path!("") view=orgs::OverviewPage ssr=ssr.clone()/>
                     <Route path=path!("members") view=orgs::MembersPage ssr=ssr.clone()/>
                     <Route path=path!("settings/security") view=pages::SecurityPage ssr=ssr.clone()/>
-                    <Route path=path!("audit") view=pages::AuditPage ssr=ssr.clone()/>
+                    <Route path=path!("settings/roles") view=orgs::RolesPage ssr=ssr.clone()/>
+                    <Route path=path!("settings/tokens") view=orgs::TokensPage ssr=ssr.clone()/>
+                    <Route path=path!("audit") view=audit::AuditPage ssr=ssr.clone()/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,6 +1,8 @@
 //! The `latchkey` server: configuration, start-up, the HTTP router and the
 //! CLI commands. The application itself lives in the `app` crate.
 
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod config;
 pub mod jobs;
@@ -103,9 +105,10 @@ pub async fn bootstrap(
         },
     )
     .await?;
-    let org = app::orgs::ssr::create_org(&state.db, &user.id, org_name, "bootstrap").await?;
+    let org = app::orgs::ssr::create_org(&state.db, &user, org_name, "bootstrap", None).await?;
     let (_, api_token) =
-        app::orgs::tokens::create_token(&state.db, &org.id, &user.id, "bootstrap", "owner").await?;
+        app::orgs::tokens::create_token(&state.db, &org.id, Some(&user.id), "bootstrap", "owner")
+            .await?;
     Ok(BootstrapOutput {
         user_id: user.id,
         org_id: org.id,

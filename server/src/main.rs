@@ -1,3 +1,5 @@
+#![recursion_limit = "256"]
+
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use server::cli::{Cli, Command, OperatorAction};

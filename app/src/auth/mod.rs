@@ -87,7 +87,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn password_session(user_id: &str) -> SessionAuth {
+pub fn password_session(user_id: &str) -> SessionAuth {
     SessionAuth {
         user_id: user_id.to_owned(),
         org_id: None,

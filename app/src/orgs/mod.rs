@@ -1,16 +1,33 @@
-//! Organizations: creating one, switching between them, their members.
+//! Organizations: creating one, switching between them, roles and
+//! permissions, members, invitations and API tokens.
 
+#[cfg(feature = "ssr")]
+pub mod access;
+mod invitation_page;
+#[cfg(feature = "ssr")]
+pub mod invitations;
+#[cfg(feature = "ssr")]
+pub mod members;
+mod members_page;
 mod pages;
+pub mod permissions;
+#[cfg(feature = "ssr")]
+pub mod roles;
+mod settings_pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]
 pub mod tokens;
 
-pub use pages::{MembersPage, NewOrgPage, OverviewPage, use_org_param};
+pub use invitation_page::InvitationPage;
+pub use members_page::MembersPage;
+pub use pages::{NewOrgPage, OverviewPage, use_org_param};
+pub use settings_pages::{RolesPage, TokensPage};
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use leptos::prelude::*;
+use permissions::Permission;
 use serde::{Deserialize, Serialize};
 
 /// An organization as one of its members sees it.
@@ -32,9 +49,12 @@ pub struct ConsoleContext {
     pub org: OrgSummary,
     pub orgs: Vec<OrgSummary>,
     pub member_count: i64,
+    /// What the viewer may do here; the server checks again on every call.
+    pub permissions: Vec<Permission>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member {
     pub user_id: String,
     pub email: String,
@@ -48,11 +68,80 @@ pub struct Member {
     pub last_login_at: Option<i64>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberQuery {
+    /// Part of a name or email.
+    pub q: Option<String>,
+    /// 1-based.
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberPage {
+    pub members: Vec<Member>,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoleInfo {
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<Permission>,
+    pub builtin: bool,
+    /// Members holding it.
+    pub members: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expired: bool,
+    /// Only right after creating or re-sending: the link is not stored.
+    pub accept_url: Option<String>,
+}
+
+/// What the holder of an invitation link sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub org_name: String,
+    pub org_slug: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: i64,
+    /// `pending`, `expired`, `revoked` or `accepted`.
+    pub state: String,
+    pub signed_in_as: Option<String>,
+    pub account_exists: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    /// Only in the answer to its creation.
+    pub secret: Option<String>,
+}
+
 #[server(endpoint = "create_org")]
 pub async fn create_org(name: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let user = ctx.require_user().await?;
-    let org = ssr::create_org(&ctx.state.db, &user.id, &name, "signup").await?;
+    let org = ssr::create_org(&ctx.state.db, &user, &name, "signup", ctx.ip).await?;
     tracing::info!(org_id = %org.id, user_id = %user.id, "organization created");
     ctx.redirect(&format!("/o/{}", org.slug));
     Ok(())
@@ -84,21 +173,208 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let user = ctx.require_user().await?;
     let db = &ctx.state.db;
-    let current = ssr::membership(db, &user.id, &org).await?;
+    let access = access::resolve(db, access::Actor::User(user.clone()), &org).await?;
     let orgs = ssr::orgs_of_user(db, &user.id).await?;
+    let current = orgs
+        .iter()
+        .find(|o| o.id == access.org_id)
+        .cloned()
+        .ok_or_else(|| {
+            AppError::not_found("There is no such organization, or you are not a member of it.")
+        })?;
     let member_count = ssr::count_members(db, &current.id).await?;
     Ok(ConsoleContext {
         user,
         org: current,
         orgs,
         member_count,
+        permissions: access.permissions,
     })
 }
 
 #[server(endpoint = "list_members")]
-pub async fn list_members(org: String) -> Result<Vec<Member>, AppError> {
+pub async fn list_members(
+    org: String,
+    q: Option<String>,
+    page: Option<u32>,
+) -> Result<MemberPage, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::MembersRead).await?;
+    let query = MemberQuery {
+        q,
+        page,
+        per_page: None,
+    };
+    members::list(&ctx.state.db, &access.org_id, &query).await
+}
+
+#[server(endpoint = "change_member_role")]
+pub async fn change_member_role(
+    org: String,
+    user_id: String,
+    role: String,
+) -> Result<Member, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    members::change_role(&ctx.state.db, &access, &user_id, &role, ctx.ip).await
+}
+
+#[server(endpoint = "set_member_active")]
+pub async fn set_member_active(
+    org: String,
+    user_id: String,
+    active: bool,
+) -> Result<Member, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    members::set_active(&ctx.state.db, &access, &user_id, active, ctx.ip).await
+}
+
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(org: String, user_id: String) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    members::remove(&ctx.state.db, &access, &user_id, ctx.ip).await
+}
+
+#[server(endpoint = "invite_member")]
+pub async fn invite_member(
+    org: String,
+    email: String,
+    role: String,
+) -> Result<Invitation, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let public_url = ctx.state.settings.public_url.clone();
+    invitations::create(&ctx.state.db, &access, &public_url, &email, &role, ctx.ip).await
+}
+
+#[server(endpoint = "list_invitations")]
+pub async fn list_invitations(org: String) -> Result<Vec<Invitation>, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::MembersRead).await?;
+    invitations::list_pending(&ctx.state.db, &access.org_id).await
+}
+
+#[server(endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(org: String, id: String) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    invitations::revoke(&ctx.state.db, &access, &id, ctx.ip).await
+}
+
+#[server(endpoint = "resend_invitation")]
+pub async fn resend_invitation(org: String, id: String) -> Result<Invitation, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let public_url = ctx.state.settings.public_url.clone();
+    invitations::resend(&ctx.state.db, &access, &public_url, &id, ctx.ip).await
+}
+
+/// Public: anyone holding the link may see what it is for.
+#[server(endpoint = "invitation_info")]
+pub async fn invitation_info(token: String) -> Result<InvitationView, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let viewer = crate::auth::ssr::session_user(&ctx.state.db, &ctx.session).await?;
+    invitations::view(&ctx.state.db, &token, viewer.as_ref()).await
+}
+
+/// Accepts as the signed-in user.
+#[server(endpoint = "accept_invitation")]
+pub async fn accept_invitation(token: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let user = ctx.require_user().await?;
-    let current = ssr::membership(&ctx.state.db, &user.id, &org).await?;
-    ssr::list_members(&ctx.state.db, &current.id).await
+    let slug = invitations::accept(&ctx.state.db, &token, &user, ctx.ip).await?;
+    ctx.redirect(&format!("/o/{slug}"));
+    Ok(())
+}
+
+/// Creates the invitee's account (with the invited email), signs it in and
+/// accepts.
+#[server(endpoint = "accept_invitation_signup")]
+pub async fn accept_invitation_signup(
+    token: String,
+    name: String,
+    password: String,
+) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let db = &ctx.state.db;
+    let view = invitations::view(db, &token, None).await?;
+    if view.state != "pending" {
+        return Err(AppError::conflict(
+            "invitation_unusable",
+            format!("This invitation is {}.", view.state),
+        ));
+    }
+    let user = crate::auth::ssr::create_account(
+        db,
+        crate::auth::ssr::NewAccount {
+            email: &view.email,
+            name: &name,
+            password: &password,
+        },
+    )
+    .await?;
+    let lifetime = ctx.state.settings.password_session_secs;
+    crate::auth::ssr::establish_session(
+        &ctx.session,
+        crate::auth::password_session(&user.id),
+        lifetime,
+    )
+    .await?;
+    let slug = invitations::accept(db, &token, &user, ctx.ip).await?;
+    ctx.redirect(&format!("/o/{slug}"));
+    Ok(())
+}
+
+#[server(endpoint = "list_roles")]
+pub async fn list_roles(org: String) -> Result<Vec<RoleInfo>, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::MembersRead).await?;
+    roles::list(&ctx.state.db, &access.org_id).await
+}
+
+#[server(endpoint = "create_role")]
+pub async fn create_role(
+    org: String,
+    name: String,
+    description: String,
+    permissions: Option<Vec<String>>,
+) -> Result<RoleInfo, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let perms = permissions.unwrap_or_default();
+    roles::create(&ctx.state.db, &access, &name, &description, &perms, ctx.ip).await
+}
+
+#[server(endpoint = "delete_role")]
+pub async fn delete_role(org: String, name: String) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    roles::delete(&ctx.state.db, &access, &name, ctx.ip).await
+}
+
+#[server(endpoint = "list_api_tokens")]
+pub async fn list_api_tokens(org: String) -> Result<Vec<ApiToken>, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::TokensWrite).await?;
+    tokens::manage::list(&ctx.state.db, &access.org_id).await
+}
+
+#[server(endpoint = "create_api_token")]
+pub async fn create_api_token(
+    org: String,
+    name: String,
+    role: String,
+) -> Result<ApiToken, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    tokens::manage::create(&ctx.state.db, &access, &name, &role, ctx.ip).await
+}
+
+#[server(endpoint = "revoke_api_token")]
+pub async fn revoke_api_token(org: String, id: String) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    tokens::manage::revoke(&ctx.state.db, &access, &id, ctx.ip).await
 }

@@ -1,7 +1,7 @@
 //! Organization pages: create one, its overview, its members.
 
-use super::{CreateOrg, Member, list_members, load_console, my_orgs};
-use crate::ui::{CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time};
+use super::{CreateOrg, load_console, my_orgs};
+use crate::ui::{CopyField, ErrorPanel, Field, FormError, SubmitButton, format_time};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Redirect};
@@ -116,70 +116,6 @@ pub fn OverviewPage() -> impl IntoView {
                         .into_any()
                     }
                     Err(e) => view! { <ErrorPanel title="Cannot show this organization" message=e.message/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn MemberRow(member: Member) -> impl IntoView {
-    view! {
-        <tr>
-            <td>
-                <div class="member-name">{member.name}</div>
-                <div class="muted small">{member.email}</div>
-            </td>
-            <td><span class="badge">{member.role}</span></td>
-            <td>
-                <span class=format!("status status-{}", member.status)>{member.status.clone()}</span>
-            </td>
-            <td>{member.source}</td>
-            <td>{format_time(member.joined_at)}</td>
-            <td>{member.last_login_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
-        </tr>
-    }
-}
-
-#[component]
-pub fn MembersPage() -> impl IntoView {
-    let org = use_org_param();
-    let members = Resource::new(move || org.get(), list_members);
-    view! {
-        <Title text="Members"/>
-        <header class="page-header">
-            <h1>"Members"</h1>
-            <p class="muted">"Everyone who can sign in to this organization."</p>
-        </header>
-        <Suspense fallback=|| view! { <p class="loading">"Loading members…"</p> }>
-            {move || Suspend::new(async move {
-                match members.await {
-                    Ok(list) if list.is_empty() => view! {
-                        <EmptyState title="No members yet">
-                            <p>"Members appear here when they join."</p>
-                        </EmptyState>
-                    }.into_any(),
-                    Ok(list) => view! {
-                        <div class="table-wrap">
-                            <table class="table">
-                                <caption class="sr-only">"Members of this organization"</caption>
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Member"</th>
-                                        <th scope="col">"Role"</th>
-                                        <th scope="col">"Status"</th>
-                                        <th scope="col">"Joined through"</th>
-                                        <th scope="col">"Joined"</th>
-                                        <th scope="col">"Last sign-in"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list.into_iter().map(|m| view! { <MemberRow member=m/> }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorPanel title="Cannot list members" message=e.message/> }.into_any(),
                 }
             })}
         </Suspense>

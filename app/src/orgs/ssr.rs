@@ -1,9 +1,13 @@
 //! Organization queries and rules.
 
-use super::{Member, OrgSummary};
+use super::OrgSummary;
+use super::access::Actor;
+use crate::audit::ssr::{Event, Target, record};
+use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::ssr::db::{Db, is_unique_violation};
 use crate::ssr::{now, random};
+use std::net::IpAddr;
 
 const MAX_NAME: usize = 80;
 const MAX_SLUG: usize = 40;
@@ -51,9 +55,10 @@ fn check_name(name: &str) -> Result<String, AppError> {
 /// from the name, suffixed `-2`, `-3`… while taken.
 pub async fn create_org(
     db: &Db,
-    user_id: &str,
+    user: &CurrentUser,
     name: &str,
     source: &str,
+    ip: Option<IpAddr>,
 ) -> Result<OrgSummary, AppError> {
     let name = check_name(name)?;
     let base = slugify(&name);
@@ -85,10 +90,26 @@ pub async fn create_org(
              VALUES ($1, $2, 'owner', 'active', $3, $4)",
         )
         .bind(&id)
-        .bind(user_id)
+        .bind(&user.id)
         .bind(source)
         .bind(created_at)
         .execute(&mut *tx)
+        .await?;
+        record(
+            &mut *tx,
+            Event {
+                org_id: &id,
+                actor: &Actor::User(user.clone()),
+                action: "org.created",
+                target: Some(Target {
+                    kind: "org",
+                    id: &id,
+                    label: &name,
+                }),
+                details: serde_json::json!({ "slug": slug }),
+                ip,
+            },
+        )
         .await?;
         tx.commit().await?;
         return Ok(OrgSummary {
@@ -131,66 +152,12 @@ pub async fn orgs_of_user(db: &Db, user_id: &str) -> Result<Vec<OrgSummary>, App
     Ok(rows.into_iter().map(to_summary).collect())
 }
 
-/// The organization `org_ref` (id or slug) if `user_id` is an active member
-/// of it. Non-members get the same answer as for a missing organization, so
-/// ids and slugs cannot be probed.
-pub async fn membership(db: &Db, user_id: &str, org_ref: &str) -> Result<OrgSummary, AppError> {
-    let row: Option<OrgRow> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role, o.created_at FROM organizations o \
-         JOIN memberships m ON m.org_id = o.id \
-         WHERE (o.id = $1 OR o.slug = $1) AND m.user_id = $2 AND m.status = 'active'",
-    )
-    .bind(org_ref)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await?;
-    row.map(to_summary).ok_or_else(|| {
-        AppError::not_found("There is no such organization, or you are not a member of it.")
-    })
-}
-
 pub async fn count_members(db: &Db, org_id: &str) -> Result<i64, AppError> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1")
         .bind(org_id)
         .fetch_one(db)
         .await?;
     Ok(n)
-}
-
-pub async fn list_members(db: &Db, org_id: &str) -> Result<Vec<Member>, AppError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT u.id, u.email, u.name, m.role, m.status, m.source, m.created_at, m.last_login_at \
-         FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.org_id = $1 ORDER BY u.name, u.email",
-    )
-    .bind(org_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(user_id, email, name, role, status, source, joined_at, last_login_at)| Member {
-                user_id,
-                email,
-                name,
-                role,
-                status,
-                source,
-                joined_at,
-                last_login_at,
-            },
-        )
-        .collect())
 }
 
 #[cfg(test)]

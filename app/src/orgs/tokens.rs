@@ -13,6 +13,7 @@ pub struct TokenCaller {
     pub token_id: String,
     pub org_id: String,
     pub role: String,
+    pub name: String,
     /// The user who created the token, while that user exists.
     pub created_by: Option<String>,
 }
@@ -29,7 +30,7 @@ fn hash(secret: &str) -> String {
 pub async fn create_token(
     db: &Db,
     org_id: &str,
-    created_by: &str,
+    created_by: Option<&str>,
     name: &str,
     role: &str,
 ) -> Result<(String, String), AppError> {
@@ -57,14 +58,14 @@ pub async fn authenticate_token(db: &Db, secret: &str) -> Result<Option<TokenCal
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return Ok(None);
     }
-    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, org_id, role, created_by FROM api_tokens \
+    let row: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, org_id, role, name, created_by FROM api_tokens \
          WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash(secret))
     .fetch_optional(db)
     .await?;
-    let Some((token_id, org_id, role, created_by)) = row else {
+    let Some((token_id, org_id, role, name, created_by)) = row else {
         return Ok(None);
     };
     sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
@@ -76,6 +77,7 @@ pub async fn authenticate_token(db: &Db, secret: &str) -> Result<Option<TokenCal
         token_id,
         org_id,
         role,
+        name,
         created_by,
     }))
 }
@@ -88,5 +90,141 @@ mod tests {
             super::hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+}
+
+/// Token management for the console and the API.
+pub mod manage {
+    use super::super::ApiToken;
+    use super::super::access::Access;
+    use super::super::members::role_exists;
+    use super::super::permissions::{self, Permission};
+    use super::create_token;
+    use crate::audit::ssr::{Event, Target, record};
+    use crate::error::AppError;
+    use crate::ssr::db::Db;
+    use crate::ssr::now;
+    use std::net::IpAddr;
+
+    pub async fn list(db: &Db, org_id: &str) -> Result<Vec<ApiToken>, AppError> {
+        type Row = (String, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, role, created_at, last_used_at FROM api_tokens \
+             WHERE org_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC",
+        )
+        .bind(org_id)
+        .fetch_all(db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role, created_at, last_used_at)| ApiToken {
+                id,
+                name,
+                role,
+                created_at,
+                last_used_at,
+                secret: None,
+            })
+            .collect())
+    }
+
+    /// Creates a token; the secret is in the result and nowhere else.
+    pub async fn create(
+        db: &Db,
+        access: &Access,
+        name: &str,
+        role: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<ApiToken, AppError> {
+        access.require(Permission::TokensWrite)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(AppError::unprocessable(
+                "invalid_name",
+                "Name the token (up to 60 characters).",
+            )
+            .on("name"));
+        }
+        let role = role.trim();
+        if !role_exists(db, &access.org_id, role).await? {
+            return Err(AppError::unprocessable(
+                "unknown_role",
+                format!("There is no role called “{role}”."),
+            )
+            .on("role"));
+        }
+        if role == permissions::OWNER && !access.is_owner() {
+            return Err(AppError::forbidden("Only an owner can create an owner token.").on("role"));
+        }
+        let created_by = access.actor.user_id().map(str::to_owned);
+        let (id, secret) =
+            create_token(db, &access.org_id, created_by.as_deref(), name, role).await?;
+        record(
+            db,
+            Event {
+                org_id: &access.org_id,
+                actor: &access.actor,
+                action: "token.created",
+                target: Some(Target {
+                    kind: "token",
+                    id: &id,
+                    label: name,
+                }),
+                details: serde_json::json!({ "role": role }),
+                ip,
+            },
+        )
+        .await?;
+        Ok(ApiToken {
+            id,
+            name: name.to_owned(),
+            role: role.to_owned(),
+            created_at: now(),
+            last_used_at: None,
+            secret: Some(secret),
+        })
+    }
+
+    pub async fn revoke(
+        db: &Db,
+        access: &Access,
+        id: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AppError> {
+        access.require(Permission::TokensWrite)?;
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT name FROM api_tokens WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(&access.org_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+        let (name,) =
+            row.ok_or_else(|| AppError::not_found("There is no active API token with this id."))?;
+        let mut tx = db.begin().await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2")
+            .bind(&access.org_id)
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        record(
+            &mut *tx,
+            Event {
+                org_id: &access.org_id,
+                actor: &access.actor,
+                action: "token.revoked",
+                target: Some(Target {
+                    kind: "token",
+                    id,
+                    label: &name,
+                }),
+                details: serde_json::json!({}),
+                ip,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::SignOutForm;
 use crate::error::ErrorKind;
+use crate::orgs::permissions::Permission;
 use crate::orgs::use_org_param;
 use crate::orgs::{ConsoleContext, OrgSummary, load_console};
 use crate::ui::{EmptyState, ErrorPanel, encode_query_value};
@@ -40,6 +41,10 @@ pub fn ConsoleLayout() -> impl IntoView {
 #[component]
 fn Shell(ctx: ConsoleContext) -> impl IntoView {
     let base = format!("/o/{}", ctx.org.slug);
+    let can_tokens = ctx.permissions.contains(&Permission::TokensWrite);
+    let can_audit = ctx.permissions.contains(&Permission::AuditRead);
+    // Pages under the shell read the viewer's permissions from here.
+    provide_context(ctx.clone());
     view! {
         <div class="console">
             <a class="skip-link" href="#content">"Skip to content"</a>
@@ -60,7 +65,11 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
                     <A href=format!("{base}/members")>"Members"</A>
                     <span class="nav-group">"Settings"</span>
                     <A href=format!("{base}/settings/security") attr:class="nav-sub">"Security"</A>
-                    <A href=format!("{base}/audit")>"Audit log"</A>
+                    <A href=format!("{base}/settings/roles") attr:class="nav-sub">"Roles"</A>
+                    {can_tokens.then(|| view! {
+                        <A href=format!("{base}/settings/tokens") attr:class="nav-sub">"API tokens"</A>
+                    })}
+                    {can_audit.then(|| view! { <A href=format!("{base}/audit")>"Audit log"</A> })}
                 </nav>
                 <main id="content" class="content">
                     <Outlet/>
@@ -108,11 +117,16 @@ fn OrgSwitcher(current: OrgSummary, orgs: Vec<OrgSummary>) -> impl IntoView {
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
+    let read_only = use_context::<ConsoleContext>()
+        .is_some_and(|c| !c.permissions.contains(&Permission::SsoWrite));
     view! {
         <Title text="Settings › Security"/>
         <header class="page-header">
             <h1>"Settings › Security"</h1>
             <p class="muted">"Domains, single sign-on and sign-in rules for this organization."</p>
+            {read_only.then(|| view! {
+                <p class="notice">"You can see these settings but not change them: that needs the sso:write permission."</p>
+            })}
         </header>
         <section class="panel">
             <h2>"Domains"</h2>
@@ -126,19 +140,5 @@ pub fn SecurityPage() -> impl IntoView {
                 <p>"Connecting an OpenID Connect provider is not available in this build yet."</p>
             </EmptyState>
         </section>
-    }
-}
-
-#[component]
-pub fn AuditPage() -> impl IntoView {
-    view! {
-        <Title text="Audit log"/>
-        <header class="page-header">
-            <h1>"Audit log"</h1>
-            <p class="muted">"Every change to members, domains and single sign-on, and every sign-in."</p>
-        </header>
-        <EmptyState title="No events yet">
-            <p>"Events are listed here as they happen."</p>
-        </EmptyState>
     }
 }

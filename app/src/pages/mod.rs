@@ -3,7 +3,7 @@
 
 mod console;
 
-pub use console::{AuditPage, ConsoleLayout, SecurityPage};
+pub use console::{ConsoleLayout, SecurityPage};
 
 use crate::orgs::home_target;
 use leptos::prelude::*;

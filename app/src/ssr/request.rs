@@ -86,3 +86,24 @@ impl RequestCtx {
         }
     }
 }
+
+impl RequestCtx {
+    /// The signed-in user as an actor.
+    pub async fn actor(&self) -> Result<crate::orgs::access::Actor, AppError> {
+        Ok(crate::orgs::access::Actor::User(self.require_user().await?))
+    }
+
+    /// The caller's access to `org` (id or slug), without a permission check.
+    pub async fn access(&self, org: &str) -> Result<crate::orgs::access::Access, AppError> {
+        crate::orgs::access::resolve(&self.state.db, self.actor().await?, org).await
+    }
+
+    /// The caller's access to `org`, which must include `needed`.
+    pub async fn authorize(
+        &self,
+        org: &str,
+        needed: crate::orgs::permissions::Permission,
+    ) -> Result<crate::orgs::access::Access, AppError> {
+        crate::orgs::access::authorize(&self.state.db, self.actor().await?, org, needed).await
+    }
+}

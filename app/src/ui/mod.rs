@@ -6,7 +6,7 @@ mod time;
 
 pub use copy::CopyField;
 pub use form::{Field, FormError, SubmitButton};
-pub use time::format_time;
+pub use time::{format_time, parse_date};
 
 use leptos::prelude::*;
 

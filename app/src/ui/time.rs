@@ -38,3 +38,47 @@ mod tests {
         assert_eq!(format_time(-1), "1969-12-31 23:59 UTC");
     }
 }
+
+/// `YYYY-MM-DD` (as sent by `<input type="date">`) to Unix seconds at
+/// 00:00 UTC of that day.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let mut it = s.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    // Inverse of civil_from_days (Howard Hinnant).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let (cy, cm, cd) = civil_from_days(days);
+    // Refuse dates like 2026-02-31 that would roll over.
+    (cy == y && i64::from(cm) == m && i64::from(cd) == d).then_some(days * 86_400)
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::{format_time, parse_date};
+
+    #[test]
+    fn parses_dates_and_refuses_impossible_ones() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(
+            parse_date("2026-11-23").map(format_time).as_deref(),
+            Some("2026-11-23 00:00 UTC")
+        );
+        assert_eq!(
+            parse_date("2024-02-29").map(format_time).as_deref(),
+            Some("2024-02-29 00:00 UTC")
+        );
+        for bad in ["", "2026-02-31", "2026-13-01", "x-1-1", "2026-1"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .route("/me", get(me))
         .route("/openapi.json", get(super::openapi::document))
+        .merge(super::orgs_api::router())
         .fallback(not_found)
 }
 

@@ -62,3 +62,13 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Self::Session(user))
     }
 }
+
+impl Caller {
+    /// The actor the domain layer authorizes.
+    pub fn into_actor(self) -> app::orgs::access::Actor {
+        match self {
+            Self::Session(user) => app::orgs::access::Actor::User(user),
+            Self::Token { token, .. } => app::orgs::access::Actor::Token(token),
+        }
+    }
+}

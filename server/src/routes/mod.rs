@@ -4,7 +4,9 @@
 pub mod api;
 pub mod caller;
 pub mod error;
+pub mod extract;
 pub mod openapi;
+pub mod orgs_api;
 mod server_fn_status;
 
 use crate::request_log;

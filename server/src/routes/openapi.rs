@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use super::api;
 use super::error::{ErrorBody, ErrorDetail};
+use super::{api, orgs_api};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -9,7 +9,22 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Latchkey API", description = "Organizations, domains and OpenID Connect single sign-on."),
-    paths(api::health, api::me),
+    paths(
+        api::health,
+        api::me,
+        orgs_api::list_members,
+        orgs_api::update_member,
+        orgs_api::remove_member,
+        orgs_api::create_invitation,
+        orgs_api::list_invitations,
+        orgs_api::revoke_invitation,
+        orgs_api::list_roles,
+        orgs_api::create_role,
+        orgs_api::list_tokens,
+        orgs_api::create_token,
+        orgs_api::revoke_token,
+        orgs_api::audit_events,
+    ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)
 )]

@@ -1,9 +1,13 @@
 //! Integration tests: the real router on fresh SQLite and PostgreSQL
 //! databases, and the real `latchkey` binary.
 
+#![recursion_limit = "256"]
+
 mod common;
 
 mod accounts;
 mod api;
+mod audit;
 mod cli;
+mod members;
 mod orgs;

@@ -185,6 +185,97 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+impl TestApp {
+    /// A JSON request to the REST API with a session cookie or a bearer token.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<serde_json::Value>,
+    ) -> TestResponse {
+        let mut req = Request::builder().method(method).uri(path);
+        req = match auth {
+            Auth::Cookie(c) => req.header(header::COOKIE, c),
+            Auth::Token(t) => req.header(header::AUTHORIZATION, format!("Bearer {t}")),
+            Auth::None => req,
+        };
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).expect("request")).await
+    }
+
+    /// Signs up `owner`, creates `org_name`; returns the owner's cookie and the org slug.
+    pub async fn org_with_owner(&self, owner: &str, org_name: &str) -> (String, String) {
+        let cookie = self.sign_up(owner).await;
+        let res = self
+            .server_fn("create_org", &[("name", org_name)], Some(&cookie))
+            .await;
+        let slug = res
+            .location()
+            .expect("redirect to the org")
+            .trim_start_matches("/o/")
+            .to_owned();
+        (cookie, slug)
+    }
+
+    /// Invites `email` as `role` (as the owner) and has them sign up through
+    /// the link; returns their session cookie.
+    pub async fn join(&self, owner_cookie: &str, org: &str, email: &str, role: &str) -> String {
+        let res = self
+            .api(
+                "POST",
+                &format!("/api/v1/orgs/{org}/invitations"),
+                Auth::Cookie(owner_cookie),
+                Some(serde_json::json!({"email": email, "role": role})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let token = invitation_token(&res.json());
+        let res = self
+            .server_fn(
+                "accept_invitation_signup",
+                &[
+                    ("token", &token),
+                    ("name", "Invitee"),
+                    ("password", PASSWORD),
+                ],
+                None,
+            )
+            .await;
+        assert!(
+            res.status.is_success() || res.status.is_redirection(),
+            "{res:?}"
+        );
+        res.session_cookie().expect("invitee signed in")
+    }
+
+    /// The id of the member with `email`.
+    pub async fn user_id(&self, cookie: &str) -> String {
+        self.get("/api/v1/me", Some(cookie)).await.json()["user_id"]
+            .as_str()
+            .expect("user id")
+            .to_owned()
+    }
+}
+
+pub fn invitation_token(invitation: &serde_json::Value) -> String {
+    let url = invitation["accept_url"].as_str().expect("accept_url");
+    url.rsplit('/').next().expect("token").to_owned()
+}
+
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    Cookie(&'a str),
+    Token(&'a str),
+    None,
+}
+
 #[derive(Debug)]
 pub struct TestResponse {
     pub status: StatusCode,

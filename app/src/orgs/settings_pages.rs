@@ -1,0 +1,218 @@
+//! Settings › Roles and Settings › API tokens.
+
+use super::permissions::Permission;
+use super::{
+    ConsoleContext, CreateApiToken, CreateRole, DeleteRole, RevokeApiToken, list_api_tokens,
+    list_roles, use_org_param,
+};
+use crate::ui::{CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+fn can(p: Permission) -> bool {
+    use_context::<ConsoleContext>().is_some_and(|c| c.permissions.contains(&p))
+}
+
+#[component]
+pub fn RolesPage() -> impl IntoView {
+    let org = use_org_param();
+    let create = ServerAction::<CreateRole>::new();
+    let delete = ServerAction::<DeleteRole>::new();
+    let roles = Resource::new(
+        move || (org.get(), create.version().get() + delete.version().get()),
+        |(org, _)| list_roles(org),
+    );
+    let writer = can(Permission::RolesWrite);
+    let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let delete_error = Signal::derive(move || delete.value().get().and_then(Result::err));
+    view! {
+        <Title text="Roles"/>
+        <header class="page-header">
+            <h1>"Settings › Roles"</h1>
+            <p class="muted">"What each role may do. Built-in roles are fixed; custom roles can be edited while nobody holds them."</p>
+        </header>
+        <FormError error=delete_error/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading roles…"</p> }>
+            {move || Suspend::new(async move {
+                match roles.await {
+                    Ok(list) => view! {
+                        <div class="table-wrap">
+                            <table class="table">
+                                <caption class="sr-only">"Roles"</caption>
+                                <thead><tr>
+                                    <th scope="col">"Role"</th>
+                                    <th scope="col">"Permissions"</th>
+                                    <th scope="col">"Members"</th>
+                                    {writer.then(|| view! { <th scope="col"><span class="sr-only">"Actions"</span></th> })}
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|r| {
+                                        let perms = if r.permissions.is_empty() {
+                                            "none".to_owned()
+                                        } else {
+                                            r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                                        };
+                                        view! {
+                                            <tr>
+                                                <td>
+                                                    <strong>{r.name.clone()}</strong>
+                                                    {r.builtin.then(|| view! { " " <span class="badge">"built-in"</span> })}
+                                                    <div class="muted small">{r.description.clone()}</div>
+                                                </td>
+                                                <td class="small">{perms}</td>
+                                                <td>{r.members}</td>
+                                                {writer.then(|| view! {
+                                                    <td>
+                                                        {(!r.builtin).then(|| view! {
+                                                            <details class="confirm">
+                                                                <summary class="button small danger">"Delete…"</summary>
+                                                                <div class="confirm-body">
+                                                                    <p>{format!("Delete the role “{}”?", r.name)}</p>
+                                                                    <ActionForm action=delete>
+                                                                        <input type="hidden" name="org" value=org.get_untracked()/>
+                                                                        <input type="hidden" name="name" value=r.name.clone()/>
+                                                                        <button type="submit" class="button small danger">"Yes, delete"</button>
+                                                                    </ActionForm>
+                                                                </div>
+                                                            </details>
+                                                        })}
+                                                    </td>
+                                                })}
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorPanel title="Cannot list roles" message=e.message/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Show when=move || writer>
+            <section class="panel">
+                <h2>"New custom role"</h2>
+                <ActionForm action=create>
+                    <input type="hidden" name="org" value=move || org.get()/>
+                    <Field label="Name" name="name" hint="Lowercase letters, digits, - and _." required=true
+                        error=Signal::derive(move || create_error.get().and_then(|e| e.message_for("name")))/>
+                    <Field label="Description" name="description"
+                        error=Signal::derive(move || create_error.get().and_then(|e| e.message_for("description")))/>
+                    <fieldset class="checkboxes">
+                        <legend>"Permissions"</legend>
+                        {Permission::ALL.iter().map(|p| {
+                            let id = format!("perm-{}", p.as_str().replace(':', "-"));
+                            let label_for = id.clone();
+                            view! {
+                                <label for=label_for class="checkbox">
+                                    <input id=id type="checkbox" name="permissions[]" value=p.as_str()/>
+                                    <code>{p.as_str()}</code>
+                                    <span class="muted small">{format!(" — {}", p.describe())}</span>
+                                </label>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                    <FormError error=create_error fields=&["name", "description"]/>
+                    <SubmitButton label="Create role" pending_label="Creating…" pending=create.pending()/>
+                </ActionForm>
+            </section>
+        </Show>
+    }
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let org = use_org_param();
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    let tokens = Resource::new(
+        move || (org.get(), create.version().get() + revoke.version().get()),
+        |(org, _)| list_api_tokens(org),
+    );
+    let roles = Resource::new(move || org.get(), list_roles);
+    let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    view! {
+        <Title text="API tokens"/>
+        <header class="page-header">
+            <h1>"Settings › API tokens"</h1>
+            <p class="muted">"Tokens for the REST API, each acting with one role in this organization. Send them as "
+                <code>"Authorization: Bearer <token>"</code>"."</p>
+        </header>
+        <section class="panel">
+            <h2>"New token"</h2>
+            <ActionForm action=create attr:class="inline-form">
+                <input type="hidden" name="org" value=move || org.get()/>
+                <Field label="Name" name="name" required=true
+                    error=Signal::derive(move || create_error.get().and_then(|e| e.message_for("name")))/>
+                <div class="field">
+                    <label for="token-role">"Role"</label>
+                    <select id="token-role" name="role">
+                        <Suspense>
+                            {move || Suspend::new(async move {
+                                roles.await.unwrap_or_default().into_iter().map(|r| {
+                                    let is = r.name == "viewer";
+                                    let value = r.name.clone();
+                                    view! { <option value=value selected=is>{r.name}</option> }
+                                }).collect_view()
+                            })}
+                        </Suspense>
+                    </select>
+                </div>
+                <SubmitButton label="Create token" pending_label="Creating…" pending=create.pending()/>
+            </ActionForm>
+            <FormError error=create_error fields=&["name"]/>
+            {move || create.value().get().and_then(Result::ok).and_then(|t| t.secret.map(|secret| view! {
+                <div class="notice" role="status">
+                    <p>"Copy the token now: it is not shown again."</p>
+                    <CopyField label=format!("Token “{}”", t.name) value=secret id="new-token"/>
+                </div>
+            }))}
+        </section>
+        <FormError error=Signal::derive(move || revoke.value().get().and_then(Result::err))/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading tokens…"</p> }>
+            {move || Suspend::new(async move {
+                match tokens.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No API tokens"><p>"Create one to automate this organization."</p></EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <div class="table-wrap">
+                            <table class="table">
+                                <caption class="sr-only">"API tokens"</caption>
+                                <thead><tr>
+                                    <th scope="col">"Name"</th><th scope="col">"Role"</th>
+                                    <th scope="col">"Created"</th><th scope="col">"Last used"</th>
+                                    <th scope="col"><span class="sr-only">"Actions"</span></th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|t| view! {
+                                        <tr>
+                                            <td>{t.name.clone()}</td>
+                                            <td><span class="badge">{t.role.clone()}</span></td>
+                                            <td class="nowrap">{format_time(t.created_at)}</td>
+                                            <td class="nowrap">{t.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                            <td>
+                                                <details class="confirm">
+                                                    <summary class="button small danger">"Revoke…"</summary>
+                                                    <div class="confirm-body">
+                                                        <p>{format!("Revoke “{}”? Scripts using it stop working at once.", t.name)}</p>
+                                                        <ActionForm action=revoke>
+                                                            <input type="hidden" name="org" value=org.get_untracked()/>
+                                                            <input type="hidden" name="id" value=t.id.clone()/>
+                                                            <button type="submit" class="button small danger">"Yes, revoke"</button>
+                                                        </ActionForm>
+                                                    </div>
+                                                </details>
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorPanel title="Cannot list API tokens" message=e.message/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
