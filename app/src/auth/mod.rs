@@ -55,6 +55,7 @@ pub async fn sign_up(email: String, name: String, password: String) -> Result<()
     };
     let user = ssr::create_account(&ctx.state.db, account).await?;
     tracing::info!(user_id = %user.id, "account created");
+    ssr::record_sign_in(&ctx.state.db, &user.id).await?;
     let lifetime = ctx.state.settings.password_session_secs;
     ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
     ctx.redirect("/orgs/new");

@@ -211,12 +211,18 @@ pub async fn authenticate(
     }
     let user_id = user_id.ok_or_else(wrong_credentials)?;
     limiter.clear(&email);
+    record_sign_in(db, &user_id).await?;
+    find_user(db, &user_id).await?.ok_or_else(wrong_credentials)
+}
+
+/// Stamps the user's last sign-in time (shown on the members page).
+pub async fn record_sign_in(db: &Db, user_id: &str) -> Result<(), AppError> {
     sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-        .bind(&user_id)
+        .bind(user_id)
         .bind(now())
         .execute(db)
         .await?;
-    find_user(db, &user_id).await?.ok_or_else(wrong_credentials)
+    Ok(())
 }
 
 /// Creates the user if missing (password set only on creation) and returns it.

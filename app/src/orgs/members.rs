@@ -38,7 +38,7 @@ fn to_member(
     }
 }
 
-const SELECT: &str = "SELECT u.id, u.email, u.name, m.role, m.status, m.source, m.created_at, m.last_login_at \
+const SELECT: &str = "SELECT u.id, u.email, u.name, m.role, m.status, m.source, m.created_at, u.last_login_at \
      FROM memberships m JOIN users u ON u.id = m.user_id";
 
 /// Members matching `q` (name or email, case-insensitive), by name, paged.

@@ -315,6 +315,7 @@ pub async fn accept_invitation_signup(
         },
     )
     .await?;
+    crate::auth::ssr::record_sign_in(db, &user.id).await?;
     let lifetime = ctx.state.settings.password_session_secs;
     crate::auth::ssr::establish_session(
         &ctx.session,

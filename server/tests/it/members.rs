@@ -585,4 +585,8 @@ async fn members_can_be_searched_and_paged() {
     let found = list("q=PERSON1").await;
     assert_eq!(found["total"], 1);
     assert_eq!(found["members"][0]["email"], "person1@page.test");
+    assert!(
+        found["members"][0]["last_login_at"].is_i64(),
+        "joining signed them in: {found}"
+    );
 }
