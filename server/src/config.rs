@@ -37,6 +37,12 @@ pub struct ConfigArgs {
     /// `true` allows IdP URLs on loopback/private addresses and plain http (development only).
     #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_IDP", global = true)]
     pub allow_private_idp: Option<String>,
+    /// SMTP server for invitation emails, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
+    #[arg(long, env = "LATCHKEY_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of those emails (default `Latchkey <no-reply@<public host>>`).
+    #[arg(long, env = "LATCHKEY_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
     /// Directory for the embedded database and the generated key (default ./data).
     #[arg(long, env = "LATCHKEY_DATA_DIR", global = true)]
     pub data_dir: Option<String>,
@@ -52,6 +58,8 @@ pub struct Config {
     pub dns_servers: Vec<SocketAddr>,
     pub allow_private_idp: bool,
     pub data_dir: PathBuf,
+    /// `(url, from)` when SMTP is configured.
+    pub smtp: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +164,36 @@ impl Config {
             },
         };
 
+        let smtp = match non_empty(&args.smtp_url) {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    return Err(err(
+                        "LATCHKEY_SMTP_URL",
+                        "must start with smtp:// or smtps://",
+                    ));
+                }
+                let host = url::Url::parse(&public_url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".into());
+                let from = non_empty(&args.smtp_from)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("Latchkey <no-reply@{host}>"));
+                app::ssr::mail::Mailer::new(url, &from).map_err(|e| {
+                    let var = if e.contains("sender") {
+                        "LATCHKEY_SMTP_FROM"
+                    } else {
+                        "LATCHKEY_SMTP_URL"
+                    };
+                    err(var, e)
+                })?;
+                Some((url.to_owned(), from))
+            }
+        };
+
         Ok(Self {
+            smtp,
             database_url,
             bind,
             public_url,
@@ -216,12 +253,18 @@ mod tests {
             dns_servers: Some("127.0.0.1:5353, [::1]:53".into()),
             allow_private_idp: Some("TRUE".into()),
             data_dir: Some("/var/lib/latchkey".into()),
+            smtp_url: Some("smtp://127.0.0.1:2525".into()),
+            smtp_from: None,
         })
         .expect("valid");
         assert_eq!(c.public_url, "https://sso.example.com");
         assert!(c.secure_cookies());
         assert_eq!(c.dns_servers.len(), 2);
         assert!(c.allow_private_idp);
+        assert_eq!(
+            c.smtp.map(|s| s.1).as_deref(),
+            Some("Latchkey <no-reply@sso.example.com>")
+        );
     }
 
     #[test]

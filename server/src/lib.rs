@@ -56,6 +56,14 @@ pub async fn init(config: &Config) -> Result<AppState> {
         }),
         leptos_options,
         login_limiter: Arc::new(app::auth::ssr::LoginLimiter::default()),
+        mailer: match &config.smtp {
+            Some((url, from)) => Some(
+                app::ssr::mail::Mailer::new(url, from)
+                    .map_err(anyhow::Error::msg)
+                    .context("LATCHKEY_SMTP_URL")?,
+            ),
+            None => None,
+        },
     })
 }
 

@@ -422,3 +422,10 @@ pub async fn accept(
     tx.commit().await?;
     Ok(f.org_slug)
 }
+
+/// Emails a freshly created or re-sent invitation when SMTP is configured.
+pub fn notify(mailer: Option<&crate::ssr::mail::Mailer>, org_name: &str, inv: &Invitation) {
+    if let (Some(mailer), Some(url)) = (mailer, inv.accept_url.as_deref()) {
+        mailer.send_invitation(&inv.email, org_name, &inv.role, url);
+    }
+}

@@ -246,7 +246,10 @@ pub async fn invite_member(
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
     let public_url = ctx.state.settings.public_url.clone();
-    invitations::create(&ctx.state.db, &access, &public_url, &email, &role, ctx.ip).await
+    let inv =
+        invitations::create(&ctx.state.db, &access, &public_url, &email, &role, ctx.ip).await?;
+    invitations::notify(ctx.state.mailer.as_ref(), &access.org_name, &inv);
+    Ok(inv)
 }
 
 #[server(endpoint = "list_invitations")]
@@ -268,7 +271,9 @@ pub async fn resend_invitation(org: String, id: String) -> Result<Invitation, Ap
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
     let public_url = ctx.state.settings.public_url.clone();
-    invitations::resend(&ctx.state.db, &access, &public_url, &id, ctx.ip).await
+    let inv = invitations::resend(&ctx.state.db, &access, &public_url, &id, ctx.ip).await?;
+    invitations::notify(ctx.state.mailer.as_ref(), &access.org_name, &inv);
+    Ok(inv)
 }
 
 /// Public: anyone holding the link may see what it is for.

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod db;
+pub mod mail;
 pub mod random;
 pub mod request;
 pub mod session_store;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub leptos_options: LeptosOptions,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Set when `LATCHKEY_SMTP_URL` is configured.
+    pub mailer: Option<super::mail::Mailer>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -180,6 +180,7 @@ pub async fn create_invitation(
         ip,
     )
     .await?;
+    invitations::notify(state.mailer.as_ref(), &access.org_name, &inv);
     Ok((StatusCode::CREATED, Json(inv)))
 }
 

@@ -9,5 +9,6 @@ mod accounts;
 mod api;
 mod audit;
 mod cli;
+mod mail;
 mod members;
 mod orgs;
