@@ -8,6 +8,9 @@ export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # cargo commands (tests, clippy) reuse its artifacts instead of rebuilding.
 export LEPTOS_OUTPUT_NAME=latchkey
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One-shot builds gain nothing from incremental artifacts, which cost
+# gigabytes of disk; developers can override it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=0.2.130

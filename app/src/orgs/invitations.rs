@@ -8,20 +8,13 @@ use crate::audit::ssr::{Event, Target, record};
 use crate::auth::CurrentUser;
 use crate::email::normalize_email;
 use crate::error::AppError;
+use crate::ssr::crypto::sha256_hex as hash;
 use crate::ssr::db::Db;
 use crate::ssr::{now, random};
-use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
 pub const LIFETIME_SECS: i64 = 7 * 24 * 3600;
 const TOKEN_PREFIX: &str = "inv_";
-
-fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 pub fn accept_url(public_url: &str, token: &str) -> String {
     format!("{public_url}/invite/{token}")

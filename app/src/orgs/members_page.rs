@@ -8,7 +8,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::ui::{
-    CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, encode_query_value,
+    Confirm, CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, encode_query_value,
     format_time,
 };
 use leptos::prelude::*;
@@ -314,17 +314,13 @@ fn MemberRow(
                             <input type="hidden" name="active" value=if active { "false" } else { "true" }/>
                             <button type="submit" class="button small">{if active { "Deactivate" } else { "Reactivate" }}</button>
                         </ActionForm>
-                        <details class="confirm">
-                            <summary class="button small danger">"Remove…"</summary>
-                            <div class="confirm-body">
-                                <p>{confirm}</p>
-                                <ActionForm action=remove>
-                                    <input type="hidden" name="org" value=org3/>
-                                    <input type="hidden" name="user_id" value=uid3/>
-                                    <button type="submit" class="button small danger">"Yes, remove"</button>
-                                </ActionForm>
-                            </div>
-                        </details>
+                        <Confirm label="Remove…" question=confirm>
+                            <ActionForm action=remove>
+                                <input type="hidden" name="org" value=org3/>
+                                <input type="hidden" name="user_id" value=uid3/>
+                                <button type="submit" class="button small danger">"Yes, remove"</button>
+                            </ActionForm>
+                        </Confirm>
                     </div>
                 </td>
             })}

@@ -5,7 +5,9 @@ use super::{
     ConsoleContext, CreateApiToken, CreateRole, DeleteRole, RevokeApiToken, list_api_tokens,
     list_roles, use_org_param,
 };
-use crate::ui::{CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time};
+use crate::ui::{
+    Confirm, CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -64,17 +66,13 @@ pub fn RolesPage() -> impl IntoView {
                                                 {writer.then(|| view! {
                                                     <td>
                                                         {(!r.builtin).then(|| view! {
-                                                            <details class="confirm">
-                                                                <summary class="button small danger">"Delete…"</summary>
-                                                                <div class="confirm-body">
-                                                                    <p>{format!("Delete the role “{}”?", r.name)}</p>
-                                                                    <ActionForm action=delete>
-                                                                        <input type="hidden" name="org" value=org.get_untracked()/>
-                                                                        <input type="hidden" name="name" value=r.name.clone()/>
-                                                                        <button type="submit" class="button small danger">"Yes, delete"</button>
-                                                                    </ActionForm>
-                                                                </div>
-                                                            </details>
+                                                            <Confirm label="Delete…" question=format!("Delete the role “{}”?", r.name)>
+                                                                <ActionForm action=delete>
+                                                                    <input type="hidden" name="org" value=org.get_untracked()/>
+                                                                    <input type="hidden" name="name" value=r.name.clone()/>
+                                                                    <button type="submit" class="button small danger">"Yes, delete"</button>
+                                                                </ActionForm>
+                                                            </Confirm>
                                                         })}
                                                     </td>
                                                 })}
@@ -192,17 +190,13 @@ pub fn TokensPage() -> impl IntoView {
                                             <td class="nowrap">{format_time(t.created_at)}</td>
                                             <td class="nowrap">{t.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
                                             <td>
-                                                <details class="confirm">
-                                                    <summary class="button small danger">"Revoke…"</summary>
-                                                    <div class="confirm-body">
-                                                        <p>{format!("Revoke “{}”? Scripts using it stop working at once.", t.name)}</p>
-                                                        <ActionForm action=revoke>
-                                                            <input type="hidden" name="org" value=org.get_untracked()/>
-                                                            <input type="hidden" name="id" value=t.id.clone()/>
-                                                            <button type="submit" class="button small danger">"Yes, revoke"</button>
-                                                        </ActionForm>
-                                                    </div>
-                                                </details>
+                                                <Confirm label="Revoke…" question=format!("Revoke “{}”? Scripts using it stop working at once.", t.name)>
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="org" value=org.get_untracked()/>
+                                                        <input type="hidden" name="id" value=t.id.clone()/>
+                                                        <button type="submit" class="button small danger">"Yes, revoke"</button>
+                                                    </ActionForm>
+                                                </Confirm>
                                             </td>
                                         </tr>
                                     }).collect_view()}

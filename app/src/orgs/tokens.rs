@@ -1,9 +1,9 @@
 //! Organization-scoped API tokens: shown once, stored as a SHA-256 hash.
 
 use crate::error::AppError;
+use crate::ssr::crypto::sha256_hex as hash;
 use crate::ssr::db::Db;
 use crate::ssr::{now, random};
-use sha2::{Digest, Sha256};
 
 pub const TOKEN_PREFIX: &str = "lk_";
 
@@ -16,13 +16,6 @@ pub struct TokenCaller {
     pub name: String,
     /// The user who created the token, while that user exists.
     pub created_by: Option<String>,
-}
-
-fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Creates a token; returns its id and the secret (the only time it exists
@@ -80,17 +73,6 @@ pub async fn authenticate_token(db: &Db, secret: &str) -> Result<Option<TokenCal
         name,
         created_by,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hash_is_hex_sha256() {
-        assert_eq!(
-            super::hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 }
 
 /// Token management for the console and the API.

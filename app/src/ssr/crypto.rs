@@ -18,6 +18,16 @@ pub const MIN_SECRET_LEN: usize = 32;
 const CIPHERTEXT_PREFIX: &str = "v1.";
 const NONCE_LEN: usize = 12;
 
+/// Lowercase hex SHA-256, for storing bearer secrets (API tokens,
+/// invitation links) so that the database never holds them in clear.
+pub fn sha256_hex(secret: &str) -> String {
+    use sha2::Digest;
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     #[error("the secret key must be at least {MIN_SECRET_LEN} bytes long")]
@@ -137,6 +147,14 @@ mod tests {
 
     fn keys(seed: u8) -> Keys {
         Keys::derive(&[seed; 40]).expect("a 40-byte key is long enough")
+    }
+
+    #[test]
+    fn sha256_hex_matches_the_standard_vector() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -21,6 +21,25 @@ pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoV
     }
 }
 
+/// A destructive action behind a disclosure: the first click only reveals
+/// the question and the real button (in `children`). Works without JS.
+#[component]
+pub fn Confirm(
+    #[prop(into)] label: String,
+    #[prop(into)] question: String,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <details class="confirm">
+            <summary class="button small danger">{label}</summary>
+            <div class="confirm-body">
+                <p>{question}</p>
+                {children()}
+            </div>
+        </details>
+    }
+}
+
 /// A readable error panel for a page that could not load.
 #[component]
 pub fn ErrorPanel(#[prop(into)] title: String, #[prop(into)] message: String) -> impl IntoView {
