@@ -23,6 +23,26 @@ pub struct Event<'a> {
     pub ip: Option<IpAddr>,
 }
 
+impl<'a> Event<'a> {
+    /// An event by the actor of `access`, about `target`, in its organization.
+    pub fn by(
+        access: &'a crate::orgs::access::Access,
+        action: &'a str,
+        target: Target<'a>,
+        details: serde_json::Value,
+        ip: Option<IpAddr>,
+    ) -> Self {
+        Self {
+            org_id: &access.org_id,
+            actor: &access.actor,
+            action,
+            target: Some(target),
+            details,
+            ip,
+        }
+    }
+}
+
 /// Ids sort by creation time (microseconds, then a per-process counter),
 /// so "newest first" is exact within one second and one instance.
 fn event_id() -> String {

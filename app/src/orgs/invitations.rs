@@ -111,18 +111,17 @@ pub async fn create(
     .await?;
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "invitation.created",
-            target: Some(Target {
+        Event::by(
+            access,
+            "invitation.created",
+            Target {
                 kind: "invitation",
                 id: &id,
                 label: &email,
-            }),
-            details: serde_json::json!({ "role": role }),
+            },
+            serde_json::json!({ "role": role }),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -167,18 +166,17 @@ pub async fn revoke(
         .await?;
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "invitation.revoked",
-            target: Some(Target {
+        Event::by(
+            access,
+            "invitation.revoked",
+            Target {
                 kind: "invitation",
                 id,
                 label: &inv.email,
-            }),
-            details: serde_json::json!({}),
+            },
+            serde_json::json!({}),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -209,18 +207,17 @@ pub async fn resend(
     .await?;
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "invitation.resent",
-            target: Some(Target {
+        Event::by(
+            access,
+            "invitation.resent",
+            Target {
                 kind: "invitation",
                 id,
                 label: &inv.email,
-            }),
-            details: serde_json::json!({}),
+            },
+            serde_json::json!({}),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -138,15 +138,30 @@ async fn other_active_owners(
     Ok(n)
 }
 
-/// Serializes owner changes of one organization (a row lock on PostgreSQL;
-/// SQLite already has a single writer), so two admins demoting the last two
-/// owners at once cannot both succeed.
-async fn lock_org(tx: &mut sqlx::Transaction<'_, sqlx::Any>, org_id: &str) -> Result<(), AppError> {
+/// Opens the transaction for a change to `member`. Changes that touch an
+/// owner need the caller to be an owner; the organization row is locked (a
+/// row lock on PostgreSQL; SQLite already has a single writer) so two admins
+/// demoting the last two owners at once cannot both succeed; and a change
+/// that `drops_owner` is refused when `member` is the last active owner.
+async fn begin_member_change<'a>(
+    db: &'a Db,
+    access: &Access,
+    member: &Member,
+    touches_owner: bool,
+    drops_owner: bool,
+) -> Result<sqlx::Transaction<'a, sqlx::Any>, AppError> {
+    if touches_owner {
+        owners_only(access)?;
+    }
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE organizations SET slug = slug WHERE id = $1")
-        .bind(org_id)
-        .execute(&mut **tx)
+        .bind(&access.org_id)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    if drops_owner && other_active_owners(&mut tx, &access.org_id, &member.user_id).await? == 0 {
+        return Err(last_owner());
+    }
+    Ok(tx)
 }
 
 pub async fn change_role(
@@ -169,16 +184,9 @@ pub async fn change_role(
     if before.role == new_role {
         return Ok(before);
     }
-    if before.role == permissions::OWNER || new_role == permissions::OWNER {
-        owners_only(access)?;
-    }
-    let mut tx = db.begin().await?;
-    lock_org(&mut tx, &access.org_id).await?;
-    if before.role == permissions::OWNER
-        && other_active_owners(&mut tx, &access.org_id, user_id).await? == 0
-    {
-        return Err(last_owner());
-    }
+    let was_owner = before.role == permissions::OWNER;
+    let touches_owner = was_owner || new_role == permissions::OWNER;
+    let mut tx = begin_member_change(db, access, &before, touches_owner, was_owner).await?;
     sqlx::query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
         .bind(&access.org_id)
         .bind(user_id)
@@ -187,18 +195,17 @@ pub async fn change_role(
         .await?;
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "member.role_changed",
-            target: Some(Target {
+        Event::by(
+            access,
+            "member.role_changed",
+            Target {
                 kind: "user",
                 id: user_id,
                 label: &before.email,
-            }),
-            details: serde_json::json!({ "from": before.role, "to": new_role }),
+            },
+            serde_json::json!({ "from": before.role, "to": new_role }),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -221,17 +228,8 @@ pub async fn set_active(
     if before.status == status {
         return Ok(before);
     }
-    if before.role == permissions::OWNER {
-        owners_only(access)?;
-    }
-    let mut tx = db.begin().await?;
-    lock_org(&mut tx, &access.org_id).await?;
-    if !active
-        && before.role == permissions::OWNER
-        && other_active_owners(&mut tx, &access.org_id, user_id).await? == 0
-    {
-        return Err(last_owner());
-    }
+    let is_owner = before.role == permissions::OWNER;
+    let mut tx = begin_member_change(db, access, &before, is_owner, is_owner && !active).await?;
     sqlx::query("UPDATE memberships SET status = $3 WHERE org_id = $1 AND user_id = $2")
         .bind(&access.org_id)
         .bind(user_id)
@@ -243,22 +241,21 @@ pub async fn set_active(
     }
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: if active {
+        Event::by(
+            access,
+            if active {
                 "member.reactivated"
             } else {
                 "member.deactivated"
             },
-            target: Some(Target {
+            Target {
                 kind: "user",
                 id: user_id,
                 label: &before.email,
-            }),
-            details: serde_json::json!({}),
+            },
+            serde_json::json!({}),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -273,16 +270,8 @@ pub async fn remove(
 ) -> Result<(), AppError> {
     access.require(Permission::MembersWrite)?;
     let before = get(db, &access.org_id, user_id).await?;
-    if before.role == permissions::OWNER {
-        owners_only(access)?;
-    }
-    let mut tx = db.begin().await?;
-    lock_org(&mut tx, &access.org_id).await?;
-    if before.role == permissions::OWNER
-        && other_active_owners(&mut tx, &access.org_id, user_id).await? == 0
-    {
-        return Err(last_owner());
-    }
+    let is_owner = before.role == permissions::OWNER;
+    let mut tx = begin_member_change(db, access, &before, is_owner, is_owner).await?;
     sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(&access.org_id)
         .bind(user_id)
@@ -291,18 +280,17 @@ pub async fn remove(
     end_sessions_in_org(&mut tx, &access.org_id, user_id).await?;
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "member.removed",
-            target: Some(Target {
+        Event::by(
+            access,
+            "member.removed",
+            Target {
                 kind: "user",
                 id: user_id,
                 label: &before.email,
-            }),
-            details: serde_json::json!({ "role": before.role }),
+            },
+            serde_json::json!({ "role": before.role }),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -150,18 +150,17 @@ pub async fn create(
     }
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "role.created",
-            target: Some(Target {
+        Event::by(
+            access,
+            "role.created",
+            Target {
                 kind: "role",
                 id: &name,
                 label: &name,
-            }),
-            details: serde_json::json!({ "permissions": perms }),
+            },
+            serde_json::json!({ "permissions": perms }),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -204,18 +203,17 @@ pub async fn update(
     }
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "role.updated",
-            target: Some(Target {
+        Event::by(
+            access,
+            "role.updated",
+            Target {
                 kind: "role",
                 id: name,
                 label: name,
-            }),
-            details: serde_json::json!({ "permissions": perms }),
+            },
+            serde_json::json!({ "permissions": perms }),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -257,18 +255,17 @@ pub async fn delete(
     }
     record(
         &mut *tx,
-        Event {
-            org_id: &access.org_id,
-            actor: &access.actor,
-            action: "role.deleted",
-            target: Some(Target {
+        Event::by(
+            access,
+            "role.deleted",
+            Target {
                 kind: "role",
                 id: name,
                 label: name,
-            }),
-            details: serde_json::json!({}),
+            },
+            serde_json::json!({}),
             ip,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;

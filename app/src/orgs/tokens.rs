@@ -143,18 +143,17 @@ pub mod manage {
             create_token(db, &access.org_id, created_by.as_deref(), name, role).await?;
         record(
             db,
-            Event {
-                org_id: &access.org_id,
-                actor: &access.actor,
-                action: "token.created",
-                target: Some(Target {
+            Event::by(
+                access,
+                "token.created",
+                Target {
                     kind: "token",
                     id: &id,
                     label: name,
-                }),
-                details: serde_json::json!({ "role": role }),
+                },
+                serde_json::json!({ "role": role }),
                 ip,
-            },
+            ),
         )
         .await?;
         Ok(ApiToken {
@@ -192,18 +191,17 @@ pub mod manage {
             .await?;
         record(
             &mut *tx,
-            Event {
-                org_id: &access.org_id,
-                actor: &access.actor,
-                action: "token.revoked",
-                target: Some(Target {
+            Event::by(
+                access,
+                "token.revoked",
+                Target {
                     kind: "token",
                     id,
                     label: &name,
-                }),
-                details: serde_json::json!({}),
+                },
+                serde_json::json!({}),
                 ip,
-            },
+            ),
         )
         .await?;
         tx.commit().await?;
