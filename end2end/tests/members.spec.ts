@@ -82,3 +82,22 @@ test('destructive actions ask for confirmation and work without JavaScript', asy
   await expect(page.getByText('No API tokens')).toBeVisible();
   await context.close();
 });
+
+test('an admin creates a custom role and edits its permissions', async ({ page }) => {
+  await signUp(page, uniqueEmail('roles-admin'));
+  await createOrg(page, 'Role Play');
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Roles' }).click();
+  await waitForHydration(page);
+  await page.getByLabel('Name', { exact: true }).fill('support');
+  await page.locator('#perm-members-read').check();
+  await page.getByRole('button', { name: 'Create role' }).click();
+  const row = page.getByRole('row').filter({ hasText: 'support' });
+  await expect(row.locator('td').nth(1)).toHaveText('members:read');
+
+  await row.getByText('Edit…').click();
+  await row.locator('#edit-support-audit-read').check();
+  await row.getByRole('button', { name: 'Save permissions' }).click();
+  await expect(page.getByRole('row').filter({ hasText: 'support' }).locator('td').nth(1)).toHaveText(
+    'members:read, audit:read',
+  );
+});

@@ -353,6 +353,18 @@ pub async fn create_role(
     roles::create(&ctx.state.db, &access, &name, &description, &perms, ctx.ip).await
 }
 
+#[server(endpoint = "update_role")]
+pub async fn update_role(
+    org: String,
+    name: String,
+    permissions: Option<Vec<String>>,
+) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let perms = permissions.unwrap_or_default();
+    roles::update(&ctx.state.db, &access, &name, &perms, ctx.ip).await
+}
+
 #[server(endpoint = "delete_role")]
 pub async fn delete_role(org: String, name: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;

@@ -111,11 +111,13 @@ pub fn encode(perms: &[Permission]) -> String {
     v.join(" ")
 }
 
-/// Reads the storage form; unknown names are dropped (never granted).
+/// Reads the storage form; unknown names are dropped (never granted). The
+/// result is in the canonical order of [`Permission::ALL`].
 pub fn decode(stored: &str) -> Vec<Permission> {
-    stored
-        .split_whitespace()
-        .filter_map(Permission::parse)
+    let named: Vec<&str> = stored.split_whitespace().collect();
+    Permission::ALL
+        .into_iter()
+        .filter(|p| named.contains(&p.as_str()))
         .collect()
 }
 
@@ -163,7 +165,7 @@ mod tests {
         assert_eq!(s, "audit:read members:read");
         assert_eq!(
             decode("audit:read bogus members:read"),
-            vec![Permission::AuditRead, Permission::MembersRead]
+            vec![Permission::MembersRead, Permission::AuditRead]
         );
     }
 }

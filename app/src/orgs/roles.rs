@@ -173,6 +173,28 @@ pub async fn create(
     })
 }
 
+/// Custom roles change only while nobody holds them, so a role never
+/// shifts under its members' or tokens' feet.
+async fn ensure_editable(db: &Db, access: &Access, name: &str, verb: &str) -> Result<(), AppError> {
+    access.require(Permission::RolesWrite)?;
+    if permissions::is_builtin(name) {
+        return Err(AppError::unprocessable(
+            "builtin_role",
+            format!("Built-in roles cannot be {verb}."),
+        ));
+    }
+    let (members, tokens) = holders(db, &access.org_id, name).await?;
+    if members > 0 || tokens > 0 {
+        return Err(AppError::conflict(
+            "role_in_use",
+            format!(
+                "“{name}” is still held by {members} member(s) and {tokens} API token(s), so it cannot be {verb}. Change their role first."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn update(
     db: &Db,
     access: &Access,
@@ -180,13 +202,7 @@ pub async fn update(
     perms: &[String],
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
-    access.require(Permission::RolesWrite)?;
-    if permissions::is_builtin(name) {
-        return Err(AppError::unprocessable(
-            "builtin_role",
-            "Built-in roles cannot be edited.",
-        ));
-    }
+    ensure_editable(db, access, name, "edited").await?;
     let perms = check_permissions(perms)?;
     no_escalation(access, &perms)?;
     let mut tx = db.begin().await?;
@@ -226,22 +242,7 @@ pub async fn delete(
     name: &str,
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
-    access.require(Permission::RolesWrite)?;
-    if permissions::is_builtin(name) {
-        return Err(AppError::unprocessable(
-            "builtin_role",
-            "Built-in roles cannot be deleted.",
-        ));
-    }
-    let (members, tokens) = holders(db, &access.org_id, name).await?;
-    if members > 0 || tokens > 0 {
-        return Err(AppError::conflict(
-            "role_in_use",
-            format!(
-                "“{name}” is still held by {members} member(s) and {tokens} API token(s). Change their role first."
-            ),
-        ));
-    }
+    ensure_editable(db, access, name, "deleted").await?;
     let mut tx = db.begin().await?;
     let done = sqlx::query("DELETE FROM roles WHERE org_id = $1 AND name = $2")
         .bind(&access.org_id)

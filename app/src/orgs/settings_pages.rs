@@ -2,8 +2,8 @@
 
 use super::permissions::Permission;
 use super::{
-    ConsoleContext, CreateApiToken, CreateRole, DeleteRole, RevokeApiToken, list_api_tokens,
-    list_roles, use_org_param,
+    ConsoleContext, CreateApiToken, CreateRole, DeleteRole, RevokeApiToken, UpdateRole,
+    list_api_tokens, list_roles, use_org_param,
 };
 use crate::ui::{
     Confirm, CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time,
@@ -20,13 +20,25 @@ pub fn RolesPage() -> impl IntoView {
     let org = use_org_param();
     let create = ServerAction::<CreateRole>::new();
     let delete = ServerAction::<DeleteRole>::new();
+    let update = ServerAction::<UpdateRole>::new();
     let roles = Resource::new(
-        move || (org.get(), create.version().get() + delete.version().get()),
+        move || {
+            (
+                org.get(),
+                create.version().get() + delete.version().get() + update.version().get(),
+            )
+        },
         |(org, _)| list_roles(org),
     );
     let writer = can(Permission::RolesWrite);
     let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
-    let delete_error = Signal::derive(move || delete.value().get().and_then(Result::err));
+    let delete_error = Signal::derive(move || {
+        delete
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| update.value().get().and_then(Result::err))
+    });
     view! {
         <Title text="Roles"/>
         <header class="page-header">
@@ -66,6 +78,7 @@ pub fn RolesPage() -> impl IntoView {
                                                 {writer.then(|| view! {
                                                     <td>
                                                         {(!r.builtin).then(|| view! {
+                                                            <RoleEditor org=org.get_untracked() name=r.name.clone() granted=r.permissions.clone() update/>
                                                             <Confirm label="Delete…" question=format!("Delete the role “{}”?", r.name)>
                                                                 <ActionForm action=delete>
                                                                     <input type="hidden" name="org" value=org.get_untracked()/>
@@ -96,25 +109,61 @@ pub fn RolesPage() -> impl IntoView {
                         error=Signal::derive(move || create_error.get().and_then(|e| e.message_for("name")))/>
                     <Field label="Description" name="description"
                         error=Signal::derive(move || create_error.get().and_then(|e| e.message_for("description")))/>
-                    <fieldset class="checkboxes">
-                        <legend>"Permissions"</legend>
-                        {Permission::ALL.iter().map(|p| {
-                            let id = format!("perm-{}", p.as_str().replace(':', "-"));
-                            let label_for = id.clone();
-                            view! {
-                                <label for=label_for class="checkbox">
-                                    <input id=id type="checkbox" name="permissions[]" value=p.as_str()/>
-                                    <code>{p.as_str()}</code>
-                                    <span class="muted small">{format!(" — {}", p.describe())}</span>
-                                </label>
-                            }
-                        }).collect_view()}
-                    </fieldset>
+                    <PermissionChoices prefix="perm" granted=Vec::new()/>
                     <FormError error=create_error fields=&["name", "description"]/>
                     <SubmitButton label="Create role" pending_label="Creating…" pending=create.pending()/>
                 </ActionForm>
             </section>
         </Show>
+    }
+}
+
+/// The permission checkboxes of a role form, checked where `granted`.
+#[component]
+fn PermissionChoices(#[prop(into)] prefix: String, granted: Vec<Permission>) -> impl IntoView {
+    view! {
+        <fieldset class="checkboxes">
+            <legend>"Permissions"</legend>
+            {Permission::ALL
+                .iter()
+                .map(|p| {
+                    let id = format!("{prefix}-{}", p.as_str().replace(':', "-"));
+                    let label_for = id.clone();
+                    let checked = granted.contains(p);
+                    view! {
+                        <label for=label_for class="checkbox">
+                            <input id=id type="checkbox" name="permissions[]" value=p.as_str() checked=checked/>
+                            <code>{p.as_str()}</code>
+                            <span class="muted small">{format!(" — {}", p.describe())}</span>
+                        </label>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
+    }
+}
+
+/// Edits a custom role's permissions, behind a disclosure.
+#[component]
+fn RoleEditor(
+    org: String,
+    name: String,
+    granted: Vec<Permission>,
+    update: ServerAction<UpdateRole>,
+) -> impl IntoView {
+    let prefix = format!("edit-{name}");
+    view! {
+        <details class="confirm">
+            <summary class="button small">"Edit…"</summary>
+            <div class="confirm-body editor">
+                <ActionForm action=update>
+                    <input type="hidden" name="org" value=org/>
+                    <input type="hidden" name="name" value=name/>
+                    <PermissionChoices prefix granted/>
+                    <button type="submit" class="button small primary">"Save permissions"</button>
+                </ActionForm>
+            </div>
+        </details>
     }
 }
 

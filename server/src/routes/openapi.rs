@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         orgs_api::revoke_invitation,
         orgs_api::list_roles,
         orgs_api::create_role,
+        orgs_api::update_role,
+        orgs_api::delete_role,
         orgs_api::list_tokens,
         orgs_api::create_token,
         orgs_api::revoke_token,

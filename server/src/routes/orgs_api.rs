@@ -34,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/invitations/{id}", delete(revoke_invitation))
         .route("/orgs/{org}/roles", get(list_roles).post(create_role))
         .route(
+            "/orgs/{org}/roles/{name}",
+            patch(update_role).delete(delete_role),
+        )
+        .route(
             "/orgs/{org}/api-tokens",
             get(list_tokens).post(create_token),
         )
@@ -256,6 +260,44 @@ pub async fn create_role(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(role)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleUpdate {
+    /// The complete new set of permission names.
+    pub permissions: Vec<String>,
+}
+
+/// Replaces a custom role's permissions (only while nobody holds it).
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/roles/{name}", tag = "roles", request_body = RoleUpdate,
+    params(("org" = String, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path((org, name)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RoleUpdate>,
+) -> Result<StatusCode, ApiError> {
+    let access = access_to(&state, caller, &org).await?;
+    roles::update(&state.db, &access, &name, &body.permissions, ip).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a custom role (only while nobody holds it).
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/roles/{name}", tag = "roles",
+    params(("org" = String, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path((org, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let access = access_to(&state, caller, &org).await?;
+    roles::delete(&state.db, &access, &name, ip).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Active API tokens (never their secrets).

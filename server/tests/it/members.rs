@@ -590,3 +590,117 @@ async fn members_can_be_searched_and_paged() {
         "joining signed them in: {found}"
     );
 }
+
+db_test!(
+    custom_roles_can_be_edited_only_while_nobody_holds_them,
+    |app| {
+        let (owner, org) = app.org_with_owner("roles@edit.test", "Editors").await;
+        let roles = format!("/api/v1/orgs/{org}/roles");
+        let res = app
+            .api(
+                "POST",
+                &roles,
+                Auth::Cookie(&owner),
+                Some(json!({"name": "support", "permissions": ["members:read"]})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let support = format!("{roles}/support");
+        let res = app
+            .api(
+                "PATCH",
+                &support,
+                Auth::Cookie(&owner),
+                Some(json!({"permissions": ["members:read", "audit:read"]})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        let list = app
+            .api("GET", &roles, Auth::Cookie(&owner), None)
+            .await
+            .json();
+        let found = list
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["name"] == "support").cloned())
+            .expect("support");
+        assert_eq!(found["permissions"], json!(["members:read", "audit:read"]));
+
+        // Built-in roles and unknown roles.
+        let res = app
+            .api(
+                "PATCH",
+                &format!("{roles}/owner"),
+                Auth::Cookie(&owner),
+                Some(json!({"permissions": []})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(res.json()["error"]["code"], "builtin_role");
+        let res = app
+            .api(
+                "PATCH",
+                &format!("{roles}/ghost"),
+                Auth::Cookie(&owner),
+                Some(json!({"permissions": []})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+        // Held by a member: neither edited nor deleted, and nothing changes.
+        let viewer = app.join(&owner, &org, "held@edit.test", "support").await;
+        let res = app
+            .api(
+                "PATCH",
+                &support,
+                Auth::Cookie(&owner),
+                Some(json!({"permissions": []})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT);
+        assert_eq!(res.json()["error"]["code"], "role_in_use");
+        let res = app
+            .api("DELETE", &support, Auth::Cookie(&owner), None)
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT);
+        let res = app
+            .api(
+                "GET",
+                &format!("/api/v1/orgs/{org}/audit-events?action=role.updated"),
+                Auth::Cookie(&viewer),
+                None,
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "the role still grants audit:read: {}",
+            res.body
+        );
+        assert_eq!(res.json()["events"].as_array().map(Vec::len), Some(1));
+
+        // Someone without roles:write cannot edit.
+        let res = app
+            .api(
+                "PATCH",
+                &support,
+                Auth::Cookie(&viewer),
+                Some(json!({"permissions": []})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+        // Once nobody holds it, it can go.
+        let viewer_id = app.user_id(&viewer).await;
+        app.api(
+            "PATCH",
+            &format!("/api/v1/orgs/{org}/members/{viewer_id}"),
+            Auth::Cookie(&owner),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+        let res = app
+            .api("DELETE", &support, Auth::Cookie(&owner), None)
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    }
+);
