@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod domains;
 #[cfg(feature = "ssr")]
 pub mod email;
 pub mod error;
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=orgs::InvitationPage ssr=ssr.clone()/>
+                <Route path=path!("/operator") view=domains::OperatorPage ssr=ssr.clone()/>
                 <ParentRoute path=path!("/o/:org") view=pages::ConsoleLayout ssr=ssr.clone()>
                     <Route path=path!("") view=orgs::OverviewPage ssr=ssr.clone()/>
                     <Route path=path!("members") view=orgs::MembersPage ssr=ssr.clone()/>

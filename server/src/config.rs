@@ -37,6 +37,15 @@ pub struct ConfigArgs {
     /// `true` allows IdP URLs on loopback/private addresses and plain http (development only).
     #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_IDP", global = true)]
     pub allow_private_idp: Option<String>,
+    /// Seconds a domain TXT lookup may take (default 5).
+    #[arg(long, env = "LATCHKEY_DNS_TIMEOUT_SECS", global = true)]
+    pub dns_timeout_secs: Option<String>,
+    /// Hours a pending domain is re-checked before it expires (default 168).
+    #[arg(long, env = "LATCHKEY_DOMAIN_PENDING_HOURS", global = true)]
+    pub domain_pending_hours: Option<String>,
+    /// Seconds between background re-checks of pending domains (default 600, with jitter).
+    #[arg(long, env = "LATCHKEY_DOMAIN_RECHECK_SECS", global = true)]
+    pub domain_recheck_secs: Option<String>,
     /// SMTP server for invitation emails, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
     #[arg(long, env = "LATCHKEY_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
@@ -60,6 +69,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `(url, from)` when SMTP is configured.
     pub smtp: Option<(String, String)>,
+    pub dns_timeout_secs: u64,
+    pub domain_pending_hours: u64,
+    pub domain_recheck_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +204,51 @@ impl Config {
             }
         };
 
+        let number = |var: &'static str,
+                      raw: &Option<String>,
+                      default: u64,
+                      range: std::ops::RangeInclusive<u64>| {
+            match non_empty(raw) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            var,
+                            format!(
+                                "`{v}` is not a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
+            }
+        };
+        let dns_timeout_secs = number(
+            "LATCHKEY_DNS_TIMEOUT_SECS",
+            &args.dns_timeout_secs,
+            5,
+            1..=60,
+        )?;
+        let domain_pending_hours = number(
+            "LATCHKEY_DOMAIN_PENDING_HOURS",
+            &args.domain_pending_hours,
+            168,
+            1..=24 * 90,
+        )?;
+        let domain_recheck_secs = number(
+            "LATCHKEY_DOMAIN_RECHECK_SECS",
+            &args.domain_recheck_secs,
+            600,
+            10..=86_400,
+        )?;
+
         Ok(Self {
+            dns_timeout_secs,
+            domain_pending_hours,
+            domain_recheck_secs,
             smtp,
             database_url,
             bind,
@@ -255,6 +311,9 @@ mod tests {
             data_dir: Some("/var/lib/latchkey".into()),
             smtp_url: Some("smtp://127.0.0.1:2525".into()),
             smtp_from: None,
+            dns_timeout_secs: Some("2".into()),
+            domain_pending_hours: Some("24".into()),
+            domain_recheck_secs: Some("60".into()),
         })
         .expect("valid");
         assert_eq!(c.public_url, "https://sso.example.com");

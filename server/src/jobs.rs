@@ -17,3 +17,21 @@ pub fn spawn_session_cleanup(db: Db) {
         }
     });
 }
+
+/// Re-checks pending domains every `every` (± 20 % jitter, so instances
+/// sharing a database spread their lookups) and expires overdue ones.
+pub fn spawn_domain_recheck(state: app::ssr::state::AppState, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            let jitter = rand::random::<f64>() * 0.4 + 0.8;
+            tokio::time::sleep(every.mul_f64(jitter)).await;
+            match app::domains::ssr::recheck_pending(&state.db, &state.settings).await {
+                Ok((0, 0)) => {}
+                Ok((expired, verified)) => {
+                    tracing::info!(expired, verified, "pending domains re-checked")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not re-check pending domains"),
+            }
+        }
+    });
+}

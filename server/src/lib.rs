@@ -53,6 +53,12 @@ pub async fn init(config: &Config) -> Result<AppState> {
             public_url: config.public_url.clone(),
             secure_cookies: config.secure_cookies(),
             password_session_secs: 7 * 24 * 3600,
+            dns: app::domains::dns::DnsSettings {
+                servers: config.dns_servers.clone(),
+                timeout: std::time::Duration::from_secs(config.dns_timeout_secs),
+            },
+            domain_pending_secs: i64::try_from(config.domain_pending_hours * 3600)
+                .unwrap_or(i64::MAX),
         }),
         leptos_options,
         login_limiter: Arc::new(app::auth::ssr::LoginLimiter::default()),

@@ -79,6 +79,10 @@ async fn serve(config: Config) -> Result<()> {
     }
     let state = server::init(&config).await?;
     server::jobs::spawn_session_cleanup(state.db.clone());
+    server::jobs::spawn_domain_recheck(
+        state.clone(),
+        std::time::Duration::from_secs(config.domain_recheck_secs),
+    );
     let app = server::routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

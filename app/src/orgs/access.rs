@@ -13,6 +13,8 @@ use crate::ssr::db::Db;
 pub enum Actor {
     User(CurrentUser),
     Token(TokenCaller),
+    /// Latchkey itself (background jobs).
+    System,
 }
 
 impl Actor {
@@ -21,13 +23,14 @@ impl Actor {
         match self {
             Self::User(u) => ("user", u.id.clone(), u.email.clone()),
             Self::Token(t) => ("token", t.token_id.clone(), format!("API token {}", t.name)),
+            Self::System => ("system", "system".into(), "Latchkey".into()),
         }
     }
 
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Self::User(u) => Some(&u.id),
-            Self::Token(_) => None,
+            Self::Token(_) | Self::System => None,
         }
     }
 }
@@ -113,6 +116,8 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
         .bind(&token.role)
         .fetch_optional(db)
         .await?,
+        // The system acts through jobs, never through an organization's API.
+        Actor::System => None,
     };
     let (org_id, org_slug, org_name, role) = row.ok_or_else(no_such_org)?;
     let permissions = role_permissions(db, &org_id, &role).await?;

@@ -54,6 +54,7 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
                     " Latchkey"
                 </a>
                 <OrgSwitcher current=ctx.org.clone() orgs=ctx.orgs.clone()/>
+                {ctx.user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
                 <div class="topbar-user">
                     <span class="user-email" title=ctx.user.email.clone()>{ctx.user.name.clone()}</span>
                     <SignOutForm/>
@@ -128,12 +129,7 @@ pub fn SecurityPage() -> impl IntoView {
                 <p class="notice">"You can see these settings but not change them: that needs the sso:write permission."</p>
             })}
         </header>
-        <section class="panel">
-            <h2>"Domains"</h2>
-            <EmptyState title="No domains yet">
-                <p>"Verified email domains decide which people your identity provider may sign in. Domain verification is not available in this build yet."</p>
-            </EmptyState>
-        </section>
+        <crate::domains::DomainsSection/>
         <section class="panel">
             <h2>"Single sign-on"</h2>
             <EmptyState title="Single sign-on is not connected">

@@ -17,6 +17,10 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Lifetime of a password session, in seconds.
     pub password_session_secs: i64,
+    /// DNS servers and timeout for domain verification.
+    pub dns: crate::domains::dns::DnsSettings,
+    /// How long a pending domain is checked before it expires, in seconds.
+    pub domain_pending_secs: i64,
 }
 
 #[derive(Clone)]

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/openapi.json", get(super::openapi::document))
         .merge(super::orgs_api::router())
+        .merge(super::domains_api::router())
         .fallback(not_found)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod caller;
+pub mod domains_api;
 pub mod error;
 pub mod extract;
 pub mod openapi;

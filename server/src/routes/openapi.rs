@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{api, orgs_api};
+use super::{api, domains_api, orgs_api};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -26,6 +26,10 @@ use utoipa::{Modify, OpenApi};
         orgs_api::create_token,
         orgs_api::revoke_token,
         orgs_api::audit_events,
+        domains_api::list,
+        domains_api::add,
+        domains_api::verify,
+        domains_api::remove,
     ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)

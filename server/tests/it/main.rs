@@ -9,6 +9,8 @@ mod accounts;
 mod api;
 mod audit;
 mod cli;
+mod dns;
+mod domains;
 mod mail;
 mod members;
 mod orgs;
