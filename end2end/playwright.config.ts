@@ -4,6 +4,9 @@ import { defineConfig } from '@playwright/test';
 const port = Number(process.env.LATCHKEY_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 const bin = process.env.LATCHKEY_BIN ?? 'target/debug/latchkey';
+// The test DNS server (end2end/dns-server.mjs) that Latchkey verifies domains against.
+const dnsPort = Number(process.env.E2E_DNS_PORT ?? 5354);
+const dnsControlPort = Number(process.env.E2E_DNS_CONTROL_PORT ?? 5355);
 
 export default defineConfig({
   testDir: './tests',
@@ -32,7 +35,14 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [
+    {
+      command: 'node dns-server.mjs',
+      url: `http://127.0.0.1:${dnsControlPort}/health`,
+      reuseExistingServer: false,
+      env: { E2E_DNS_PORT: String(dnsPort), E2E_DNS_CONTROL_PORT: String(dnsControlPort) },
+    },
+    {
     command: `rm -rf end2end/.tmp/data && exec ${bin} serve`,
     cwd: '..',
     url: `${baseURL}/api/v1/health`,
@@ -46,7 +56,10 @@ export default defineConfig({
       LATCHKEY_DATA_DIR: 'end2end/.tmp/data',
       LATCHKEY_SECRET_KEY: 'e2e-secret-key-e2e-secret-key-e2e-secret-key',
       LEPTOS_SITE_ROOT: 'target/site',
+      LATCHKEY_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
+      LATCHKEY_DNS_TIMEOUT_SECS: '2',
       RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
     },
-  },
+    },
+  ],
 });
