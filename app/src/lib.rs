@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod orgs;
 pub mod pages;
+pub mod sso;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;

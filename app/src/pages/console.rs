@@ -6,7 +6,7 @@ use crate::error::ErrorKind;
 use crate::orgs::permissions::Permission;
 use crate::orgs::use_org_param;
 use crate::orgs::{ConsoleContext, OrgSummary, load_console};
-use crate::ui::{EmptyState, ErrorPanel, encode_query_value};
+use crate::ui::{ErrorPanel, encode_query_value};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Outlet, Redirect};
@@ -130,11 +130,6 @@ pub fn SecurityPage() -> impl IntoView {
             })}
         </header>
         <crate::domains::DomainsSection/>
-        <section class="panel">
-            <h2>"Single sign-on"</h2>
-            <EmptyState title="Single sign-on is not connected">
-                <p>"Connecting an OpenID Connect provider is not available in this build yet."</p>
-            </EmptyState>
-        </section>
+        <crate::sso::SsoSection/>
     }
 }

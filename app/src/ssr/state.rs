@@ -21,6 +21,8 @@ pub struct Settings {
     pub dns: crate::domains::dns::DnsSettings,
     /// How long a pending domain is checked before it expires, in seconds.
     pub domain_pending_secs: i64,
+    /// `LATCHKEY_ALLOW_PRIVATE_IDP`: IdPs on private addresses and plain http.
+    pub allow_private_idp: bool,
 }
 
 #[derive(Clone)]

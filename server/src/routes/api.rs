@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(super::openapi::document))
         .merge(super::orgs_api::router())
         .merge(super::domains_api::router())
+        .merge(super::sso_api::router())
         .fallback(not_found)
 }
 

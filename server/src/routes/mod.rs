@@ -9,6 +9,7 @@ pub mod extract;
 pub mod openapi;
 pub mod orgs_api;
 mod server_fn_status;
+pub mod sso_api;
 
 use crate::request_log;
 use app::ssr::session_store::DbSessionStore;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{api, domains_api, orgs_api};
+use super::{api, domains_api, orgs_api, sso_api};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,6 +30,9 @@ use utoipa::{Modify, OpenApi};
         domains_api::add,
         domains_api::verify,
         domains_api::remove,
+        sso_api::read,
+        sso_api::write,
+        sso_api::remove,
     ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)

@@ -14,3 +14,4 @@ mod domains;
 mod mail;
 mod members;
 mod orgs;
+mod sso_config;

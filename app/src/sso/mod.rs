@@ -1,0 +1,156 @@
+//! OpenID Connect single sign-on: the connection's configuration (this
+//! part), the sign-in flow and provisioning (later).
+
+#[cfg(feature = "ssr")]
+pub mod discovery;
+#[cfg(feature = "ssr")]
+pub mod net;
+mod page;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use page::SsoSection;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Claim names read from the IdP's tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClaimNames {
+    pub email: String,
+    pub name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub username: String,
+    pub groups: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            email: "email".into(),
+            name: "name".into(),
+            given_name: "given_name".into(),
+            family_name: "family_name".into(),
+            username: "preferred_username".into(),
+            groups: "groups".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LastTest {
+    pub ok: bool,
+    pub at: i64,
+    pub error: Option<String>,
+}
+
+/// The SSO object of the API and the console. The client secret is never
+/// part of it: only whether one is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SsoConfig {
+    /// False until a configuration has been saved.
+    pub configured: bool,
+    pub provider_label: String,
+    pub discovery_url: String,
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub client_secret_set: bool,
+    pub scopes: Vec<String>,
+    pub claims: ClaimNames,
+    pub enabled: bool,
+    pub require_sso: bool,
+    pub session_max_age_secs: i64,
+    pub jit_enabled: bool,
+    pub default_role: String,
+    pub role_mappings: Vec<serde_json::Value>,
+    pub redirect_uri: String,
+    pub backchannel_logout_uri: String,
+    pub initiate_login_uri: String,
+    /// `{public_url}/sso/{login_id}` once configured.
+    pub login_url: Option<String>,
+    pub last_test: Option<LastTest>,
+}
+
+pub const DEFAULT_SCOPES: &str = "openid profile email";
+pub const DEFAULT_SESSION_SECS: i64 = 7 * 24 * 3600;
+
+#[server(endpoint = "get_sso")]
+pub async fn get_sso(org: String) -> Result<SsoConfig, AppError> {
+    use crate::orgs::permissions::Permission;
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::SsoRead).await?;
+    ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
+}
+
+/// The console form's fields (sent as `form[...]`), claim names under
+/// "Advanced"; empty claim names fall back to the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoForm {
+    pub provider_label: String,
+    pub discovery_url: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: Option<String>,
+    pub session_max_age_hours: Option<String>,
+    pub claim_email: Option<String>,
+    pub claim_name: Option<String>,
+    pub claim_given_name: Option<String>,
+    pub claim_family_name: Option<String>,
+    pub claim_username: Option<String>,
+    pub claim_groups: Option<String>,
+}
+
+#[server(endpoint = "save_sso")]
+pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let hours = match form
+        .session_max_age_hours
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        None => None,
+        Some(h) => Some(h.parse::<i64>().map_err(|_| {
+            AppError::unprocessable(
+                "invalid_session_max_age",
+                "Enter the session lifetime in whole hours.",
+            )
+            .on("session_max_age_hours")
+        })?),
+    };
+    let defaults = ClaimNames::default();
+    let pick = |v: Option<String>, d: String| v.filter(|s| !s.trim().is_empty()).unwrap_or(d);
+    let input = ssr::SsoInput {
+        provider_label: form.provider_label,
+        discovery_url: form.discovery_url,
+        client_id: form.client_id,
+        client_secret: form.client_secret,
+        scopes: form
+            .scopes
+            .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+        claims: Some(ClaimNames {
+            email: pick(form.claim_email, defaults.email),
+            name: pick(form.claim_name, defaults.name),
+            given_name: pick(form.claim_given_name, defaults.given_name),
+            family_name: pick(form.claim_family_name, defaults.family_name),
+            username: pick(form.claim_username, defaults.username),
+            groups: pick(form.claim_groups, defaults.groups),
+        }),
+        session_max_age_secs: hours.map(|h| h.saturating_mul(3600)),
+    };
+    ssr::save(
+        &ctx.state.db,
+        &ctx.state.keys,
+        &ctx.state.settings,
+        &access,
+        input,
+        ctx.ip,
+    )
+    .await
+}

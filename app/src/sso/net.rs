@@ -1,0 +1,280 @@
+//! Outbound HTTP to identity providers, with the SSRF guard: every URL an
+//! admin enters or a discovery document names is resolved first, refused if
+//! any address is loopback, private, link-local, CGNAT, multicast or
+//! unspecified, and the connection is pinned to the checked address (so a
+//! second DNS answer cannot point it elsewhere). No redirects are followed,
+//! bodies are capped, everything has a timeout.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+pub const MAX_BODY: usize = 1024 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How strict the guard is. `allow_private` is `LATCHKEY_ALLOW_PRIVATE_IDP`.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub allow_private: bool,
+}
+
+/// Why a fetch failed, in words fit for an admin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0} is not a valid URL.")]
+    BadUrl(String),
+    #[error("{0} must use https.")]
+    NotHttps(String),
+    #[error("{url} resolves to {ip}, a private or local address, which Latchkey does not contact.")]
+    Forbidden { url: String, ip: IpAddr },
+    #[error("The host of {0} could not be resolved.")]
+    Unresolvable(String),
+    #[error("{0} did not answer within 10 seconds.")]
+    Timeout(String),
+    #[error("{url} could not be reached ({why}).")]
+    Unreachable { url: String, why: String },
+    #[error("{url} answered with a redirect to {location}; enter the final URL instead.")]
+    Redirect { url: String, location: String },
+    #[error("{url} answered with HTTP {status}.")]
+    Status { url: String, status: u16 },
+    #[error("{0} sent more than 1 MiB.")]
+    TooLarge(String),
+}
+
+/// True for addresses an admin-supplied URL must never reach.
+pub fn is_forbidden_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden_v4(v4);
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 of anything
+        }
+    }
+}
+
+fn forbidden_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_multicast()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
+        || o[0] >= 240
+}
+
+/// Checks `raw` and returns the parsed URL with the address to pin.
+pub async fn check_url(guard: Guard, raw: &str) -> Result<(url::Url, SocketAddr), FetchError> {
+    let url = url::Url::parse(raw).map_err(|_| FetchError::BadUrl(raw.to_owned()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if guard.allow_private => {}
+        _ => return Err(FetchError::NotHttps(raw.to_owned())),
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| FetchError::BadUrl(raw.to_owned()))?
+        .to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let lookup_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(
+        TIMEOUT,
+        tokio::net::lookup_host((lookup_host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| FetchError::Timeout(raw.to_owned()))?
+    .map_err(|_| FetchError::Unresolvable(raw.to_owned()))?
+    .collect();
+    let first = *addrs
+        .first()
+        .ok_or_else(|| FetchError::Unresolvable(raw.to_owned()))?;
+    if !guard.allow_private
+        && let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip()))
+    {
+        return Err(FetchError::Forbidden {
+            url: raw.to_owned(),
+            ip: bad.ip(),
+        });
+    }
+    Ok((url, first))
+}
+
+/// GETs `raw` through the guard and returns the body (at most 1 MiB).
+pub async fn get(guard: Guard, raw: &str) -> Result<Vec<u8>, FetchError> {
+    let (url, addr) = check_url(guard, raw).await?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .resolve(&host, addr)
+        .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| FetchError::Unreachable {
+            url: raw.to_owned(),
+            why: e.to_string(),
+        })?;
+    let mut res = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                FetchError::Timeout(raw.to_owned())
+            } else {
+                FetchError::Unreachable {
+                    url: raw.to_owned(),
+                    why: without_url(&e),
+                }
+            }
+        })?;
+    let status = res.status();
+    if status.is_redirection() {
+        let location = res
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("another address")
+            .to_owned();
+        return Err(FetchError::Redirect {
+            url: raw.to_owned(),
+            location,
+        });
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: raw.to_owned(),
+            status: status.as_u16(),
+        });
+    }
+    let mut body = Vec::new();
+    loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(FetchError::TooLarge(raw.to_owned()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(FetchError::Timeout(raw.to_owned())),
+            Err(e) => {
+                return Err(FetchError::Unreachable {
+                    url: raw.to_owned(),
+                    why: without_url(&e),
+                });
+            }
+        }
+    }
+}
+
+/// reqwest's message without the URL we already name.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut e = e.to_string();
+    if let Some(i) = e.find(" for url") {
+        e.truncate(i);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_addresses() {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(
+                is_forbidden_ip(bad.parse().expect("ip")),
+                "{bad} must be refused"
+            );
+        }
+        for ok in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2606:2800:220:1::248",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_forbidden_ip(ok.parse().expect("ip")), "{ok} is public");
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_are_checked_before_any_request() {
+        let strict = Guard {
+            allow_private: false,
+        };
+        assert!(matches!(
+            check_url(strict, "http://idp.example.com/").await,
+            Err(FetchError::NotHttps(_))
+        ));
+        assert!(matches!(
+            check_url(strict, "not a url").await,
+            Err(FetchError::BadUrl(_))
+        ));
+        assert!(matches!(
+            check_url(strict, "ftp://idp.example.com/").await,
+            Err(FetchError::NotHttps(_))
+        ));
+        assert!(matches!(
+            check_url(strict, "https://127.0.0.1/").await,
+            Err(FetchError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            check_url(strict, "https://[::1]:8443/").await,
+            Err(FetchError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            check_url(strict, "https://localhost/").await,
+            Err(FetchError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            check_url(strict, "https://169.254.169.254/latest").await,
+            Err(FetchError::Forbidden { .. })
+        ));
+        let relaxed = Guard {
+            allow_private: true,
+        };
+        let (url, addr) = check_url(relaxed, "http://127.0.0.1:9/x")
+            .await
+            .expect("allowed in development");
+        assert_eq!(url.path(), "/x");
+        assert_eq!(addr.port(), 9);
+    }
+}

@@ -1,0 +1,114 @@
+//! Settings › Security › Single sign-on: the URIs to give the IdP, and the
+//! connection form.
+
+use super::{SaveSso, SsoConfig, get_sso};
+use crate::error::AppError;
+use crate::orgs::permissions::Permission;
+use crate::orgs::{ConsoleContext, use_org_param};
+use crate::ui::{CopyField, Field, FormError, SubmitButton, format_time};
+use leptos::prelude::*;
+
+#[component]
+pub fn SsoSection() -> impl IntoView {
+    let org = use_org_param();
+    let writer = use_context::<ConsoleContext>()
+        .is_some_and(|c| c.permissions.contains(&Permission::SsoWrite));
+    let save = ServerAction::<SaveSso>::new();
+    let config = Resource::new(
+        move || (org.get(), save.version().get()),
+        |(org, _)| get_sso(org),
+    );
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    view! {
+        <section class="panel" aria-labelledby="sso-heading">
+            <h2 id="sso-heading">"Single sign-on"</h2>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match config.await {
+                        Ok(c) => view! { <SsoBody config=c org=org.get_untracked() writer save error/> }.into_any(),
+                        Err(e) => view! { <p class="form-error">{e.message}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SsoBody(
+    config: SsoConfig,
+    org: String,
+    writer: bool,
+    save: ServerAction<SaveSso>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let err =
+        move |f: &'static str| Signal::derive(move || error.get().and_then(|e| e.message_for(f)));
+    let status = match (config.configured, config.enabled) {
+        (false, _) => "Not connected",
+        (true, false) => "Configured, not enabled",
+        (true, true) => "Enabled",
+    };
+    let hours = (config.session_max_age_secs / 3600).to_string();
+    let claims = config.claims.clone();
+    view! {
+        <p><span class="badge" data-sso-status=status>{status}</span></p>
+        <div class="idp-setup">
+            <h3>"1. Register Latchkey at your identity provider"</h3>
+            <p class="muted small">
+                "Create an OpenID Connect web application with the authorization code grant (" <code>"authorization_code"</code>
+                ") and the scopes " <code>{config.scopes.join(" ")}</code> ", using these addresses:"
+            </p>
+            <CopyField label="Redirect URI" value=config.redirect_uri.clone() id="sso-redirect-uri"/>
+            <CopyField label="Back-channel logout URI" value=config.backchannel_logout_uri.clone() id="sso-backchannel-uri"/>
+            <CopyField label="Initiate login URI" value=config.initiate_login_uri.clone() id="sso-initiate-uri"/>
+            {config.login_url.clone().map(|url| view! {
+                <CopyField label="Login URL to share with your people" value=url id="sso-login-url"/>
+            })}
+        </div>
+        {config.last_test.clone().map(|t| view! {
+            <p class=if t.ok { "notice" } else { "form-error" }>
+                {if t.ok { "Last test passed " } else { "Last test failed " }} {format_time(t.at)}
+                {t.error.map(|e| format!(": {e}"))}
+            </p>
+        })}
+        <h3>"2. Connect your identity provider"</h3>
+        {if writer {
+            view! {
+                <ActionForm action=save>
+                    <input type="hidden" name="org" value=org/>
+                    <Field label="Provider label" name="form[provider_label]" value=config.provider_label.clone()
+                        hint="The text on the sign-in button, e.g. Okta." required=true error=err("provider_label")/>
+                    <Field label="Discovery URL" name="form[discovery_url]" input_type="url" value=config.discovery_url.clone()
+                        hint="Your issuer URL, or its full /.well-known/openid-configuration URL." required=true error=err("discovery_url")/>
+                    <Field label="Client ID" name="form[client_id]" value=config.client_id.clone() required=true error=err("client_id")/>
+                    <Field label="Client secret" name="form[client_secret]" input_type="password" autocomplete="off"
+                        hint=if config.client_secret_set { "A secret is stored. Leave empty to keep it, or enter a new one to rotate it." } else { "Stored encrypted; never shown again." }
+                        error=err("client_secret")/>
+                    <Field label="Scopes" name="form[scopes]" value=config.scopes.join(" ") error=err("scopes")/>
+                    <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=hours
+                        hint="From 1 hour to 30 days (720 hours)." error=err("session_max_age_hours")/>
+                    <details class="advanced">
+                        <summary>"Advanced: claim names"</summary>
+                        <Field label="Email claim" name="form[claim_email]" value=claims.email error=err("claim_email")/>
+                        <Field label="Name claim" name="form[claim_name]" value=claims.name error=err("claim_name")/>
+                        <Field label="Given name claim" name="form[claim_given_name]" value=claims.given_name error=err("claim_given_name")/>
+                        <Field label="Family name claim" name="form[claim_family_name]" value=claims.family_name error=err("claim_family_name")/>
+                        <Field label="Username claim" name="form[claim_username]" value=claims.username error=err("claim_username")/>
+                        <Field label="Groups claim" name="form[claim_groups]" value=claims.groups error=err("claim_groups")/>
+                    </details>
+                    <FormError error fields=&["provider_label", "discovery_url", "client_id", "client_secret", "scopes", "session_max_age_hours"]/>
+                    <SubmitButton label="Save" pending_label="Checking your provider…" pending=save.pending()/>
+                </ActionForm>
+            }.into_any()
+        } else {
+            view! {
+                <dl class="facts">
+                    <dt>"Provider"</dt><dd>{if config.configured { config.provider_label.clone() } else { "—".into() }}</dd>
+                    <dt>"Discovery URL"</dt><dd class="mono">{config.discovery_url.clone()}</dd>
+                    <dt>"Client ID"</dt><dd class="mono">{config.client_id.clone()}</dd>
+                </dl>
+            }.into_any()
+        }}
+    }
+}

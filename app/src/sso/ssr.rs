@@ -1,0 +1,457 @@
+//! Storing and validating an organization's SSO connection.
+
+use super::discovery;
+use super::net::Guard;
+use super::{ClaimNames, DEFAULT_SCOPES, DEFAULT_SESSION_SECS, LastTest, SsoConfig};
+use crate::audit::ssr::{Event, Target, record};
+use crate::error::AppError;
+use crate::orgs::access::Access;
+use crate::orgs::permissions::Permission;
+use crate::ssr::crypto::Keys;
+use crate::ssr::db::Db;
+use crate::ssr::state::Settings;
+use crate::ssr::{now, random};
+use serde::Deserialize;
+use std::net::IpAddr;
+
+/// The writable fields, as the API's `PUT` and the console send them.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SsoInput {
+    pub provider_label: String,
+    pub discovery_url: String,
+    pub client_id: String,
+    /// Write-only. Empty or absent keeps the stored secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub claims: Option<ClaimNames>,
+    #[serde(default)]
+    pub session_max_age_secs: Option<i64>,
+}
+
+const MIN_SESSION: i64 = 3600;
+const MAX_SESSION: i64 = 30 * 24 * 3600;
+
+fn secret_context(org_id: &str) -> String {
+    format!("sso_client_secret:{org_id}")
+}
+
+fn uris(settings: &Settings, org_id: &str) -> (String, String, String) {
+    let base = format!("{}/sso/{org_id}/oidc", settings.public_url);
+    (
+        format!("{base}/callback"),
+        format!("{base}/backchannel-logout"),
+        format!("{base}/initiate"),
+    )
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+struct Stored {
+    login_id: String,
+    provider_label: String,
+    discovery_url: String,
+    issuer: String,
+    client_id: String,
+    scopes: String,
+    claims: String,
+    enabled: bool,
+    require_sso: bool,
+    session_max_age_secs: i64,
+    jit_enabled: bool,
+    default_role: String,
+    role_mappings: String,
+    last_test: Option<LastTest>,
+}
+
+async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT login_id, provider_label, discovery_url, issuer, client_id, scopes, claims, enabled, require_sso, \
+         session_max_age_secs, jit_enabled, default_role, role_mappings, last_test_ok, last_test_at, last_test_error \
+         FROM sso_connections WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(
+        |(
+            login_id,
+            provider_label,
+            discovery_url,
+            issuer,
+            client_id,
+            scopes,
+            claims,
+            enabled,
+            require_sso,
+            session_max_age_secs,
+            jit_enabled,
+            default_role,
+            role_mappings,
+            ok,
+            at,
+            error,
+        )| Stored {
+            login_id,
+            provider_label,
+            discovery_url,
+            issuer,
+            client_id,
+            scopes,
+            claims,
+            enabled: enabled != 0,
+            require_sso: require_sso != 0,
+            session_max_age_secs,
+            jit_enabled: jit_enabled != 0,
+            default_role,
+            role_mappings,
+            last_test: match (ok, at) {
+                (Some(ok), Some(at)) => Some(LastTest {
+                    ok: ok != 0,
+                    at,
+                    error,
+                }),
+                _ => None,
+            },
+        },
+    ))
+}
+
+/// The SSO object; the URIs to give the IdP are there before anything is saved.
+pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig, AppError> {
+    let (redirect_uri, backchannel_logout_uri, initiate_login_uri) = uris(settings, org_id);
+    let stored = load(db, org_id).await?;
+    Ok(match stored {
+        None => SsoConfig {
+            configured: false,
+            provider_label: String::new(),
+            discovery_url: String::new(),
+            issuer: None,
+            client_id: String::new(),
+            client_secret_set: false,
+            scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
+            claims: ClaimNames::default(),
+            enabled: false,
+            require_sso: false,
+            session_max_age_secs: DEFAULT_SESSION_SECS,
+            jit_enabled: true,
+            default_role: "member".into(),
+            role_mappings: Vec::new(),
+            redirect_uri,
+            backchannel_logout_uri,
+            initiate_login_uri,
+            login_url: None,
+            last_test: None,
+        },
+        Some(s) => SsoConfig {
+            configured: true,
+            login_url: Some(format!("{}/sso/{}", settings.public_url, s.login_id)),
+            provider_label: s.provider_label,
+            discovery_url: s.discovery_url,
+            issuer: Some(s.issuer),
+            client_id: s.client_id,
+            client_secret_set: true,
+            scopes: s.scopes.split_whitespace().map(str::to_owned).collect(),
+            claims: serde_json::from_str(&s.claims).unwrap_or_default(),
+            enabled: s.enabled,
+            require_sso: s.require_sso,
+            session_max_age_secs: s.session_max_age_secs,
+            jit_enabled: s.jit_enabled,
+            default_role: s.default_role,
+            role_mappings: serde_json::from_str(&s.role_mappings).unwrap_or_default(),
+            redirect_uri,
+            backchannel_logout_uri,
+            initiate_login_uri,
+            last_test: s.last_test,
+        },
+    })
+}
+
+fn field(field: &str, code: &str, msg: impl Into<String>) -> AppError {
+    AppError::unprocessable(code, msg).on(field)
+}
+
+fn check_scopes(scopes: Option<Vec<String>>) -> Result<String, AppError> {
+    let scopes: Vec<String> = match scopes {
+        Some(s) if !s.is_empty() => s
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => return Ok(DEFAULT_SCOPES.to_owned()),
+    };
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(field(
+            "scopes",
+            "invalid_scopes",
+            "The scopes must include openid.",
+        ));
+    }
+    if let Some(bad) = scopes.iter().find(|s| {
+        s.len() > 100
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
+        return Err(field(
+            "scopes",
+            "invalid_scopes",
+            format!("“{bad}” is not a valid scope."),
+        ));
+    }
+    Ok(scopes.join(" "))
+}
+
+fn check_claims(claims: ClaimNames) -> Result<ClaimNames, AppError> {
+    for (name, value) in [
+        ("email", &claims.email),
+        ("name", &claims.name),
+        ("given_name", &claims.given_name),
+        ("family_name", &claims.family_name),
+        ("username", &claims.username),
+        ("groups", &claims.groups),
+    ] {
+        let ok =
+            !value.is_empty() && value.len() <= 100 && value.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(field(
+                &format!("claim_{name}"),
+                "invalid_claim",
+                format!("The {name} claim name must be 1 to 100 visible characters."),
+            ));
+        }
+    }
+    Ok(claims)
+}
+
+/// Validates for real (discovery, issuer, `code`, JWKS through the SSRF
+/// guard) and stores. The secret is kept when none is sent; changing the
+/// discovery URL or client ID invalidates the last test.
+pub async fn save(
+    db: &Db,
+    keys: &Keys,
+    settings: &Settings,
+    access: &Access,
+    input: SsoInput,
+    ip: Option<IpAddr>,
+) -> Result<SsoConfig, AppError> {
+    access.require(Permission::SsoWrite)?;
+    let label = input.provider_label.trim().to_owned();
+    if label.is_empty() || label.chars().count() > 60 {
+        return Err(field(
+            "provider_label",
+            "invalid_label",
+            "Name the provider as your people know it, in up to 60 characters (e.g. Okta).",
+        ));
+    }
+    let client_id = input.client_id.trim().to_owned();
+    if client_id.is_empty() || client_id.len() > 255 {
+        return Err(field(
+            "client_id",
+            "invalid_client_id",
+            "Enter the client ID your identity provider issued.",
+        ));
+    }
+    let scopes = check_scopes(input.scopes)?;
+    let claims = check_claims(input.claims.unwrap_or_default())?;
+    let session = input.session_max_age_secs.unwrap_or(DEFAULT_SESSION_SECS);
+    if !(MIN_SESSION..=MAX_SESSION).contains(&session) {
+        return Err(field(
+            "session_max_age_hours",
+            "invalid_session_max_age",
+            "Sessions last from 1 hour to 30 days.",
+        ));
+    }
+    let existing = load(db, &access.org_id).await?;
+    let secret = input
+        .client_secret
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if secret.is_none() && existing.is_none() {
+        return Err(field(
+            "client_secret",
+            "missing_client_secret",
+            "Enter the client secret your identity provider issued.",
+        ));
+    }
+    if secret.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err(field(
+            "client_secret",
+            "invalid_client_secret",
+            "That client secret is too long.",
+        ));
+    }
+    let discovery_url = input.discovery_url.trim().to_owned();
+    let doc = discovery::validate(
+        Guard {
+            allow_private: settings.allow_private_idp,
+        },
+        &discovery_url,
+    )
+    .await?;
+
+    let at = now();
+    let reset_test = existing
+        .as_ref()
+        .is_none_or(|e| e.discovery_url != discovery_url || e.client_id != client_id);
+    let mut tx = db.begin().await?;
+    match &existing {
+        None => {
+            let sealed = keys.secrets().encrypt(
+                secret.as_deref().unwrap_or_default(),
+                &secret_context(&access.org_id),
+            );
+            sqlx::query(
+                "INSERT INTO sso_connections (org_id, login_id, provider_label, discovery_url, issuer, client_id, \
+                 client_secret_enc, scopes, claims, session_max_age_secs, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+            )
+            .bind(&access.org_id)
+            .bind(random::lower_alnum(24))
+            .bind(&label)
+            .bind(&discovery_url)
+            .bind(&doc.issuer)
+            .bind(&client_id)
+            .bind(sealed)
+            .bind(&scopes)
+            .bind(serde_json::to_string(&claims).unwrap_or_default())
+            .bind(session)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some(_) => {
+            sqlx::query(
+                "UPDATE sso_connections SET provider_label = $2, discovery_url = $3, issuer = $4, client_id = $5, \
+                 scopes = $6, claims = $7, session_max_age_secs = $8, updated_at = $9 WHERE org_id = $1",
+            )
+            .bind(&access.org_id)
+            .bind(&label)
+            .bind(&discovery_url)
+            .bind(&doc.issuer)
+            .bind(&client_id)
+            .bind(&scopes)
+            .bind(serde_json::to_string(&claims).unwrap_or_default())
+            .bind(session)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(secret) = &secret {
+                // Rotation: a new secret, no session ends.
+                sqlx::query("UPDATE sso_connections SET client_secret_enc = $2 WHERE org_id = $1")
+                    .bind(&access.org_id)
+                    .bind(
+                        keys.secrets()
+                            .encrypt(secret, &secret_context(&access.org_id)),
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if reset_test {
+                sqlx::query("UPDATE sso_connections SET last_test_ok = NULL, last_test_at = NULL, last_test_error = NULL WHERE org_id = $1")
+                    .bind(&access.org_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    record(
+        &mut *tx,
+        Event::by(
+            access,
+            if existing.is_some() {
+                "sso.updated"
+            } else {
+                "sso.configured"
+            },
+            Target {
+                kind: "sso",
+                id: &access.org_id,
+                label: &label,
+            },
+            // Never the secret itself: only whether it changed.
+            serde_json::json!({
+                "discovery_url": discovery_url,
+                "client_id": client_id,
+                "client_secret_rotated": secret.is_some() && existing.is_some(),
+                "scopes": scopes,
+            }),
+            ip,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, settings, &access.org_id).await
+}
+
+/// Removes the configuration (the full disconnect, which also ends SSO
+/// sessions and downgrades SSO members, comes with provisioning).
+pub async fn delete(db: &Db, access: &Access, ip: Option<IpAddr>) -> Result<(), AppError> {
+    access.require(Permission::SsoWrite)?;
+    let mut tx = db.begin().await?;
+    let done = sqlx::query("DELETE FROM sso_connections WHERE org_id = $1")
+        .bind(&access.org_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(AppError::not_found(
+            "Single sign-on is not configured for this organization.",
+        ));
+    }
+    record(
+        &mut *tx,
+        Event::by(
+            access,
+            "sso.deleted",
+            Target {
+                kind: "sso",
+                id: &access.org_id,
+                label: "single sign-on",
+            },
+            serde_json::json!({}),
+            ip,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The decrypted client secret, for the token request (server side only).
+pub async fn client_secret(db: &Db, keys: &Keys, org_id: &str) -> Result<Option<String>, AppError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT client_secret_enc FROM sso_connections WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(db)
+            .await?;
+    row.map(|(sealed,)| {
+        keys.secrets()
+            .decrypt(&sealed, &secret_context(org_id))
+            .map_err(|e| {
+                tracing::error!(error = %e, "stored SSO client secret cannot be decrypted");
+                AppError::internal()
+            })
+    })
+    .transpose()
+}

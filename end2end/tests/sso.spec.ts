@@ -1,0 +1,24 @@
+import { test, expect } from '@playwright/test';
+import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
+
+test('the SSO section shows the URIs to register first and names the field at fault', async ({ page }) => {
+  await signUp(page, uniqueEmail('sso-admin'));
+  await createOrg(page, 'Sso Setup');
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
+  await waitForHydration(page);
+  await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
+  const redirect = await page.getByLabel('Redirect URI').inputValue();
+  expect(redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sso\/o[a-z0-9]{15}\/oidc\/callback$/);
+  await expect(page.getByLabel('Back-channel logout URI')).toHaveValue(/\/oidc\/backchannel-logout$/);
+  await expect(page.getByLabel('Initiate login URI')).toHaveValue(/\/oidc\/initiate$/);
+
+  // This server is not started with LATCHKEY_ALLOW_PRIVATE_IDP: a loopback IdP is refused.
+  await page.getByLabel('Provider label').fill('Okta');
+  await page.getByLabel('Discovery URL').fill('https://127.0.0.1:8443');
+  await page.getByLabel('Client ID').fill('latchkey');
+  await page.getByLabel('Client secret').fill('a-secret-value');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const field = page.locator('.field').filter({ has: page.getByLabel('Discovery URL') });
+  await expect(field.locator('.field-error')).toContainText('private or local address');
+  await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
+});

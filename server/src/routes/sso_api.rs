@@ -1,0 +1,66 @@
+//! `/api/v1/orgs/{org}/sso`: the SSO connection over REST.
+
+use super::caller::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiJson;
+use super::orgs_api::ClientIp;
+use app::orgs::access;
+use app::orgs::permissions::Permission;
+use app::sso::SsoConfig;
+use app::sso::ssr::{self as sso, SsoInput};
+use app::ssr::state::AppState;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::StatusCode;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/orgs/{org}/sso", get(read).put(write).delete(remove))
+}
+
+/// The connection; before one is saved, `configured: false` and the URIs to
+/// register at the IdP. Never includes the client secret.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/sso", tag = "sso", params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access =
+        access::authorize(&state.db, caller.into_actor(), &org, Permission::SsoRead).await?;
+    Ok(Json(
+        sso::get(&state.db, &state.settings, &access.org_id).await?,
+    ))
+}
+
+/// Validates against the IdP (discovery, issuer, `code`, JWKS) and saves.
+/// `client_secret` is write-only; omit it to keep the stored one.
+#[utoipa::path(put, path = "/api/v1/orgs/{org}/sso", tag = "sso", request_body = SsoInput, params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "With `field` naming the input at fault")))]
+pub async fn write(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<SsoInput>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    Ok(Json(
+        sso::save(&state.db, &state.keys, &state.settings, &access, body, ip).await?,
+    ))
+}
+
+/// Deletes the connection.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/sso", tag = "sso", params(("org" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    sso::delete(&state.db, &access, ip).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
