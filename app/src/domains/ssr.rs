@@ -354,6 +354,18 @@ pub async fn remove(
 ) -> Result<(), AppError> {
     access.require(Permission::DomainsWrite)?;
     let domain = get(db, &access.org_id, domain_ref).await?;
+    if domain.status == "verified"
+        && verified_count(db, &access.org_id).await? == 1
+        && crate::sso::ssr::is_enabled(db, &access.org_id).await?
+    {
+        return Err(AppError::conflict(
+            "last_verified_domain",
+            format!(
+                "{} is the last verified domain and single sign-on is enabled: without it nobody could sign in through SSO. Disable single sign-on first, or verify another domain.",
+                domain.domain
+            ),
+        ));
+    }
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM domains WHERE id = $1")
         .bind(&domain.id)
@@ -372,6 +384,16 @@ pub async fn remove(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// How many domains `org_id` has verified.
+pub async fn verified_count(db: &Db, org_id: &str) -> Result<i64, AppError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM domains WHERE org_id = $1 AND status = 'verified'")
+            .bind(org_id)
+            .fetch_one(db)
+            .await?;
+    Ok(n)
 }
 
 /// The gate for SSO: is `email`'s domain verified by `org_id`? Exactly that

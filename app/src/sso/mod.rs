@@ -87,6 +87,20 @@ pub async fn get_sso(org: String) -> Result<SsoConfig, AppError> {
     ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
 }
 
+#[server(endpoint = "enable_sso")]
+pub async fn enable_sso(org: String) -> Result<SsoConfig, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    ssr::enable(&ctx.state.db, &ctx.state.settings, &access, ctx.ip).await
+}
+
+#[server(endpoint = "disable_sso")]
+pub async fn disable_sso(org: String) -> Result<SsoConfig, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    ssr::disable(&ctx.state.db, &ctx.state.settings, &access, ctx.ip).await
+}
+
 /// The console form's fields (sent as `form[...]`), claim names under
 /// "Advanced"; empty claim names fall back to the defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Settings › Security › Single sign-on: the URIs to give the IdP, and the
 //! connection form.
 
-use super::{SaveSso, SsoConfig, get_sso};
+use super::{DisableSso, EnableSso, SaveSso, SsoConfig, get_sso};
 use crate::error::AppError;
 use crate::orgs::permissions::Permission;
 use crate::orgs::{ConsoleContext, use_org_param};
@@ -14,18 +14,34 @@ pub fn SsoSection() -> impl IntoView {
     let writer = use_context::<ConsoleContext>()
         .is_some_and(|c| c.permissions.contains(&Permission::SsoWrite));
     let save = ServerAction::<SaveSso>::new();
+    let enable = ServerAction::<EnableSso>::new();
+    let disable = ServerAction::<DisableSso>::new();
     let config = Resource::new(
-        move || (org.get(), save.version().get()),
+        move || {
+            (
+                org.get(),
+                save.version().get() + enable.version().get() + disable.version().get(),
+            )
+        },
         |(org, _)| get_sso(org),
     );
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let toggle_error = Signal::derive(move || {
+        enable
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| disable.value().get().and_then(Result::err))
+    });
     view! {
         <section class="panel" aria-labelledby="sso-heading">
             <h2 id="sso-heading">"Single sign-on"</h2>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match config.await {
-                        Ok(c) => view! { <SsoBody config=c org=org.get_untracked() writer save error/> }.into_any(),
+                        Ok(c) => view! {
+                            <SsoBody config=c org=org.get_untracked() writer save error enable disable toggle_error/>
+                        }.into_any(),
                         Err(e) => view! { <p class="form-error">{e.message}</p> }.into_any(),
                     }
                 })}
@@ -41,6 +57,9 @@ fn SsoBody(
     writer: bool,
     save: ServerAction<SaveSso>,
     error: Signal<Option<AppError>>,
+    enable: ServerAction<EnableSso>,
+    disable: ServerAction<DisableSso>,
+    toggle_error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let err =
         move |f: &'static str| Signal::derive(move || error.get().and_then(|e| e.message_for(f)));
@@ -52,7 +71,28 @@ fn SsoBody(
     let hours = (config.session_max_age_secs / 3600).to_string();
     let claims = config.claims.clone();
     view! {
-        <p><span class="badge" data-sso-status=status>{status}</span></p>
+        <div class="sso-status">
+            <span class="badge" data-sso-status=status>{status}</span>
+            {(writer && config.configured).then(|| {
+                let org = org.clone();
+                if config.enabled {
+                    view! {
+                        <ActionForm action=disable>
+                            <input type="hidden" name="org" value=org/>
+                            <SubmitButton label="Disable" pending_label="Disabling…" pending=disable.pending() class="button small"/>
+                        </ActionForm>
+                    }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action=enable>
+                            <input type="hidden" name="org" value=org/>
+                            <SubmitButton label="Enable" pending_label="Enabling…" pending=enable.pending() class="button small primary"/>
+                        </ActionForm>
+                    }.into_any()
+                }
+            })}
+        </div>
+        <FormError error=toggle_error/>
         <div class="idp-setup">
             <h3>"1. Register Latchkey at your identity provider"</h3>
             <p class="muted small">

@@ -455,3 +455,93 @@ pub async fn client_secret(db: &Db, keys: &Keys, org_id: &str) -> Result<Option<
     })
     .transpose()
 }
+
+pub async fn is_enabled(db: &Db, org_id: &str) -> Result<bool, AppError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT enabled FROM sso_connections WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.is_some_and(|(e,)| e != 0))
+}
+
+/// Turns SSO on. Refused until the current configuration has passed a test
+/// and the organization has a verified domain, so nobody is locked out.
+pub async fn enable(
+    db: &Db,
+    settings: &Settings,
+    access: &Access,
+    ip: Option<IpAddr>,
+) -> Result<SsoConfig, AppError> {
+    access.require(Permission::SsoWrite)?;
+    let config = get(db, settings, &access.org_id).await?;
+    if !config.configured {
+        return Err(AppError::conflict(
+            "sso_not_configured",
+            "Configure single sign-on before enabling it.",
+        ));
+    }
+    if !config.last_test.as_ref().is_some_and(|t| t.ok) {
+        return Err(AppError::conflict(
+            "sso_not_tested",
+            "Run Test connection successfully with the current configuration before enabling single sign-on.",
+        ));
+    }
+    if crate::domains::ssr::verified_count(db, &access.org_id).await? == 0 {
+        return Err(AppError::conflict(
+            "no_verified_domain",
+            "Verify at least one email domain before enabling single sign-on: only emails in verified domains can sign in.",
+        ));
+    }
+    set_enabled(db, access, true, ip).await?;
+    get(db, settings, &access.org_id).await
+}
+
+/// Turns SSO off; the configuration is kept.
+pub async fn disable(
+    db: &Db,
+    settings: &Settings,
+    access: &Access,
+    ip: Option<IpAddr>,
+) -> Result<SsoConfig, AppError> {
+    access.require(Permission::SsoWrite)?;
+    if !get(db, settings, &access.org_id).await?.configured {
+        return Err(AppError::not_found(
+            "Single sign-on is not configured for this organization.",
+        ));
+    }
+    set_enabled(db, access, false, ip).await?;
+    get(db, settings, &access.org_id).await
+}
+
+async fn set_enabled(
+    db: &Db,
+    access: &Access,
+    on: bool,
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE sso_connections SET enabled = $2, updated_at = $3 WHERE org_id = $1")
+        .bind(&access.org_id)
+        .bind(i64::from(on))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut *tx,
+        Event::by(
+            access,
+            if on { "sso.enabled" } else { "sso.disabled" },
+            Target {
+                kind: "sso",
+                id: &access.org_id,
+                label: "single sign-on",
+            },
+            serde_json::json!({}),
+            ip,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -33,6 +33,8 @@ use utoipa::{Modify, OpenApi};
         sso_api::read,
         sso_api::write,
         sso_api::remove,
+        sso_api::enable,
+        sso_api::disable,
     ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)

@@ -10,12 +10,15 @@ use app::sso::SsoConfig;
 use app::sso::ssr::{self as sso, SsoInput};
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/orgs/{org}/sso", get(read).put(write).delete(remove))
+    Router::new()
+        .route("/orgs/{org}/sso", get(read).put(write).delete(remove))
+        .route("/orgs/{org}/sso/enable", post(enable))
+        .route("/orgs/{org}/sso/disable", post(disable))
 }
 
 /// The connection; before one is saved, `configured: false` and the URIs to
@@ -63,4 +66,35 @@ pub async fn remove(
     let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
     sso::delete(&state.db, &access, ip).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns SSO on: refused (409) until the current configuration passed a test
+/// and a domain is verified.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/sso/enable", tag = "sso", params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    Ok(Json(
+        sso::enable(&state.db, &state.settings, &access, ip).await?,
+    ))
+}
+
+/// Turns SSO off and keeps the configuration.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/sso/disable", tag = "sso", params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    Ok(Json(
+        sso::disable(&state.db, &state.settings, &access, ip).await?,
+    ))
 }

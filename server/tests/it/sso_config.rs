@@ -452,3 +452,152 @@ sso_test!(only_sso_write_changes_the_configuration, |app, idp| {
         StatusCode::NOT_FOUND
     );
 });
+
+sso_test!(
+    enable_needs_a_passed_test_and_a_verified_domain_and_keeps_its_domain,
+    |app, idp| {
+        let (owner, org) = app.org_with_owner("en@sso.test", "Enabler").await;
+        let path = format!("/api/v1/orgs/{org}/sso");
+        let res = app
+            .api(
+                "POST",
+                &format!("{path}/enable"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT);
+        assert_eq!(res.json()["error"]["code"], "sso_not_configured");
+        app.api(
+            "PUT",
+            &path,
+            Auth::Cookie(&owner),
+            Some(input(&idp, Some(SECRET))),
+        )
+        .await;
+        let res = app
+            .api(
+                "POST",
+                &format!("{path}/enable"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT);
+        assert_eq!(res.json()["error"]["code"], "sso_not_tested");
+
+        // A passed test (recorded by the test flow) but no verified domain yet.
+        let org_id = app.get("/api/v1/me", Some(&owner)).await.json()["orgs"][0]["org_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        sqlx::query(
+            "UPDATE sso_connections SET last_test_ok = 1, last_test_at = 1 WHERE org_id = $1",
+        )
+        .bind(&org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("record a test");
+        let res = app
+            .api(
+                "POST",
+                &format!("{path}/enable"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT);
+        assert_eq!(res.json()["error"]["code"], "no_verified_domain");
+
+        app.api(
+            "POST",
+            &format!("/api/v1/orgs/{org}/domains"),
+            Auth::Cookie(&owner),
+            Some(json!({"domain": "enabler.com"})),
+        )
+        .await;
+        sqlx::query("UPDATE domains SET status = 'verified', method = 'manual', verified_at = 1 WHERE org_id = $1")
+        .bind(&org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("verify");
+        let res = app
+            .api(
+                "POST",
+                &format!("{path}/enable"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.json()["enabled"], true);
+
+        // The last verified domain stays while SSO is on.
+        let domain = format!("/api/v1/orgs/{org}/domains/enabler.com");
+        let res = app.api("DELETE", &domain, Auth::Cookie(&owner), None).await;
+        assert_eq!(res.status, StatusCode::CONFLICT);
+        assert_eq!(res.json()["error"]["code"], "last_verified_domain");
+
+        let res = app
+            .api(
+                "POST",
+                &format!("{path}/disable"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK);
+        let off = res.json();
+        assert_eq!(
+            (off["enabled"].clone(), off["configured"].clone()),
+            (json!(false), json!(true)),
+            "disable keeps the configuration"
+        );
+        assert_eq!(
+            app.api("DELETE", &domain, Auth::Cookie(&owner), None)
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+
+        // Changing the client ID invalidates the last test.
+        assert!(
+            app.api("GET", &path, Auth::Cookie(&owner), None)
+                .await
+                .json()["last_test"]
+                .is_object()
+        );
+        let mut changed = input(&idp, None);
+        changed["client_id"] = json!("another-client");
+        let res = app
+            .api("PUT", &path, Auth::Cookie(&owner), Some(changed))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert!(res.json()["last_test"].is_null());
+
+        let events = app
+            .api(
+                "GET",
+                &format!("/api/v1/orgs/{org}/audit-events?action=sso."),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await
+            .json();
+        let actions: Vec<&str> = events["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                "sso.updated",
+                "sso.disabled",
+                "sso.enabled",
+                "sso.configured"
+            ]
+        );
+    }
+);
