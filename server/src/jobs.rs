@@ -3,8 +3,8 @@
 use app::ssr::db::Db;
 use std::time::Duration;
 
-/// Deletes expired sessions every ten minutes.
-pub fn spawn_session_cleanup(db: Db) {
+/// Deletes expired sessions and stale sign-in failure counters every ten minutes.
+pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::auth::ssr::LoginLimiter>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -13,6 +13,9 @@ pub fn spawn_session_cleanup(db: Db) {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
                 Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+            if let Err(e) = limiter.prune(&db).await {
+                tracing::warn!(error = %e, "could not prune sign-in failure counters");
             }
         }
     });

@@ -78,7 +78,7 @@ async fn serve(config: Config) -> Result<()> {
         );
     }
     let state = server::init(&config).await?;
-    server::jobs::spawn_session_cleanup(state.db.clone());
+    server::jobs::spawn_session_cleanup(state.db.clone(), state.login_limiter.clone());
     server::jobs::spawn_domain_recheck(
         state.clone(),
         std::time::Duration::from_secs(config.domain_recheck_secs),

