@@ -4,7 +4,7 @@ use super::permissions::Permission;
 use super::{
     ChangeMemberRole, ConsoleContext, InviteMember, Member, RemoveMember, ResendInvitation,
     RevokeInvitation, RoleInfo, SetMemberActive, list_invitations, list_members, list_roles,
-    use_org_param,
+    take_invite_flash, use_org_param,
 };
 use crate::error::AppError;
 use crate::ui::{
@@ -77,6 +77,7 @@ pub fn MembersPage() -> impl IntoView {
         Signal::derive(move || remove.value().get().and_then(Result::err)),
     ]);
     let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
+    let flashed = Resource::new(|| (), |_| take_invite_flash());
     let new_link = Signal::derive(move || {
         invite
             .value()
@@ -111,13 +112,12 @@ pub fn MembersPage() -> impl IntoView {
                     <SubmitButton label="Invite" pending_label="Inviting…" pending=invite.pending()/>
                 </ActionForm>
                 <FormError error=invite_error fields=&["email"]/>
-                {move || new_link.get().and_then(|inv| inv.accept_url.map(|url| view! {
-                    <div class="notice" role="status">
-                        <p>"Invitation ready for " <strong>{inv.email.clone()}</strong>
-                            ". Send them this link; it works once and expires on " {format_time(inv.expires_at)} "."</p>
-                        <CopyField label="Accept link" value=url id="invite-link"/>
-                    </div>
-                }))}
+                {move || new_link.get().map(|inv| view! { <InvitationLink inv/> })}
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        flashed.await.ok().flatten().map(|inv| view! { <InvitationLink inv/> })
+                    })}
+                </Suspense>
             </section>
         </Show>
 
@@ -227,6 +227,23 @@ pub fn MembersPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// The one-time accept link of a new or re-sent invitation.
+#[component]
+fn InvitationLink(inv: super::Invitation) -> impl IntoView {
+    inv.accept_url.map(|url| {
+        view! {
+            <div class="notice" role="status">
+                <p>
+                    "Invitation ready for " <strong>{inv.email.clone()}</strong>
+                    ". Send them this link; it works once and expires on "
+                    {format_time(inv.expires_at)} "."
+                </p>
+                <CopyField label="Accept link" value=url id="invite-link"/>
+            </div>
+        }
+    })
 }
 
 #[component]
