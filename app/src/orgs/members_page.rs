@@ -93,33 +93,43 @@ pub fn MembersPage() -> impl IntoView {
             <p class="muted">"Everyone who can sign in to this organization, and who is invited."</p>
         </header>
 
-        <Show when=move || writer>
-            <section class="panel">
-                <h2>"Invite someone"</h2>
-                <ActionForm action=invite attr:class="inline-form">
-                    <input type="hidden" name="org" value=move || org.get()/>
-                    <Field
-                        label="Email"
-                        name="email"
-                        input_type="email"
-                        required=true
-                        error=Signal::derive(move || invite_error.get().and_then(|e| e.message_for("email")))
-                    />
-                    <div class="field">
-                        <label for="invite-role">"Role"</label>
-                        <RoleSelect id="invite-role" roles selected="member".to_owned()/>
-                    </div>
-                    <SubmitButton label="Invite" pending_label="Inviting…" pending=invite.pending()/>
-                </ActionForm>
-                <FormError error=invite_error fields=&["email"]/>
-                {move || new_link.get().map(|inv| view! { <InvitationLink inv/> })}
-                <Suspense>
-                    {move || Suspend::new(async move {
-                        flashed.await.ok().flatten().map(|inv| view! { <InvitationLink inv/> })
-                    })}
-                </Suspense>
-            </section>
-        </Show>
+        // One boundary for the invite panel: the roles to offer and a link
+        // kept from a form post without wasm arrive together.
+        <Suspense>
+            {move || Suspend::new(async move {
+                let role_names: Vec<String> = roles.await.unwrap_or_default().into_iter().map(|r| r.name).collect();
+                let flashed = flashed.await.ok().flatten();
+                writer.then(|| view! {
+                    <section class="panel">
+                        <h2>"Invite someone"</h2>
+                        <ActionForm action=invite attr:class="inline-form">
+                            <input type="hidden" name="org" value=move || org.get()/>
+                            <Field
+                                label="Email"
+                                name="email"
+                                input_type="email"
+                                required=true
+                                error=Signal::derive(move || invite_error.get().and_then(|e| e.message_for("email")))
+                            />
+                            <div class="field">
+                                <label for="invite-role">"Role"</label>
+                                <select id="invite-role" name="role">
+                                    {role_names.into_iter().map(|name| {
+                                        let selected = name == "member";
+                                        let value = name.clone();
+                                        view! { <option value=value selected=selected>{name}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </div>
+                            <SubmitButton label="Invite" pending_label="Inviting…" pending=invite.pending()/>
+                        </ActionForm>
+                        <FormError error=invite_error fields=&["email"]/>
+                        {move || new_link.get().map(|inv| view! { <InvitationLink inv/> })}
+                        {flashed.map(|inv| view! { <InvitationLink inv/> })}
+                    </section>
+                })
+            })}
+        </Suspense>
 
         <Form method="GET" action="" attr:class="search-form" attr:role="search">
             <label for="member-search" class="sr-only">"Search members"</label>
@@ -244,33 +254,6 @@ fn InvitationLink(inv: super::Invitation) -> impl IntoView {
             </div>
         }
     })
-}
-
-#[component]
-fn RoleSelect(
-    #[prop(into)] id: String,
-    roles: Resource<Result<Vec<RoleInfo>, AppError>>,
-    selected: String,
-) -> impl IntoView {
-    view! {
-        <select id=id name="role">
-            <Suspense fallback={
-                let fallback = selected.clone();
-                move || view! { <option>{fallback.clone()}</option> }
-            }>
-                {move || {
-                    let selected = selected.clone();
-                    Suspend::new(async move {
-                        roles.await.unwrap_or_default().into_iter().map(|r| {
-                            let is = r.name == selected;
-                            let value = r.name.clone();
-                            view! { <option value=value selected=is>{r.name}</option> }
-                        }).collect_view()
-                    })
-                }}
-            </Suspense>
-        </select>
-    }
 }
 
 #[component]

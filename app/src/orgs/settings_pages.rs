@@ -185,6 +185,11 @@ pub fn TokensPage() -> impl IntoView {
             <p class="muted">"Tokens for the REST API, each acting with one role in this organization. Send them as "
                 <code>"Authorization: Bearer <token>"</code>"."</p>
         </header>
+        // The form waits for the roles it offers, in one boundary.
+        <Suspense>
+            {move || Suspend::new(async move {
+                let role_names: Vec<String> = roles.await.unwrap_or_default().into_iter().map(|r| r.name).collect();
+                view! {
         <section class="panel">
             <h2>"New token"</h2>
             <ActionForm action=create attr:class="inline-form">
@@ -194,15 +199,11 @@ pub fn TokensPage() -> impl IntoView {
                 <div class="field">
                     <label for="token-role">"Role"</label>
                     <select id="token-role" name="role">
-                        <Suspense>
-                            {move || Suspend::new(async move {
-                                roles.await.unwrap_or_default().into_iter().map(|r| {
-                                    let is = r.name == "viewer";
-                                    let value = r.name.clone();
-                                    view! { <option value=value selected=is>{r.name}</option> }
-                                }).collect_view()
-                            })}
-                        </Suspense>
+                        {role_names.into_iter().map(|name| {
+                            let selected = name == "viewer";
+                            let value = name.clone();
+                            view! { <option value=value selected=selected>{name}</option> }
+                        }).collect_view()}
                     </select>
                 </div>
                 <SubmitButton label="Create token" pending_label="Creating…" pending=create.pending()/>
@@ -215,6 +216,9 @@ pub fn TokensPage() -> impl IntoView {
                 </div>
             }))}
         </section>
+                }
+            })}
+        </Suspense>
         <FormError error=Signal::derive(move || revoke.value().get().and_then(Result::err))/>
         <Suspense fallback=|| view! { <p class="loading">"Loading tokens…"</p> }>
             {move || Suspend::new(async move {

@@ -81,8 +81,17 @@ impl TestApp {
         }
     }
 
+    /// Sends through the real router. A request that hangs fails the test
+    /// with its method and path instead of stalling the whole run.
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let what = format!("{} {}", req.method(), req.uri());
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            self.router.clone().oneshot(req),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not complete within 30 s"))
+        .expect("infallible");
         TestResponse::read(res).await
     }
 
