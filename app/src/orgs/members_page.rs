@@ -4,7 +4,7 @@ use super::permissions::Permission;
 use super::{
     ChangeMemberRole, ConsoleContext, InviteMember, Member, RemoveMember, ResendInvitation,
     RevokeInvitation, RoleInfo, SetMemberActive, list_invitations, list_members, list_roles,
-    take_invite_flash, use_org_param,
+    use_org_param,
 };
 use crate::error::AppError;
 use crate::ui::{
@@ -77,7 +77,6 @@ pub fn MembersPage() -> impl IntoView {
         Signal::derive(move || remove.value().get().and_then(Result::err)),
     ]);
     let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
-    let flashed = Resource::new(|| (), |_| take_invite_flash());
     let new_link = Signal::derive(move || {
         invite
             .value()
@@ -93,12 +92,10 @@ pub fn MembersPage() -> impl IntoView {
             <p class="muted">"Everyone who can sign in to this organization, and who is invited."</p>
         </header>
 
-        // One boundary for the invite panel: the roles to offer and a link
-        // kept from a form post without wasm arrive together.
+        // The invite panel waits for the roles it offers, in one boundary.
         <Suspense>
             {move || Suspend::new(async move {
                 let role_names: Vec<String> = roles.await.unwrap_or_default().into_iter().map(|r| r.name).collect();
-                let flashed = flashed.await.ok().flatten();
                 writer.then(|| view! {
                     <section class="panel">
                         <h2>"Invite someone"</h2>
@@ -125,7 +122,6 @@ pub fn MembersPage() -> impl IntoView {
                         </ActionForm>
                         <FormError error=invite_error fields=&["email"]/>
                         {move || new_link.get().map(|inv| view! { <InvitationLink inv/> })}
-                        {flashed.map(|inv| view! { <InvitationLink inv/> })}
                     </section>
                 })
             })}

@@ -249,35 +249,7 @@ pub async fn invite_member(
     let inv =
         invitations::create(&ctx.state.db, &access, &public_url, &email, &role, ctx.ip).await?;
     invitations::notify(ctx.state.mailer.as_ref(), &access.org_name, &inv);
-    flash_invitation(&ctx, &inv).await;
     Ok(inv)
-}
-
-/// Without wasm the page reloads after a form post; the one-time link is
-/// kept in the session until the members page shows it once.
-#[cfg(feature = "ssr")]
-async fn flash_invitation(ctx: &crate::ssr::request::RequestCtx, inv: &Invitation) {
-    if ctx.is_plain_form_post()
-        && let Err(e) = ctx.session.insert(INVITE_FLASH, inv).await
-    {
-        tracing::warn!(error = %e, "could not keep the invitation link for the next page");
-    }
-}
-
-#[cfg(feature = "ssr")]
-const INVITE_FLASH: &str = "flash_invitation";
-
-/// The invitation created by the previous plain form post, once.
-#[server(endpoint = "take_invite_flash")]
-pub async fn take_invite_flash() -> Result<Option<Invitation>, AppError> {
-    let ctx = crate::ssr::request::RequestCtx::current()?;
-    ctx.session
-        .remove::<Invitation>(INVITE_FLASH)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "session store error");
-            AppError::internal()
-        })
 }
 
 #[server(endpoint = "list_invitations")]
@@ -301,7 +273,6 @@ pub async fn resend_invitation(org: String, id: String) -> Result<Invitation, Ap
     let public_url = ctx.state.settings.public_url.clone();
     let inv = invitations::resend(&ctx.state.db, &access, &public_url, &id, ctx.ip).await?;
     invitations::notify(ctx.state.mailer.as_ref(), &access.org_name, &inv);
-    flash_invitation(&ctx, &inv).await;
     Ok(inv)
 }
 

@@ -61,12 +61,6 @@ impl RequestCtx {
         })
     }
 
-    /// True for a plain HTML form post (no wasm): its answer is a redirect,
-    /// so a result to show must travel in the session.
-    pub fn is_plain_form_post(&self) -> bool {
-        self.accepts_html
-    }
-
     /// The signed-in user, or 401.
     pub async fn require_user(&self) -> Result<CurrentUser, AppError> {
         crate::auth::ssr::session_user(&self.state.db, &self.session)

@@ -704,29 +704,3 @@ db_test!(
         assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     }
 );
-
-#[tokio::test]
-async fn without_javascript_the_invite_link_is_shown_once_after_the_redirect() {
-    let app = TestApp::new(Backend::Sqlite).await;
-    let (owner, org) = app.org_with_owner("nojs@flash.test", "Flash").await;
-    let req = http::Request::post("/api/invite_member")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "text/html")
-        .header("referer", format!("http://localhost/o/{org}/members"))
-        .header("cookie", &owner)
-        .body(axum::body::Body::from(format!(
-            "org={org}&email=guest%40flash.test&role=guest"
-        )))
-        .expect("request");
-    let res = app.send(req).await;
-    assert!(res.status.is_redirection(), "{res:?}");
-    let page = app.get(&format!("/o/{org}/members"), Some(&owner)).await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.body.contains("/invite/inv_"),
-        "the link is on the page after the redirect"
-    );
-    assert!(page.body.contains("guest@flash.test"));
-    let again = app.get(&format!("/o/{org}/members"), Some(&owner)).await;
-    assert!(!again.body.contains("/invite/inv_"), "shown once");
-}
