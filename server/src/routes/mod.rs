@@ -17,14 +17,24 @@ use app::ssr::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use std::sync::OnceLock;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub const SESSION_COOKIE: &str = "latchkey_session";
 
+/// The page routes, generated once per process. While Leptos generates them
+/// it suppresses resource loading process-wide, so a second generation (a
+/// second router, as the tests build) would leave any page rendering at that
+/// moment waiting forever for its data.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)

@@ -145,3 +145,40 @@ async fn bootstrap_creates_an_owner_with_a_working_token() {
     let res = app.sign_in("boot@example.com", PASSWORD, None).await;
     assert!(res.session_cookie().is_some(), "{res:?}");
 }
+
+/// Leptos stops resources from loading, process-wide, while it generates a
+/// route list. Building routers elsewhere (as parallel tests do) must never
+/// leave a page here waiting forever for its data.
+#[tokio::test]
+async fn pages_render_while_other_routers_are_built() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let app = TestApp::new(Backend::Sqlite).await;
+    let cookie = app.sign_up("busy@example.com").await;
+    app.server_fn("create_org", &[("name", "Busy")], Some(&cookie))
+        .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let builder = {
+        let (stop, state) = (stop.clone(), app.state.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let mut built = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                rt.block_on(async { drop(server::routes::router(state.clone())) });
+                built += 1;
+            }
+            built
+        })
+    };
+    for _ in 0..300 {
+        let res = app.get("/", Some(&cookie)).await;
+        assert_eq!(res.location(), Some("/o/busy"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let built = builder.join().expect("builder thread");
+    assert!(built > 0, "no router was built alongside the requests");
+}

@@ -85,14 +85,13 @@ impl TestApp {
     /// with its method and path instead of stalling the whole run.
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
         let what = format!("{} {}", req.method(), req.uri());
-        let res = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            self.router.clone().oneshot(req),
-        )
+        let router = self.router.clone();
+        tokio::time::timeout(std::time::Duration::from_secs(30), async move {
+            let res = router.oneshot(req).await.expect("infallible");
+            TestResponse::read(res).await
+        })
         .await
         .unwrap_or_else(|_| panic!("{what} did not complete within 30 s"))
-        .expect("infallible");
-        TestResponse::read(res).await
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> TestResponse {
