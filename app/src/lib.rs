@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=orgs::InvitationPage ssr=ssr.clone()/>
+                <Route path=path!("/sso/:login_id") view=sso::SsoLoginPage ssr=ssr.clone()/>
                 <Route path=path!("/operator") view=domains::OperatorPage ssr=ssr.clone()/>
                 <ParentRoute path=path!("/o/:org") view=pages::ConsoleLayout ssr=ssr.clone()>
                     <Route path=path!("") view=orgs::OverviewPage ssr=ssr.clone()/>

@@ -3,7 +3,8 @@
 use app::ssr::db::Db;
 use std::time::Duration;
 
-/// Deletes expired sessions and stale sign-in failure counters every ten minutes.
+/// Deletes expired sessions, unfinished SSO flows and stale sign-in failure
+/// counters every ten minutes.
 pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::auth::ssr::LoginLimiter>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -16,6 +17,9 @@ pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::auth::ssr::Log
             }
             if let Err(e) = limiter.prune(&db).await {
                 tracing::warn!(error = %e, "could not prune sign-in failure counters");
+            }
+            if let Err(e) = app::sso::flow::delete_expired_states(&db).await {
+                tracing::warn!(error = %e.message, "could not remove expired sign-in flows");
             }
         }
     });

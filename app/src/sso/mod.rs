@@ -4,11 +4,17 @@
 #[cfg(feature = "ssr")]
 pub mod discovery;
 #[cfg(feature = "ssr")]
+pub mod flow;
+mod login_page;
+#[cfg(feature = "ssr")]
 pub mod net;
 mod page;
 #[cfg(feature = "ssr")]
+pub mod provider;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub use login_page::{LoginPageInfo, SsoLoginPage, sso_login_page};
 pub use page::SsoSection;
 
 use crate::error::AppError;
@@ -46,6 +52,10 @@ pub struct LastTest {
     pub ok: bool,
     pub at: i64,
     pub error: Option<String>,
+    /// After a passed test: the claims that came back, the email, whether
+    /// its domain is verified here, and the role the rules would give.
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
 }
 
 /// The SSO object of the API and the console. The client secret is never
@@ -99,6 +109,17 @@ pub async fn disable_sso(org: String) -> Result<SsoConfig, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
     ssr::disable(&ctx.state.db, &ctx.state.settings, &access, ctx.ip).await
+}
+
+/// Test connection: sends the browser (a plain form post) to a one-time
+/// link that runs a sign-in at the IdP in test mode.
+#[server(endpoint = "test_sso")]
+pub async fn test_sso(org: String) -> Result<String, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let url = ssr::start_test(&ctx.state, &access).await?;
+    ctx.redirect(&url);
+    Ok(url)
 }
 
 /// The console form's fields (sent as `form[...]`), claim names under

@@ -111,35 +111,57 @@ pub async fn check_url(guard: Guard, raw: &str) -> Result<(url::Url, SocketAddr)
     Ok((url, first))
 }
 
-/// GETs `raw` through the guard and returns the body (at most 1 MiB).
-pub async fn get(guard: Guard, raw: &str) -> Result<Vec<u8>, FetchError> {
-    let (url, addr) = check_url(guard, raw).await?;
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let client = reqwest::Client::builder()
+fn client_for(raw: &str, url: &url::Url, addr: SocketAddr) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
-        .resolve(&host, addr)
+        .resolve(url.host_str().unwrap_or_default(), addr)
         .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| FetchError::Unreachable {
             url: raw.to_owned(),
             why: e.to_string(),
-        })?;
+        })
+}
+
+fn request_error(raw: &str, e: &reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout(raw.to_owned())
+    } else {
+        FetchError::Unreachable {
+            url: raw.to_owned(),
+            why: without_url(e),
+        }
+    }
+}
+
+/// Reads at most [`MAX_BODY`] bytes.
+async fn read_body(raw: &str, res: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    let mut body = Vec::new();
+    loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(FetchError::TooLarge(raw.to_owned()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(request_error(raw, &e)),
+        }
+    }
+}
+
+/// GETs `raw` through the guard and returns the body (at most 1 MiB).
+pub async fn get(guard: Guard, raw: &str) -> Result<Vec<u8>, FetchError> {
+    let (url, addr) = check_url(guard, raw).await?;
+    let client = client_for(raw, &url, addr)?;
     let mut res = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                FetchError::Timeout(raw.to_owned())
-            } else {
-                FetchError::Unreachable {
-                    url: raw.to_owned(),
-                    why: without_url(&e),
-                }
-            }
-        })?;
+        .map_err(|e| request_error(raw, &e))?;
     let status = res.status();
     if status.is_redirection() {
         let location = res
@@ -159,25 +181,36 @@ pub async fn get(guard: Guard, raw: &str) -> Result<Vec<u8>, FetchError> {
             status: status.as_u16(),
         });
     }
-    let mut body = Vec::new();
-    loop {
-        match res.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY {
-                    return Err(FetchError::TooLarge(raw.to_owned()));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if e.is_timeout() => return Err(FetchError::Timeout(raw.to_owned())),
-            Err(e) => {
-                return Err(FetchError::Unreachable {
-                    url: raw.to_owned(),
-                    why: without_url(&e),
-                });
-            }
-        }
+    read_body(raw, &mut res).await
+}
+
+/// Sends a back-channel request of the sign-in flow (discovery, JWKS,
+/// token, userinfo) through the guard and hands back the raw response,
+/// whatever its status; redirects are returned, never followed.
+pub async fn send(
+    guard: Guard,
+    req: http::Request<Vec<u8>>,
+) -> Result<http::Response<Vec<u8>>, FetchError> {
+    let raw = req.uri().to_string();
+    let (url, addr) = check_url(guard, &raw).await?;
+    let client = client_for(&raw, &url, addr)?;
+    let (parts, body) = req.into_parts();
+    let mut res = client
+        .request(parts.method, url)
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| request_error(&raw, &e))?;
+    let mut out = http::Response::builder().status(res.status());
+    for (name, value) in res.headers() {
+        out = out.header(name, value);
     }
+    let body = read_body(&raw, &mut res).await?;
+    out.body(body).map_err(|e| FetchError::Unreachable {
+        url: raw.clone(),
+        why: e.to_string(),
+    })
 }
 
 /// reqwest's message without the URL we already name.

@@ -106,12 +106,24 @@ fn SsoBody(
                 <CopyField label="Login URL to share with your people" value=url id="sso-login-url"/>
             })}
         </div>
-        {config.last_test.clone().map(|t| view! {
-            <p class=if t.ok { "notice" } else { "form-error" }>
-                {if t.ok { "Last test passed " } else { "Last test failed " }} {format_time(t.at)}
-                {t.error.map(|e| format!(": {e}"))}
-            </p>
-        })}
+        <div id="sso-test" class="sso-test">
+            {(writer && config.configured).then(|| view! {
+                // A plain form: the answer is a redirect to the IdP, which a
+                // full page navigation follows with or without wasm.
+                <form method="post" action="/api/test_sso">
+                    <input type="hidden" name="org" value=org.clone()/>
+                    <button type="submit" class="button small">"Test connection"</button>
+                    <span class="muted small">" Signs you in at your provider in test mode; nobody is signed in here."</span>
+                </form>
+            })}
+            {config.last_test.clone().map(|t| view! {
+                <p class=if t.ok { "notice" } else { "form-error" } data-last-test=if t.ok { "ok" } else { "failed" }>
+                    {if t.ok { "Last test passed " } else { "Last test failed " }} {format_time(t.at)}
+                    {t.error.map(|e| format!(": {e}"))}
+                </p>
+                {t.result.map(|r| view! { <TestResult result=r/> })}
+            })}
+        </div>
         <h3>"2. Connect your identity provider"</h3>
         {if writer {
             view! {
@@ -150,5 +162,42 @@ fn SsoBody(
                 </dl>
             }.into_any()
         }}
+    }
+}
+
+/// What the last passed test brought back.
+#[component]
+fn TestResult(result: serde_json::Value) -> impl IntoView {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    };
+    let email = text(&result["email"]);
+    let verified = match result["email_domain_verified"].as_bool() {
+        Some(true) => "yes",
+        _ => "no: this person could not sign in",
+    };
+    let role = text(&result["role"]);
+    let claims: Vec<(String, String)> = result["claims"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+        .unwrap_or_default();
+    view! {
+        <dl class="facts test-result">
+            <dt>"Email"</dt><dd data-test-email>{email}</dd>
+            <dt>"Domain verified here"</dt><dd>{verified}</dd>
+            <dt>"Role they would get"</dt><dd>{role}</dd>
+        </dl>
+        <details class="advanced" open>
+            <summary>"Claims"</summary>
+            <table class="claims">
+                <tbody>
+                    {claims.into_iter().map(|(k, v)| view! {
+                        <tr><th scope="row" class="mono">{k}</th><td class="mono">{v}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
     }
 }

@@ -131,6 +131,7 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
                     ok: ok != 0,
                     at,
                     error,
+                    result: None,
                 }),
                 _ => None,
             },
@@ -141,7 +142,21 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
 /// The SSO object; the URIs to give the IdP are there before anything is saved.
 pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig, AppError> {
     let (redirect_uri, backchannel_logout_uri, initiate_login_uri) = uris(settings, org_id);
-    let stored = load(db, org_id).await?;
+    let mut stored = load(db, org_id).await?;
+    if let Some(test) = stored
+        .as_mut()
+        .and_then(|s| s.last_test.as_mut())
+        .filter(|t| t.ok)
+    {
+        let claims: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT last_test_claims FROM sso_connections WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_optional(db)
+                .await?;
+        test.result = claims
+            .and_then(|(c,)| c)
+            .and_then(|c| serde_json::from_str(&c).ok());
+    }
     Ok(match stored {
         None => SsoConfig {
             configured: false,
@@ -369,7 +384,7 @@ pub async fn save(
                     .await?;
             }
             if reset_test {
-                sqlx::query("UPDATE sso_connections SET last_test_ok = NULL, last_test_at = NULL, last_test_error = NULL WHERE org_id = $1")
+                sqlx::query("UPDATE sso_connections SET last_test_ok = NULL, last_test_at = NULL, last_test_error = NULL, last_test_claims = NULL WHERE org_id = $1")
                     .bind(&access.org_id)
                     .execute(&mut *tx)
                     .await?;
@@ -544,4 +559,28 @@ async fn set_enabled(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Creates the one-time link that runs Test connection in a browser and
+/// returns its absolute URL. The test signs nobody in; its outcome is
+/// stored as `last_test`.
+pub async fn start_test(
+    state: &crate::ssr::state::AppState,
+    access: &Access,
+) -> Result<String, AppError> {
+    access.require(Permission::SsoWrite)?;
+    let conn = super::flow::connection_by_org(state, &access.org_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::conflict(
+                "sso_not_configured",
+                "Save a single sign-on configuration before testing it.",
+            )
+        })?;
+    let user_id = match &access.actor {
+        crate::orgs::access::Actor::User(u) => Some(u.id.as_str()),
+        _ => None,
+    };
+    let path = super::flow::create_test_ticket(&state.db, &conn, user_id).await?;
+    Ok(format!("{}{path}", state.settings.public_url))
 }

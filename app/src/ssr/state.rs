@@ -34,6 +34,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Set when `LATCHKEY_SMTP_URL` is configured.
     pub mailer: Option<super::mail::Mailer>,
+    /// Discovery documents and key sets of identity providers, per issuer.
+    pub sso_providers: Arc<crate::sso::provider::ProviderCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod orgs_api;
 mod server_fn_status;
 pub mod sso_api;
+mod sso_flow;
 
 use crate::request_log;
 use app::ssr::session_store::DbSessionStore;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .nest("/api/v1", api::router())
+        .merge(sso_flow::router())
         .leptos_routes_with_context(
             &state,
             routes,

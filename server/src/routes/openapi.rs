@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         sso_api::remove,
         sso_api::enable,
         sso_api::disable,
+        sso_api::test,
     ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)

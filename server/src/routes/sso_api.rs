@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/sso", get(read).put(write).delete(remove))
         .route("/orgs/{org}/sso/enable", post(enable))
         .route("/orgs/{org}/sso/disable", post(disable))
+        .route("/orgs/{org}/sso/test", post(test))
 }
 
 /// The connection; before one is saved, `configured: false` and the URIs to
@@ -97,4 +98,24 @@ pub async fn disable(
     Ok(Json(
         sso::disable(&state.db, &state.settings, &access, ip).await?,
     ))
+}
+
+/// A one-time `test_url`: open it in a browser to run a sign-in at the IdP
+/// in test mode. It signs nobody in; the outcome appears as `last_test`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TestStarted {
+    pub test_url: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/sso/test", tag = "sso", params(("org" = String, Path)),
+    responses((status = 200, body = TestStarted), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "Nothing configured yet")))]
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<TestStarted>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    Ok(Json(TestStarted {
+        test_url: sso::start_test(&state, &access).await?,
+    }))
 }

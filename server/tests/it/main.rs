@@ -15,3 +15,4 @@ mod mail;
 mod members;
 mod orgs;
 mod sso_config;
+mod sso_flow;

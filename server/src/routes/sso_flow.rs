@@ -1,0 +1,174 @@
+//! The browser side of SSO: start at the IdP, come back to the callback,
+//! start a test from a one-time link. Thin: the checks live in
+//! `app::sso::flow`; this maps their outcome to redirects and pages.
+
+use super::orgs_api::ClientIp;
+use app::sso::flow::{self, CallbackParams, Finished, Purpose, Refusal};
+use app::ssr::state::AppState;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use http::StatusCode;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sso/{login_id}/start", get(start))
+        .route("/sso/{org_id}/oidc/callback", get(callback))
+        .route("/sso/{org_id}/oidc/test/{ticket}", get(test))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StartParams {
+    pub return_to: Option<String>,
+    pub login_hint: Option<String>,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A plain page explaining a refused sign-in; no script, nothing to hydrate.
+fn refusal_page(status: StatusCode, refusal: &Refusal, retry: Option<&str>) -> Response {
+    let retry = retry
+        .map(|href| {
+            format!(
+                r#"<p><a class="button primary" href="{}">Try again</a></p>"#,
+                escape(href)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign-in refused · Latchkey</title><link rel="stylesheet" href="/pkg/latchkey.css"></head><body><main class="auth-page"><div class="auth-card"><h1>Sign-in refused</h1><p class="form-error" role="alert" data-code="{code}">{message}</p><p class="muted">If this keeps happening, tell your organization's admin: error <code>{code}</code>.</p>{retry}</div></main></body></html>"#,
+        code = refusal.code(),
+        message = escape(&refusal.to_string()),
+    );
+    (status, Html(body)).into_response()
+}
+
+fn status_of(refusal: &Refusal) -> StatusCode {
+    match refusal {
+        Refusal::UnknownLogin => StatusCode::NOT_FOUND,
+        Refusal::NotEnabled | Refusal::Deactivated | Refusal::NotProvisioned => {
+            StatusCode::FORBIDDEN
+        }
+        Refusal::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn redirect_to_idp(
+    state: &AppState,
+    session: &Session,
+    conn: &flow::Connection,
+    purpose: Purpose,
+    params: &StartParams,
+) -> Response {
+    let begun = flow::begin(
+        state,
+        conn,
+        purpose,
+        params.return_to.as_deref(),
+        params.login_hint.as_deref(),
+        None,
+    )
+    .await;
+    let retry = format!("/sso/{}", conn.login_id);
+    match begun {
+        Ok(b) => match flow::bind_to_browser(session, &b.state).await {
+            Ok(()) => Redirect::to(&b.authorize_url).into_response(),
+            Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
+        },
+        Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
+    }
+}
+
+/// `GET /sso/{login_id}/start`: off to the organization's IdP.
+async fn start(
+    State(state): State<AppState>,
+    session: Session,
+    Path(login_id): Path<String>,
+    Query(params): Query<StartParams>,
+) -> Response {
+    match flow::connection_by_login_id(&state, &login_id).await {
+        Ok(Some(conn)) => redirect_to_idp(&state, &session, &conn, Purpose::Login, &params).await,
+        Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
+        Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
+    }
+}
+
+/// `GET /sso/{org_id}/oidc/test/{ticket}`: a one-time link that runs a test.
+async fn test(
+    State(state): State<AppState>,
+    session: Session,
+    Path((org_id, ticket)): Path<(String, String)>,
+) -> Response {
+    let redeemed = flow::redeem_test_ticket(&state.db, &org_id, &ticket).await;
+    let conn = match redeemed {
+        Ok(true) => flow::connection_by_org(&state, &org_id).await,
+        Ok(false) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownState, None),
+        Err(e) => Err(e),
+    };
+    match conn {
+        Ok(Some(conn)) => {
+            redirect_to_idp(
+                &state,
+                &session,
+                &conn,
+                Purpose::Test,
+                &StartParams::default(),
+            )
+            .await
+        }
+        Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
+        Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
+    }
+}
+
+/// `GET /sso/{org_id}/oidc/callback`: the IdP sends the browser back here.
+async fn callback(
+    State(state): State<AppState>,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Path(_org_id): Path<String>,
+    Query(params): Query<CallbackParams>,
+) -> Response {
+    let bound = match params.state.as_deref() {
+        Some(s) => flow::take_browser_binding(&session, s).await,
+        None => false,
+    };
+    match flow::finish(&state, &params, bound, ip).await {
+        Ok(Finished::SignedIn {
+            auth,
+            lifetime_secs,
+            landing,
+        }) => match app::auth::ssr::establish_session(&session, auth, lifetime_secs).await {
+            Ok(()) => Redirect::to(&landing).into_response(),
+            Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
+        },
+        Ok(Finished::Tested { org_slug }) => {
+            Redirect::to(&format!("/o/{org_slug}/settings/security#sso-test")).into_response()
+        }
+        Err(failure) => match (&failure.connection, failure.purpose) {
+            (Some(conn), Purpose::Test) => {
+                Redirect::to(&format!("/o/{}/settings/security#sso-test", conn.org_slug))
+                    .into_response()
+            }
+            (conn, _) => {
+                let retry = conn.as_ref().map(|c| format!("/sso/{}", c.login_id));
+                refusal_page(
+                    status_of(&failure.refusal),
+                    &failure.refusal,
+                    retry.as_deref(),
+                )
+            }
+        },
+    }
+}

@@ -1,0 +1,785 @@
+//! The SSO sign-in against an IdP of our own that signs ID tokens with keys
+//! it controls, so each way a provider (or an attacker) can misbehave is
+//! tried: every one must be refused with no session and no account.
+
+use crate::common::{Auth, Backend, TestApp};
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use http::{HeaderMap, StatusCode};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+use server::config::ConfigArgs;
+use sha2::Digest;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+const CLIENT_ID: &str = "latchkey-client";
+const SECRET: &str = "flow-secret-Kd93jf";
+
+struct Key {
+    kid: &'static str,
+    signer: rsa::pkcs1v15::SigningKey<sha2::Sha256>,
+    jwk: Value,
+}
+
+fn key(kid: &'static str, pem: &str) -> Key {
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("test key");
+    let public = private.to_public_key();
+    Key {
+        kid,
+        jwk: json!({
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+            "n": B64.encode(public.n().to_bytes_be()),
+            "e": B64.encode(public.e().to_bytes_be()),
+        }),
+        signer: rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(private),
+    }
+}
+
+/// What the IdP remembers of an authorization request.
+#[derive(Clone)]
+struct Grant {
+    nonce: String,
+    challenge: String,
+    redirect_uri: String,
+}
+
+/// How the next token response misbehaves (or not).
+#[derive(Clone, Default)]
+struct Plan {
+    /// Changes to the ID token's claims (null removes a claim).
+    claims: Vec<(String, Value)>,
+    /// Sign with this key id (k1, k2) instead of k1.
+    kid: Option<&'static str>,
+    /// Names this key id in the header, whatever key signed.
+    header_kid: Option<&'static str>,
+    header_alg_none: bool,
+    tamper_signature: bool,
+    userinfo_sub: Option<String>,
+}
+
+#[derive(Clone)]
+struct Idp {
+    base: String,
+    grants: Arc<Mutex<HashMap<String, Grant>>>,
+    plan: Arc<Mutex<Plan>>,
+    /// Published keys; the test adds k2 to simulate a rotation.
+    published: Arc<Mutex<Vec<&'static str>>>,
+    keys: Arc<Vec<Key>>,
+    jwks_fetches: Arc<Mutex<u32>>,
+    userinfo: Arc<Mutex<Value>>,
+}
+
+impl Idp {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let idp = Self {
+            base,
+            grants: Arc::default(),
+            plan: Arc::default(),
+            published: Arc::new(Mutex::new(vec!["k1"])),
+            keys: Arc::new(vec![
+                key("k1", include_str!("keys/k1.pem")),
+                key("k2", include_str!("keys/k2.pem")),
+            ]),
+            jwks_fetches: Arc::default(),
+            userinfo: Arc::new(Mutex::new(json!({}))),
+        };
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/token", post(token))
+            .route("/me", get(userinfo))
+            .with_state(idp.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        idp
+    }
+
+    fn plan(&self, plan: Plan) {
+        *self.plan.lock().expect("lock") = plan;
+    }
+
+    /// The IdP's side of the user signing in: remembers the request and
+    /// returns the code it would send back.
+    fn authorize(&self, query: &HashMap<String, String>) -> String {
+        assert_eq!(query["client_id"], CLIENT_ID);
+        assert_eq!(query["response_type"], "code");
+        assert_eq!(query["code_challenge_method"], "S256", "PKCE S256 is used");
+        assert!(query["scope"].split(' ').any(|s| s == "openid"));
+        let code = format!("code-{}", self.grants.lock().expect("lock").len());
+        self.grants.lock().expect("lock").insert(
+            code.clone(),
+            Grant {
+                nonce: query["nonce"].clone(),
+                challenge: query["code_challenge"].clone(),
+                redirect_uri: query["redirect_uri"].clone(),
+            },
+        );
+        code
+    }
+
+    fn id_token(&self, grant: &Grant) -> String {
+        let plan = self.plan.lock().expect("lock").clone();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut claims = json!({
+            "iss": self.base, "sub": "user-1", "aud": CLIENT_ID, "iat": now, "exp": now + 300,
+            "nonce": grant.nonce, "email": "ada@flow.test", "email_verified": true,
+            "name": "Ada Lovelace", "groups": ["engineering"], "sid": "idp-session-1",
+        });
+        for (k, v) in plan.claims {
+            if v.is_null() {
+                claims.as_object_mut().expect("object").remove(&k);
+            } else {
+                claims[k] = v;
+            }
+        }
+        let kid = plan.kid.unwrap_or("k1");
+        let alg = if plan.header_alg_none {
+            "none"
+        } else {
+            "RS256"
+        };
+        let named = plan.header_kid.unwrap_or(kid);
+        let header = B64.encode(json!({"alg": alg, "kid": named, "typ": "JWT"}).to_string());
+        let payload = B64.encode(claims.to_string());
+        let input = format!("{header}.{payload}");
+        if plan.header_alg_none {
+            return format!("{input}.");
+        }
+        let key = self.keys.iter().find(|k| k.kid == kid).expect("kid");
+        let mut sig = key.signer.sign(input.as_bytes()).to_vec();
+        if plan.tamper_signature {
+            sig[10] ^= 0x55;
+        }
+        format!("{input}.{}", B64.encode(sig))
+    }
+}
+
+async fn discovery(State(idp): State<Idp>) -> impl IntoResponse {
+    let b = &idp.base;
+    axum::Json(json!({
+        "issuer": b,
+        "authorization_endpoint": format!("{b}/auth"),
+        "token_endpoint": format!("{b}/token"),
+        "userinfo_endpoint": format!("{b}/me"),
+        "jwks_uri": format!("{b}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "authorization_response_iss_parameter_supported": true,
+    }))
+}
+
+async fn jwks(State(idp): State<Idp>) -> impl IntoResponse {
+    *idp.jwks_fetches.lock().expect("lock") += 1;
+    let published = idp.published.lock().expect("lock").clone();
+    let keys: Vec<Value> = idp
+        .keys
+        .iter()
+        .filter(|k| published.contains(&k.kid))
+        .map(|k| k.jwk.clone())
+        .collect();
+    axum::Json(json!({ "keys": keys }))
+}
+
+async fn token(
+    State(idp): State<Idp>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> axum::response::Response {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"))
+    );
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let grant = idp
+        .grants
+        .lock()
+        .expect("lock")
+        .remove(form.get("code").map(String::as_str).unwrap_or_default());
+    let Some(grant) = grant else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_grant"})),
+        )
+            .into_response();
+    };
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let challenge = B64.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    if challenge != grant.challenge || form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_grant", "error_description": "PKCE or redirect_uri mismatch"})),
+        )
+            .into_response();
+    }
+    let plan = idp.plan.lock().expect("lock").clone();
+    // Userinfo speaks of the ID token's subject unless the plan says not.
+    let token_sub = plan
+        .claims
+        .iter()
+        .find(|(k, _)| k == "sub")
+        .map(|(_, v)| v.as_str().unwrap_or_default().to_owned())
+        .unwrap_or_else(|| "user-1".into());
+    let sub = plan.userinfo_sub.clone().unwrap_or(token_sub);
+    *idp.userinfo.lock().expect("lock") = json!({"sub": sub, "preferred_username": "ada"});
+    axum::Json(json!({
+        "access_token": "access-1", "token_type": "Bearer", "expires_in": 300,
+        "id_token": idp.id_token(&grant),
+    }))
+    .into_response()
+}
+
+async fn userinfo(State(idp): State<Idp>, headers: HeaderMap) -> axum::response::Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer access-1") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    axum::Json(idp.userinfo.lock().expect("lock").clone()).into_response()
+}
+
+/// An organization with a verified domain and SSO saved and enabled.
+struct Setup {
+    app: TestApp,
+    owner: String,
+    idp: Idp,
+    org_id: String,
+    login_id: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let app = TestApp::with_args(
+        backend,
+        ConfigArgs {
+            allow_private_idp: Some("true".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let idp = Idp::start().await;
+    let (owner, org) = app.org_with_owner("owner@flow.test", "Flow Co").await;
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            Some(
+                json!({"provider_label": "TestIdP", "discovery_url": idp.base,
+                "client_id": CLIENT_ID, "client_secret": SECRET}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let sso = res.json();
+    let login_url = sso["login_url"].as_str().expect("login url");
+    let login_id = login_url.rsplit('/').next().expect("id").to_owned();
+    let org_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+        .bind(&org)
+        .fetch_one(&app.state.db)
+        .await
+        .expect("org id");
+    // Domain verification and the passed test have their own tests; here
+    // the organization simply has them.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    sqlx::query(
+        "INSERT INTO domains (id, org_id, domain, status, token, method, created_at, expires_at, verified_at) \
+         VALUES ('dom_flow', $1, 'flow.test', 'verified', 't', 'manual', $2, $2, $2)",
+    )
+    .bind(&org_id)
+    .bind(now)
+    .execute(&app.state.db)
+    .await
+    .expect("verified domain");
+    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
+        .bind(&org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("enable");
+    Setup {
+        app,
+        owner,
+        idp,
+        org_id,
+        login_id,
+    }
+}
+
+/// The session cookie a response set, as a `Cookie` header value.
+fn session_cookie(res: &crate::common::TestResponse) -> Option<String> {
+    res.headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("latchkey_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
+struct Started {
+    cookie: String,
+    query: HashMap<String, String>,
+}
+
+async fn start(s: &Setup, path_and_query: &str) -> Started {
+    let res = s.app.get(path_and_query, None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let location = res.location().expect("to the IdP");
+    assert!(
+        location.starts_with(&format!("{}/auth?", s.idp.base)),
+        "{location}"
+    );
+    let url = url::Url::parse(location).expect("url");
+    Started {
+        cookie: session_cookie(&res).expect("the flow is bound to the browser"),
+        query: url.query_pairs().into_owned().collect(),
+    }
+}
+
+async fn callback(
+    s: &Setup,
+    query: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> crate::common::TestResponse {
+    let qs = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish();
+    s.app
+        .get(&format!("/sso/{}/oidc/callback?{qs}", s.org_id), cookie)
+        .await
+}
+
+async fn is_signed_in(s: &Setup, cookie: &str) -> bool {
+    s.app.get("/api/v1/me", Some(cookie)).await.status == StatusCode::OK
+}
+
+async fn users_named(s: &Setup, email: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("count")
+}
+
+/// A full sign-in with `plan`; returns the callback's answer and cookie.
+async fn sign_in_with(s: &Setup, plan: Plan) -> (crate::common::TestResponse, String) {
+    s.idp.plan(plan);
+    let started = start(s, &format!("/sso/{}/start", s.login_id)).await;
+    let code = s.idp.authorize(&started.query);
+    let res = callback(
+        s,
+        &[
+            ("code", &code),
+            ("state", &started.query["state"]),
+            ("iss", &s.idp.base),
+        ],
+        Some(&started.cookie),
+    )
+    .await;
+    let cookie = session_cookie(&res).unwrap_or(started.cookie);
+    (res, cookie)
+}
+
+async fn assert_refused(s: &Setup, plan: Plan, code: &str) {
+    let (res, cookie) = sign_in_with(s, plan).await;
+    assert!(
+        res.status.is_client_error(),
+        "{code}: expected a refusal, got {} {}",
+        res.status,
+        res.body
+    );
+    assert!(
+        res.body.contains(&format!("data-code=\"{code}\"")),
+        "expected {code}: {}",
+        res.body
+    );
+    assert!(!is_signed_in(s, &cookie).await, "{code}: no session");
+}
+
+async fn good_flow(backend: Backend) {
+    let s = setup(backend).await;
+    let started = start(
+        &s,
+        &format!("/sso/{}/start?return_to=/o/flow-co/members", s.login_id),
+    )
+    .await;
+    assert_eq!(
+        started.query["redirect_uri"],
+        format!(
+            "{}/sso/{}/oidc/callback",
+            s.app.state.settings.public_url, s.org_id
+        )
+    );
+    let code = s.idp.authorize(&started.query);
+    let res = callback(
+        &s,
+        &[
+            ("code", &code),
+            ("state", &started.query["state"]),
+            ("iss", &s.idp.base),
+        ],
+        Some(&started.cookie),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), Some("/o/flow-co/members"));
+    let cookie = session_cookie(&res).expect("a new session id");
+    assert_ne!(
+        cookie, started.cookie,
+        "the session id is cycled at sign-in"
+    );
+    let me = s.app.get("/api/v1/me", Some(&cookie)).await.json();
+    assert_eq!(me["email"], "ada@flow.test");
+    assert_eq!(me["orgs"][0]["slug"], "flow-co");
+    let (method, sub): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT method, idp_sub FROM sessions WHERE user_id IS NOT NULL AND method = 'sso'",
+    )
+    .fetch_one(&s.app.state.db)
+    .await
+    .expect("the session index records the sign-in");
+    assert_eq!(
+        (method.as_deref(), sub.as_deref()),
+        (Some("sso"), Some("user-1"))
+    );
+
+    // The callback cannot be replayed: the state was used up.
+    let replay = callback(
+        &s,
+        &[
+            ("code", &code),
+            ("state", &started.query["state"]),
+            ("iss", &s.idp.base),
+        ],
+        Some(&started.cookie),
+    )
+    .await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(
+        replay.body.contains("data-code=\"expired\""),
+        "{}",
+        replay.body
+    );
+
+    // Next time the same (iss, sub) is the same user, even with a new email.
+    let (res, _) = sign_in_with(
+        &s,
+        Plan {
+            claims: vec![("email".into(), json!("ada.l@flow.test"))],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(users_named(&s, "ada@flow.test").await, 1);
+    assert_eq!(users_named(&s, "ada.l@flow.test").await, 0);
+    let members = s
+        .app
+        .api(
+            "GET",
+            "/api/v1/orgs/flow-co/members",
+            Auth::Cookie(&cookie),
+            None,
+        )
+        .await;
+    assert!(members.body.contains("ada@flow.test"), "{}", members.body);
+}
+
+#[tokio::test]
+async fn good_flow_on_sqlite() {
+    good_flow(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn good_flow_on_postgres() {
+    good_flow(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn every_misbehaving_answer_is_refused_without_a_session() {
+    let s = setup(Backend::Sqlite).await;
+    let claim = |k: &str, v: Value| Plan {
+        claims: vec![(k.into(), v)],
+        ..Default::default()
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert_refused(&s, claim("iss", json!("https://evil.example")), "id_token").await;
+    assert_refused(&s, claim("aud", json!("another-client")), "id_token").await;
+    assert_refused(&s, claim("exp", json!(now - 120)), "id_token").await;
+    assert_refused(&s, claim("iat", json!(now + 600)), "id_token").await;
+    assert_refused(&s, claim("nonce", json!("not-the-nonce")), "id_token").await;
+    assert_refused(&s, claim("azp", json!("another-client")), "id_token").await;
+    let bad_sig = Plan {
+        tamper_signature: true,
+        ..Default::default()
+    };
+    assert_refused(&s, bad_sig, "id_token").await;
+    let none = Plan {
+        header_alg_none: true,
+        ..Default::default()
+    };
+    assert_refused(&s, none, "id_token").await;
+    let other_user = Plan {
+        userinfo_sub: Some("user-2".into()),
+        ..Default::default()
+    };
+    assert_refused(&s, other_user, "userinfo_mismatch").await;
+    // A new identity's email must be verified and in a verified domain.
+    let newcomer = |email: &str, verified: Value| Plan {
+        claims: vec![
+            ("sub".into(), json!(format!("sub-{email}"))),
+            ("email".into(), json!(email)),
+            ("email_verified".into(), verified),
+        ],
+        ..Default::default()
+    };
+    assert_refused(
+        &s,
+        newcomer("eve@flow.test", json!(false)),
+        "email_unverified",
+    )
+    .await;
+    assert_refused(
+        &s,
+        newcomer("eve@elsewhere.test", json!(true)),
+        "domain_not_verified",
+    )
+    .await;
+    let no_email = Plan {
+        claims: vec![
+            ("sub".into(), json!("sub-x")),
+            ("email".into(), Value::Null),
+        ],
+        ..Default::default()
+    };
+    assert_refused(&s, no_email, "no_email").await;
+    assert_eq!(
+        users_named(&s, "eve@flow.test").await,
+        0,
+        "no account created"
+    );
+    assert_eq!(users_named(&s, "eve@elsewhere.test").await, 0);
+    let no_sub = claim("sub", Value::Null);
+    let (res, cookie) = sign_in_with(&s, no_sub).await;
+    assert!(res.status.is_client_error(), "{}", res.body);
+    assert!(!is_signed_in(&s, &cookie).await);
+
+    // Callback problems that never reach the token endpoint.
+    let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
+    let code = s.idp.authorize(&started.query);
+    let state = started.query["state"].clone();
+    let res = callback(
+        &s,
+        &[
+            ("code", &code),
+            ("state", &state),
+            ("iss", "https://evil.example"),
+        ],
+        Some(&started.cookie),
+    )
+    .await;
+    assert!(
+        res.body.contains("data-code=\"issuer_mismatch\""),
+        "{}",
+        res.body
+    );
+    let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
+    let code = s.idp.authorize(&started.query);
+    let res = callback(
+        &s,
+        &[("code", &code), ("state", &started.query["state"])],
+        Some(&started.cookie),
+    )
+    .await;
+    assert!(
+        res.body.contains("data-code=\"issuer_missing\""),
+        "the IdP advertises RFC 9207: {}",
+        res.body
+    );
+    let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
+    let code = s.idp.authorize(&started.query);
+    let res = callback(
+        &s,
+        &[
+            ("code", &code),
+            ("state", &started.query["state"]),
+            ("iss", &s.idp.base),
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        res.body.contains("data-code=\"other_browser\""),
+        "{}",
+        res.body
+    );
+    let res = callback(
+        &s,
+        &[("code", &code), ("state", "made-up"), ("iss", &s.idp.base)],
+        Some(&started.cookie),
+    )
+    .await;
+    assert!(res.body.contains("data-code=\"expired\""), "{}", res.body);
+    let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
+    let res = callback(
+        &s,
+        &[
+            ("error", "access_denied"),
+            ("error_description", "User <b>cancelled</b>"),
+            ("state", &started.query["state"]),
+            ("iss", &s.idp.base),
+        ],
+        Some(&started.cookie),
+    )
+    .await;
+    assert!(res.body.contains("data-code=\"idp_error\""), "{}", res.body);
+    assert!(
+        res.body.contains("User &lt;b&gt;cancelled&lt;/b&gt;"),
+        "IdP text is escaped: {}",
+        res.body
+    );
+
+    let failures: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'sso.login_failed'")
+            .fetch_one(&s.app.state.db)
+            .await
+            .expect("count");
+    assert!(failures >= 15, "each refusal is audited ({failures})");
+    assert_eq!(
+        users_named(&s, "ada@flow.test").await,
+        0,
+        "nobody signed in yet"
+    );
+
+    // The good answer still works after all that.
+    let (res, cookie) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(is_signed_in(&s, &cookie).await);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_once_and_unknown_keys_are_refused() {
+    let s = setup(Backend::Sqlite).await;
+    let fetches = || *s.idp.jwks_fetches.lock().expect("lock");
+    // Latchkey caches the provider with k1 only.
+    let (res, _) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let cached = fetches();
+    // The IdP rotates to k2: the first token naming it makes Latchkey fetch
+    // the key set again, and the sign-in goes through.
+    s.idp.published.lock().expect("lock").push("k2");
+    let k2 = Plan {
+        kid: Some("k2"),
+        ..Default::default()
+    };
+    let (res, _) = sign_in_with(&s, k2).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(fetches(), cached + 1, "one re-fetch for the new key");
+    // Keys nobody published: refused, and within the minute no further
+    // fetch is made however many such tokens arrive.
+    for _ in 0..3 {
+        let unknown = Plan {
+            header_kid: Some("k9"),
+            ..Default::default()
+        };
+        assert_refused(&s, unknown, "id_token").await;
+    }
+    assert_eq!(fetches(), cached + 1, "no re-fetch within the minute");
+}
+
+#[tokio::test]
+async fn the_login_page_works_without_javascript_and_test_mode_signs_nobody_in() {
+    let s = setup(Backend::Sqlite).await;
+    let page = s.app.get(&format!("/sso/{}", s.login_id), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Sign in to Flow Co"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("action=\"/sso/{}/start\"", s.login_id))
+    );
+    assert!(page.body.contains("Sign in with TestIdP"));
+    let missing = s.app.get("/sso/no-such-login", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Test connection through the API: a one-time link.
+    let owner = s.owner.clone();
+    let res = s
+        .app
+        .api(
+            "POST",
+            "/api/v1/orgs/flow-co/sso/test",
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let test_url = res.json()["test_url"].as_str().expect("url").to_owned();
+    let path = test_url
+        .strip_prefix(&s.app.state.settings.public_url)
+        .expect("absolute")
+        .to_owned();
+    let started = start(&s, &path).await;
+    let again = s.app.get(&path, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "the link works once");
+    let code = s.idp.authorize(&started.query);
+    let res = callback(
+        &s,
+        &[
+            ("code", &code),
+            ("state", &started.query["state"]),
+            ("iss", &s.idp.base),
+        ],
+        Some(&started.cookie),
+    )
+    .await;
+    assert_eq!(
+        res.location(),
+        Some("/o/flow-co/settings/security#sso-test")
+    );
+    assert!(!is_signed_in(&s, &session_cookie(&res).unwrap_or(started.cookie)).await);
+    assert_eq!(
+        users_named(&s, "ada@flow.test").await,
+        0,
+        "a test creates nobody"
+    );
+    let sso = s
+        .app
+        .api(
+            "GET",
+            "/api/v1/orgs/flow-co/sso",
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(sso["last_test"]["ok"], true, "{sso}");
+    assert_eq!(sso["last_test"]["result"]["email"], "ada@flow.test");
+    assert_eq!(sso["last_test"]["result"]["email_domain_verified"], true);
+    assert_eq!(
+        sso["last_test"]["result"]["claims"]["groups"][0],
+        "engineering"
+    );
+    assert!(!sso.to_string().contains(SECRET), "the secret never leaves");
+
+    // Nobody signed out can start one.
+    let res = s
+        .app
+        .api("POST", "/api/v1/orgs/flow-co/sso/test", Auth::None, None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
