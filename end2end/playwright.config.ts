@@ -7,6 +7,8 @@ const bin = process.env.LATCHKEY_BIN ?? 'target/debug/latchkey';
 // The test DNS server (end2end/dns-server.mjs) that Latchkey verifies domains against.
 const dnsPort = Number(process.env.E2E_DNS_PORT ?? 5354);
 const dnsControlPort = Number(process.env.E2E_DNS_CONTROL_PORT ?? 5355);
+// The OpenID Provider (end2end/idp.mjs, npm `oidc-provider`) tests sign in against.
+const idpPort = Number(process.env.E2E_IDP_PORT ?? 5356);
 
 export default defineConfig({
   testDir: './tests',
@@ -43,6 +45,13 @@ export default defineConfig({
       env: { E2E_DNS_PORT: String(dnsPort), E2E_DNS_CONTROL_PORT: String(dnsControlPort) },
     },
     {
+      command: 'node idp.mjs',
+      url: `http://127.0.0.1:${idpPort}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      env: { E2E_IDP_PORT: String(idpPort) },
+    },
+    {
     command: `rm -rf end2end/.tmp/data && exec ${bin} serve`,
     cwd: '..',
     url: `${baseURL}/api/v1/health`,
@@ -58,6 +67,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: 'target/site',
       LATCHKEY_DNS_SERVERS: `127.0.0.1:${dnsPort}`,
       LATCHKEY_DNS_TIMEOUT_SECS: '2',
+      // The test IdP runs on plain http on 127.0.0.1.
+      LATCHKEY_ALLOW_PRIVATE_IDP: 'true',
       RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
     },
     },

@@ -1,0 +1,99 @@
+import { test, expect, type Page } from '@playwright/test';
+import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
+
+const idp = `http://127.0.0.1:${process.env.E2E_IDP_PORT ?? 5356}`;
+const dnsControl = `http://127.0.0.1:${process.env.E2E_DNS_CONTROL_PORT ?? 5355}`;
+
+/** Signs in at oidc-provider's development login form and consents. */
+async function signInAtIdp(page: Page, login: string): Promise<void> {
+  await expect(page).toHaveURL(new RegExp(`^${idp}/interaction/`));
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill('any password');
+  await page.getByRole('button', { name: 'Sign-in' }).click();
+  // The consent step, the first time this account meets this client.
+  const consent = page.getByRole('button', { name: 'Continue' });
+  await Promise.race([
+    consent.waitFor({ state: 'visible' }),
+    page.waitForURL((url) => !url.href.startsWith(idp)),
+  ]);
+  if (page.url().startsWith(idp)) {
+    await consent.click();
+  }
+}
+
+test('an admin connects a real OpenID Provider, tests and enables it, and a member signs in without JavaScript', async ({ page, browser }) => {
+  const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const domain = `sso-${suffix}.example.com`;
+  const orgName = `Sso Real ${suffix}`;
+  await signUp(page, uniqueEmail('sso-real-admin'));
+  await createOrg(page, orgName);
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
+  await waitForHydration(page);
+
+  // A verified domain, through the test DNS server.
+  await page.getByLabel('Domain', { exact: true }).fill(domain);
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  const row = page.locator(`[data-domain="${domain}"]`);
+  const name = await row.getByLabel('TXT record name').inputValue();
+  const value = await row.getByLabel('TXT record value').inputValue();
+  expect((await fetch(`${dnsControl}/records`, { method: 'POST', body: JSON.stringify({ name, value }) })).ok).toBe(true);
+  await row.getByRole('button', { name: 'Verify now' }).click();
+  await expect(row.locator('[data-status]')).toContainText('verified by DNS');
+
+  // Register Latchkey at the IdP with the redirect URI the console shows.
+  const redirectUri = await page.getByLabel('Redirect URI').inputValue();
+  const reg = await fetch(`${idp}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }),
+  });
+  expect(reg.status).toBe(201);
+  const client = await reg.json();
+
+  await page.getByLabel('Provider label').fill('Test IdP');
+  await page.getByLabel('Discovery URL').fill(idp);
+  await page.getByLabel('Client ID').fill(client.client_id);
+  await page.getByLabel('Client secret').fill(client.client_secret);
+  await page.getByLabel('Scopes').fill('openid profile email groups');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator('[data-sso-status]')).toHaveText('Configured, not enabled');
+  const html = await page.content();
+  expect(html).not.toContain(client.client_secret);
+
+  // Test connection: a real sign-in at the IdP that signs nobody in here.
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await signInAtIdp(page, `ada@${domain}`);
+  await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
+  await expect(page.locator('[data-last-test="ok"]')).toBeVisible();
+  await expect(page.locator('[data-test-email]')).toHaveText(`ada@${domain}`);
+  await expect(page.locator('table.claims')).toContainText('engineering');
+
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Enable' }).click();
+  await expect(page.locator('[data-sso-status]')).toHaveText('Enabled');
+  const loginUrl = await page.getByLabel('Login URL to share with your people').inputValue();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: 'screenshots/sso.png', fullPage: true });
+
+  // A colleague opens the login URL in a browser without JavaScript.
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const member = await plain.newPage();
+  await member.goto(loginUrl);
+  await expect(member.getByRole('heading', { name: `Sign in to ${orgName}` })).toBeVisible();
+  await member.getByRole('button', { name: 'Sign in with Test IdP' }).click();
+  await signInAtIdp(member, `grace@${domain}`);
+  await expect(member).toHaveURL(/\/o\/sso-real-[0-9]+$/);
+  await expect(member.getByRole('heading', { level: 1, name: orgName })).toBeVisible();
+  await member.goto('/api/v1/me');
+  await expect(member.locator('body')).toContainText(`grace@${domain}`);
+  await plain.close();
+
+  // The admin sees the new member, who joined through SSO.
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Members' }).click();
+  await expect(page.getByRole('row').filter({ hasText: `grace@${domain}` })).toContainText('via sso');
+});
