@@ -27,7 +27,14 @@ export async function createOrg(page: Page, name: string): Promise<void> {
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
 }
 
+/** Signs in on `/login`: the email step (when shown), then the password. */
 export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
+  const next = page.getByRole('button', { name: 'Continue' });
+  if ((await next.count()) > 0) {
+    await page.getByLabel('Email').fill(email);
+    await next.click();
+    await expect(page).toHaveURL(/\/login\?email=/);
+  }
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -47,6 +47,7 @@ test('hydrated forms submit without a reload and show a pending state', async ({
     await route.continue();
   });
   await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('button', { name: 'Signing in…' })).toBeDisabled();

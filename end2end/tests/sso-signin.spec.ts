@@ -21,7 +21,7 @@ async function signInAtIdp(page: Page, login: string): Promise<void> {
   }
 }
 
-test('an admin connects a real OpenID Provider, tests and enables it, and a member signs in without JavaScript', async ({ page, browser }) => {
+test('an admin connects a real OpenID Provider, tests and enables it; members sign in from the login URL without JavaScript and by email', async ({ page, browser }) => {
   const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   const domain = `sso-${suffix}.example.com`;
   const orgName = `Sso Real ${suffix}`;
@@ -92,6 +92,17 @@ test('an admin connects a real OpenID Provider, tests and enables it, and a memb
   await member.goto('/api/v1/me');
   await expect(member.locator('body')).toContainText(`grace@${domain}`);
   await plain.close();
+
+  // Email first: /login sends an address in the verified domain to the IdP.
+  const third = await browser.newContext();
+  const lin = await third.newPage();
+  await lin.goto('/login');
+  await waitForHydration(lin);
+  await lin.getByLabel('Email').fill(`lin@${domain}`);
+  await lin.getByRole('button', { name: 'Continue' }).click();
+  await signInAtIdp(lin, `lin@${domain}`);
+  await expect(lin).toHaveURL(/\/o\/sso-real-[0-9]+$/);
+  await third.close();
 
   // The admin sees the new member, who joined through SSO.
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Members' }).click();

@@ -79,6 +79,47 @@ pub async fn sign_in(
     Ok(())
 }
 
+/// Email-first sign-in: an address in a domain whose organization signs in
+/// through SSO goes straight to that IdP (with `login_hint`); any other
+/// goes to the password step. Which one depends on the domain alone, so the
+/// answer never tells whether an account exists.
+#[server(endpoint = "sign_in_email")]
+pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let email = crate::email::normalize_email(&email)?;
+    let return_to = return_to
+        .as_deref()
+        .and_then(return_to::safe_return_to)
+        .map(str::to_owned);
+    if let Some(conn) = crate::sso::flow::connection_for_email(&ctx.state, &email).await? {
+        let begun = crate::sso::flow::begin(
+            &ctx.state,
+            &conn,
+            crate::sso::flow::Purpose::Login,
+            return_to.as_deref(),
+            Some(&email),
+            None,
+        )
+        .await;
+        let refused = |r: crate::sso::flow::Refusal| {
+            AppError::unprocessable("sso_unavailable", r.to_string()).on("email")
+        };
+        let begun = begun.map_err(refused)?;
+        crate::sso::flow::bind_to_browser(&ctx.session, &begun.state)
+            .await
+            .map_err(refused)?;
+        ctx.redirect(&begun.authorize_url);
+        return Ok(());
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("email", &email);
+    if let Some(r) = &return_to {
+        query.append_pair("return_to", r);
+    }
+    ctx.redirect(&format!("/login?{}", query.finish()));
+    Ok(())
+}
+
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;

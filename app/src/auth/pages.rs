@@ -2,7 +2,7 @@
 //! posts like a plain HTML form before (or without) wasm, and without a page
 //! reload once hydrated.
 
-use super::{SignIn, SignOut, SignUp};
+use super::{ContinueSignIn, SignIn, SignOut, SignUp};
 use crate::error::AppError;
 use crate::ui::{Field, FormError, SubmitButton};
 use leptos::prelude::*;
@@ -31,37 +31,73 @@ fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
     }
 }
 
+/// `/login`, email first: an address whose domain signs in through SSO
+/// goes to its IdP; any other comes back here (`?email=`) for the password.
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
     let query = use_query_map();
     let return_to = move || query.read().get("return_to").unwrap_or_default();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let email = move || query.read().get("email");
     view! {
         <AuthCard title="Sign in">
-            <ActionForm action>
-                <input type="hidden" name="return_to" value=return_to/>
-                <Field
-                    label="Email"
-                    name="email"
-                    input_type="email"
-                    autocomplete="username"
-                    required=true
-                    error=field_error(error, "email")
-                />
-                <Field
-                    label="Password"
-                    name="password"
-                    input_type="password"
-                    autocomplete="current-password"
-                    required=true
-                    error=field_error(error, "password")
-                />
-                <FormError error fields=&["email", "password"]/>
-                <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending()/>
-            </ActionForm>
+            {move || match email() {
+                None => view! { <EmailStep return_to=return_to()/> }.into_any(),
+                Some(email) => view! { <PasswordStep email return_to=return_to()/> }.into_any(),
+            }}
             <p class="auth-alt">"New to Latchkey? " <A href="/signup">"Create an account"</A></p>
         </AuthCard>
+    }
+}
+
+#[component]
+fn EmailStep(return_to: String) -> impl IntoView {
+    let action = ServerAction::<ContinueSignIn>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <ActionForm action>
+            <input type="hidden" name="return_to" value=return_to/>
+            <Field
+                label="Email"
+                name="email"
+                input_type="email"
+                autocomplete="username"
+                required=true
+                error=field_error(error, "email")
+            />
+            <FormError error fields=&["email"]/>
+            <SubmitButton label="Continue" pending_label="Checking…" pending=action.pending()/>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn PasswordStep(email: String, return_to: String) -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <ActionForm action>
+            <input type="hidden" name="return_to" value=return_to/>
+            <Field
+                label="Email"
+                name="email"
+                input_type="email"
+                autocomplete="username"
+                value=email
+                required=true
+                error=field_error(error, "email")
+            />
+            <Field
+                label="Password"
+                name="password"
+                input_type="password"
+                autocomplete="current-password"
+                required=true
+                error=field_error(error, "password")
+            />
+            <FormError error fields=&["email", "password"]/>
+            <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending()/>
+        </ActionForm>
+        <p class="auth-alt"><A href="/login">"Use another email"</A></p>
     }
 }
 

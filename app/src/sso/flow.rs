@@ -1024,3 +1024,25 @@ pub async fn delete_expired_states(db: &Db) -> Result<u64, AppError> {
         .await?
         .rows_affected())
 }
+
+/// The enabled connection whose organization verified `email`'s domain, for
+/// email-first sign-in. Depends on the domain only, never on accounts.
+pub async fn connection_for_email(
+    state: &AppState,
+    email: &str,
+) -> Result<Option<Connection>, AppError> {
+    let Ok(email) = crate::email::normalize_email(email) else {
+        return Ok(None);
+    };
+    let org: Option<(String,)> = sqlx::query_as(
+        "SELECT d.org_id FROM domains d JOIN sso_connections c ON c.org_id = d.org_id \
+         WHERE d.domain = $1 AND d.status = 'verified' AND c.enabled = 1",
+    )
+    .bind(crate::email::domain_of(&email))
+    .fetch_optional(&state.db)
+    .await?;
+    match org {
+        Some((org_id,)) => connection_by_org(state, &org_id).await,
+        None => Ok(None),
+    }
+}

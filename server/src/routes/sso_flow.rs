@@ -6,7 +6,7 @@ use super::orgs_api::ClientIp;
 use app::sso::flow::{self, CallbackParams, Finished, Purpose, Refusal};
 use app::ssr::state::AppState;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use http::StatusCode;
@@ -18,6 +18,10 @@ pub fn router() -> Router<AppState> {
         .route("/sso/{login_id}/start", get(start))
         .route("/sso/{org_id}/oidc/callback", get(callback))
         .route("/sso/{org_id}/oidc/test/{ticket}", get(test))
+        .route(
+            "/sso/{org_id}/oidc/initiate",
+            get(initiate_get).post(initiate_post),
+        )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,4 +175,82 @@ async fn callback(
             }
         },
     }
+}
+
+/// A third-party-initiated login request (OpenID Connect Core §4).
+#[derive(Debug, Default, Deserialize)]
+pub struct InitiateParams {
+    pub iss: Option<String>,
+    pub login_hint: Option<String>,
+    pub target_link_uri: Option<String>,
+}
+
+/// `target_link_uri` as a local path, when it points at this server.
+fn same_origin_path(public_url: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return app::auth::return_to::safe_return_to(target).map(str::to_owned);
+    }
+    let ours = url::Url::parse(public_url).ok()?;
+    let theirs = url::Url::parse(target).ok()?;
+    if ours.origin() != theirs.origin() {
+        return None;
+    }
+    let path = match theirs.query() {
+        Some(q) => format!("{}?{q}", theirs.path()),
+        None => theirs.path().to_owned(),
+    };
+    app::auth::return_to::safe_return_to(&path).map(str::to_owned)
+}
+
+async fn initiate(
+    state: &AppState,
+    session: &Session,
+    org_id: &str,
+    params: InitiateParams,
+) -> Response {
+    let conn = match flow::connection_by_org(state, org_id).await {
+        Ok(Some(conn)) => conn,
+        Ok(None) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
+        Err(_) => {
+            return refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None);
+        }
+    };
+    // The request must name the configured issuer; anyone can send one.
+    if params.iss.as_deref() != Some(conn.issuer.as_str()) {
+        let named = params.iss.unwrap_or_else(|| "nobody".into());
+        let refusal = Refusal::IssuerMismatch(named.chars().take(200).collect());
+        return refusal_page(
+            StatusCode::BAD_REQUEST,
+            &refusal,
+            Some(&format!("/sso/{}", conn.login_id)),
+        );
+    }
+    let start = StartParams {
+        return_to: params
+            .target_link_uri
+            .as_deref()
+            .and_then(|t| same_origin_path(&state.settings.public_url, t)),
+        login_hint: params.login_hint,
+    };
+    redirect_to_idp(state, session, &conn, Purpose::Login, &start).await
+}
+
+/// `GET /sso/{org_id}/oidc/initiate`: the IdP's dashboard starts a sign-in.
+async fn initiate_get(
+    State(state): State<AppState>,
+    session: Session,
+    Path(org_id): Path<String>,
+    Query(params): Query<InitiateParams>,
+) -> Response {
+    initiate(&state, &session, &org_id, params).await
+}
+
+/// The same, sent as a form post.
+async fn initiate_post(
+    State(state): State<AppState>,
+    session: Session,
+    Path(org_id): Path<String>,
+    Form(params): Form<InitiateParams>,
+) -> Response {
+    initiate(&state, &session, &org_id, params).await
 }

@@ -242,7 +242,8 @@ async fn sign_in_works_as_a_plain_form_post() {
                 ("password", "nope nope nope"),
                 ("return_to", ""),
             ],
-            "http://localhost/login",
+            // The password step of the email-first sign-in.
+            "http://localhost/login?email=form%40example.com",
         )
         .await;
     assert!(bad.status.is_redirection(), "{bad:?}");

@@ -783,3 +783,126 @@ async fn the_login_page_works_without_javascript_and_test_mode_signs_nobody_in()
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn email_first_sign_in_picks_the_idp_by_domain_alone() {
+    let s = setup(Backend::Sqlite).await;
+    // An address in the organization's verified domain goes to its IdP,
+    // with the address as login_hint, whether or not an account exists.
+    for email in ["ada@flow.test", "owner@flow.test"] {
+        let res = s
+            .app
+            .server_fn(
+                "sign_in_email",
+                &[("email", email), ("return_to", "/o/flow-co/audit")],
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let to = res.location().expect("a redirect");
+        assert!(to.starts_with(&format!("{}/auth?", s.idp.base)), "{to}");
+        let url = url::Url::parse(to).expect("url");
+        let hint = url
+            .query_pairs()
+            .find(|(k, _)| k == "login_hint")
+            .map(|(_, v)| v.into_owned());
+        assert_eq!(hint.as_deref(), Some(email));
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned());
+        let return_to: Option<String> =
+            sqlx::query_scalar("SELECT return_to FROM sso_states WHERE state = $1")
+                .bind(state.expect("state"))
+                .fetch_one(&s.app.state.db)
+                .await
+                .expect("flow recorded");
+        assert_eq!(return_to.as_deref(), Some("/o/flow-co/audit"));
+    }
+    // Anything else: the password step, the same for unknown and known
+    // accounts; unsafe return paths are dropped.
+    for (email, expected) in [
+        (
+            "nobody@elsewhere.test",
+            "/login?email=nobody%40elsewhere.test",
+        ),
+        ("Owner@Example.com", "/login?email=Owner%40example.com"),
+    ] {
+        let res = s
+            .app
+            .server_fn(
+                "sign_in_email",
+                &[("email", email), ("return_to", "//evil.example")],
+                None,
+            )
+            .await;
+        assert_eq!(res.location(), Some(expected), "{}", res.body);
+    }
+    let res = s
+        .app
+        .server_fn("sign_in_email", &[("email", "not an email")], None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.json()["field"], "email");
+}
+
+#[tokio::test]
+async fn idp_initiated_login_checks_the_issuer_and_keeps_targets_local() {
+    let s = setup(Backend::Sqlite).await;
+    let public = s.app.state.settings.public_url.clone();
+    let initiate = |q: String| format!("/sso/{}/oidc/initiate?{q}", s.org_id);
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    for (target, expected) in [
+        (
+            format!("{public}/o/flow-co/members"),
+            Some("/o/flow-co/members"),
+        ),
+        ("/o/flow-co/audit".to_owned(), Some("/o/flow-co/audit")),
+        ("https://evil.example/o/flow-co".to_owned(), None),
+        ("//evil.example/x".to_owned(), None),
+    ] {
+        let started = start(
+            &s,
+            &initiate(format!(
+                "iss={}&login_hint=ada%40flow.test&target_link_uri={}",
+                enc(&s.idp.base),
+                enc(&target)
+            )),
+        )
+        .await;
+        assert_eq!(started.query["login_hint"], "ada@flow.test");
+        let return_to: Option<String> =
+            sqlx::query_scalar("SELECT return_to FROM sso_states WHERE state = $1")
+                .bind(&started.query["state"])
+                .fetch_one(&s.app.state.db)
+                .await
+                .expect("flow");
+        assert_eq!(return_to.as_deref(), expected, "{target}");
+        // And the sign-in completes like any other.
+        let code = s.idp.authorize(&started.query);
+        let res = callback(
+            &s,
+            &[
+                ("code", &code),
+                ("state", &started.query["state"]),
+                ("iss", &s.idp.base),
+            ],
+            Some(&started.cookie),
+        )
+        .await;
+        let landing = expected.unwrap_or("/o/flow-co");
+        assert_eq!(res.location(), Some(landing), "{}", res.body);
+    }
+    for bad in [
+        initiate(format!("iss={}", enc("https://evil.example"))),
+        initiate(String::new()),
+    ] {
+        let res = s.app.get(&bad, None).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(
+            res.body.contains("data-code=\"issuer_mismatch\""),
+            "{}",
+            res.body
+        );
+    }
+}
