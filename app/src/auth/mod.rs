@@ -72,6 +72,7 @@ pub async fn sign_in(
     let state = &ctx.state;
     let user =
         ssr::authenticate(&state.db, &state.login_limiter, &email, &password, ctx.ip).await?;
+    crate::sso::ssr::check_password_sign_in(&state.db, &state.settings, &user, ctx.ip).await?;
     let lifetime = state.settings.password_session_secs;
     ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
     tracing::info!(user_id = %user.id, "signed in with password");

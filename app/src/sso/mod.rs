@@ -138,6 +138,8 @@ pub struct SsoForm {
     pub claim_family_name: Option<String>,
     pub claim_username: Option<String>,
     pub claim_groups: Option<String>,
+    /// The "Require SSO" checkbox: present when ticked.
+    pub require_sso: Option<String>,
 }
 
 #[server(endpoint = "save_sso")]
@@ -178,6 +180,7 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
             groups: pick(form.claim_groups, defaults.groups),
         }),
         session_max_age_secs: hours.map(|h| h.saturating_mul(3600)),
+        require_sso: Some(form.require_sso.is_some()),
     };
     ssr::save(
         &ctx.state.db,

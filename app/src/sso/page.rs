@@ -140,6 +140,10 @@ fn SsoBody(
                     <Field label="Scopes" name="form[scopes]" value=config.scopes.join(" ") error=err("scopes")/>
                     <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=hours
                         hint="From 1 hour to 30 days (720 hours)." error=err("session_max_age_hours")/>
+                    <label class="checkbox">
+                        <input type="checkbox" name="form[require_sso]" value="on" checked=config.require_sso/>
+                        " Require SSO: members whose email is in a verified domain must sign in through SSO. Guests are exempt; owners keep password sign-in as break-glass access, recorded in the audit log."
+                    </label>
                     <details class="advanced">
                         <summary>"Advanced: claim names"</summary>
                         <Field label="Email claim" name="form[claim_email]" value=claims.email error=err("claim_email")/>

@@ -31,6 +31,10 @@ pub struct SsoInput {
     pub claims: Option<ClaimNames>,
     #[serde(default)]
     pub session_max_age_secs: Option<i64>,
+    /// Members in verified domains must sign in through SSO (guests are
+    /// exempt; owners keep audited password sign-in). Absent keeps it.
+    #[serde(default)]
+    pub require_sso: Option<bool>,
 }
 
 const MIN_SESSION: i64 = 3600;
@@ -391,6 +395,13 @@ pub async fn save(
             }
         }
     }
+    if let Some(require) = input.require_sso {
+        sqlx::query("UPDATE sso_connections SET require_sso = $2 WHERE org_id = $1")
+            .bind(&access.org_id)
+            .bind(i64::from(require))
+            .execute(&mut *tx)
+            .await?;
+    }
     record(
         &mut *tx,
         Event::by(
@@ -583,4 +594,61 @@ pub async fn start_test(
     };
     let path = super::flow::create_test_ticket(&state.db, &conn, user_id).await?;
     Ok(format!("{}{path}", state.settings.public_url))
+}
+
+/// Whether a password sign-in of `user` may go ahead. Refused when an
+/// organization that requires SSO counts the user as a member of one of its
+/// verified domains; guests are exempt, and owners keep password sign-in as
+/// break-glass access, audited in that organization.
+pub async fn check_password_sign_in(
+    db: &Db,
+    settings: &Settings,
+    user: &crate::auth::CurrentUser,
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let domain = crate::email::domain_of(&user.email).to_owned();
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT m.org_id, m.role, c.login_id, o.name FROM memberships m \
+         JOIN sso_connections c ON c.org_id = m.org_id \
+         JOIN organizations o ON o.id = m.org_id \
+         JOIN domains d ON d.org_id = m.org_id AND d.domain = $2 AND d.status = 'verified' \
+         WHERE m.user_id = $1 AND m.status = 'active' AND c.enabled = 1 AND c.require_sso = 1",
+    )
+    .bind(&user.id)
+    .bind(&domain)
+    .fetch_all(db)
+    .await?;
+    if let Some((_, _, login_id, org_name)) = rows
+        .iter()
+        .find(|(_, role, _, _)| role != "owner" && role != "guest")
+    {
+        return Err(AppError::new(
+            crate::error::ErrorKind::Forbidden,
+            "sso_required",
+            format!(
+                "{org_name} requires single sign-on. Sign in at {}/sso/{login_id}.",
+                settings.public_url
+            ),
+        ));
+    }
+    let actor = crate::orgs::access::Actor::User(user.clone());
+    for (org_id, _, _, _) in rows.iter().filter(|(_, role, _, _)| role == "owner") {
+        record(
+            db,
+            Event {
+                org_id,
+                actor: &actor,
+                action: "sso.break_glass_sign_in",
+                target: Some(Target {
+                    kind: "user",
+                    id: &user.id,
+                    label: &user.email,
+                }),
+                details: serde_json::json!({ "method": "password" }),
+                ip,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

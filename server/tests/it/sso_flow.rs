@@ -906,3 +906,66 @@ async fn idp_initiated_login_checks_the_issuer_and_keeps_targets_local() {
         );
     }
 }
+
+#[tokio::test]
+async fn require_sso_refuses_password_sign_in_except_guests_and_audited_owners() {
+    use crate::common::PASSWORD;
+    let s = setup(Backend::Sqlite).await;
+    s.app
+        .join(&s.owner, "flow-co", "mem@flow.test", "member")
+        .await;
+    s.app
+        .join(&s.owner, "flow-co", "guest@flow.test", "guest")
+        .await;
+    s.app
+        .join(&s.owner, "flow-co", "outside@example.com", "member")
+        .await;
+    // Off by default: passwords work.
+    let res = s.app.sign_in("mem@flow.test", PASSWORD, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    let res = s
+        .app
+        .api(
+            "PUT",
+            "/api/v1/orgs/flow-co/sso",
+            Auth::Cookie(&s.owner),
+            Some(
+                json!({"provider_label": "TestIdP", "discovery_url": s.idp.base,
+                "client_id": CLIENT_ID, "require_sso": true}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["require_sso"], true);
+
+    let refused = s.app.sign_in("mem@flow.test", PASSWORD, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let err = refused.json();
+    assert_eq!(err["code"], "sso_required");
+    let pointer = format!("/sso/{}", s.login_id);
+    assert!(
+        err["message"].as_str().expect("message").contains(&pointer),
+        "{err}"
+    );
+    assert!(refused.session_cookie().is_none(), "no session");
+
+    for (email, who) in [
+        ("guest@flow.test", "guests are exempt"),
+        (
+            "outside@example.com",
+            "emails outside verified domains are not covered",
+        ),
+        ("owner@flow.test", "owners keep break-glass access"),
+    ] {
+        let res = s.app.sign_in(email, PASSWORD, None).await;
+        assert_eq!(res.status, StatusCode::OK, "{who}: {}", res.body);
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'sso.break_glass_sign_in' AND actor_label = 'owner@flow.test'",
+    )
+    .fetch_one(&s.app.state.db)
+    .await
+    .expect("count");
+    assert_eq!(audited, 1, "the owner's password sign-in is audited");
+}
