@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod branding;
 pub mod domains;
 #[cfg(feature = "ssr")]
 pub mod email;

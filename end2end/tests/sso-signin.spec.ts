@@ -108,3 +108,37 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Members' }).click();
   await expect(page.getByRole('row').filter({ hasText: `grace@${domain}` })).toContainText('via sso');
 });
+
+test('login page branding previews live, saves, and takes a logo upload', async ({ page }) => {
+  const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  await signUp(page, uniqueEmail('brand-admin'));
+  await createOrg(page, `Brand Co ${suffix}`);
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
+  await waitForHydration(page);
+  const preview = page.locator('.login-preview');
+  await expect(preview).toContainText(`Sign in to Brand Co ${suffix}`);
+
+  // The preview follows the inputs as they are typed.
+  await page.getByLabel('Display name').fill('Brand Corp');
+  await expect(preview).toContainText('Sign in to Brand Corp');
+  await page.getByLabel('Accent colour').fill('#0f766e');
+  await expect(preview).toHaveAttribute('style', /--accent: #0f766e/);
+  await page.getByRole('button', { name: 'Apply branding' }).click();
+  await expect(page.getByRole('button', { name: 'Apply branding' })).toBeEnabled();
+
+  // A 1×1 PNG through the plain upload form.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  await page.getByLabel('Logo', { exact: true }).setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: png });
+  await page.getByRole('button', { name: 'Upload logo' }).click();
+  await expect(page).toHaveURL(/\/settings\/security#branding$/);
+  await expect(preview.locator('img.brand-logo')).toBeVisible();
+  await expect(page.getByLabel('Display name')).toHaveValue('Brand Corp');
+
+  // Something that is not an image is refused with a readable message.
+  await page.getByLabel('Logo', { exact: true }).setInputFiles({ name: 'evil.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg onload="alert(1)"></svg>') });
+  await page.getByRole('button', { name: 'Upload logo' }).click();
+  await expect(page.locator('#branding .form-error')).toContainText('The logo was refused');
+});

@@ -131,5 +131,6 @@ pub fn SecurityPage() -> impl IntoView {
         </header>
         <crate::domains::DomainsSection/>
         <crate::sso::SsoSection/>
+        <crate::branding::BrandingSection/>
     }
 }

@@ -14,6 +14,8 @@ pub struct LoginPageInfo {
     pub org_name: String,
     pub provider_label: String,
     pub enabled: bool,
+    pub branding: crate::branding::Branding,
+    pub org_id: String,
 }
 
 /// Public: anyone holding the login URL may see the organization's name.
@@ -23,7 +25,10 @@ pub async fn sso_login_page(login_id: String) -> Result<LoginPageInfo, AppError>
     let conn = super::flow::connection_by_login_id(&ctx.state, &login_id)
         .await?
         .ok_or_else(|| AppError::not_found("There is no sign-in page at this address."))?;
+    let branding = crate::branding::ssr::get(&ctx.state.db, &conn.org_id).await?;
     Ok(LoginPageInfo {
+        branding,
+        org_id: conn.org_id,
         login_id: conn.login_id,
         org_name: conn.org_name,
         provider_label: conn.provider_label,
@@ -46,10 +51,21 @@ pub fn SsoLoginPage() -> impl IntoView {
                         match info.await {
                             Ok(page) => {
                                 let action = format!("/sso/{}/start", page.login_id);
-                                let title = format!("Sign in to {}", page.org_name);
+                                let name = page
+                                    .branding
+                                    .display_name
+                                    .clone()
+                                    .unwrap_or_else(|| page.org_name.clone());
+                                let title = format!("Sign in to {name}");
+                                let logo = page
+                                    .branding
+                                    .logo_version
+                                    .map(|v| crate::branding::logo_url(&page.org_id, v));
                                 view! {
                                     <Title text=title.clone()/>
-                                    <p class="brand">{page.org_name.clone()}</p>
+                                    <div class="branded" style=page.branding.style()>
+                                    {logo.map(|src| view! { <img class="brand-logo" src=src alt=""/> })}
+                                    <p class="brand">{name}</p>
                                     <h1>{title}</h1>
                                     {if page.enabled {
                                         view! {
@@ -72,6 +88,7 @@ pub fn SsoLoginPage() -> impl IntoView {
                                     <p class="muted">
                                         <a href="/login">"Sign in with a password instead"</a>
                                     </p>
+                                    </div>
                                 }
                                     .into_any()
                             }

@@ -2,6 +2,7 @@
 //! files, sessions and request logging.
 
 pub mod api;
+mod branding;
 pub mod caller;
 pub mod domains_api;
 pub mod error;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .merge(sso_flow::router())
+        .merge(branding::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -969,3 +969,107 @@ async fn require_sso_refuses_password_sign_in_except_guests_and_audited_owners()
     .expect("count");
     assert_eq!(audited, 1, "the owner's password sign-in is audited");
 }
+
+async fn upload_logo(s: &Setup, cookie: Option<&str>, bytes: &[u8]) -> crate::common::TestResponse {
+    let mut body =
+        b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"logo\"; filename=\"logo\"\r\n\
+Content-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--XBOUNDARY--\r\n");
+    let mut req = http::Request::post("/branding/flow-co/logo").header(
+        http::header::CONTENT_TYPE,
+        "multipart/form-data; boundary=XBOUNDARY",
+    );
+    if let Some(c) = cookie {
+        req = req.header(http::header::COOKIE, c);
+    }
+    s.app
+        .send(req.body(axum::body::Body::from(body)).expect("request"))
+        .await
+}
+
+#[tokio::test]
+async fn branding_shows_on_the_login_page_and_logos_cannot_run_script() {
+    let s = setup(Backend::Sqlite).await;
+    let bad = s
+        .app
+        .server_fn(
+            "save_branding",
+            &[
+                ("org", "flow-co"),
+                ("display_name", "Flow"),
+                ("accent_color", "red;}body{"),
+            ],
+            Some(&s.owner),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.json()["field"], "accent_color");
+    let ok = s
+        .app
+        .server_fn(
+            "save_branding",
+            &[
+                ("org", "flow-co"),
+                ("display_name", "Flow Corp"),
+                ("accent_color", "#0F766E"),
+            ],
+            Some(&s.owner),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.json()["accent_color"], "#0f766e");
+
+    // Uploads are checked by content and need sso:write.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image-but-a-png-header";
+    assert_eq!(
+        upload_logo(&s, None, png).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = upload_logo(&s, Some(&s.owner), b"<svg onload=\"alert(1)\"></svg>").await;
+    assert_eq!(
+        res.location(),
+        Some("/o/flow-co/settings/security?logo_error=1#branding")
+    );
+    let res = upload_logo(&s, Some(&s.owner), png).await;
+    assert_eq!(
+        res.location(),
+        Some("/o/flow-co/settings/security#branding"),
+        "{}",
+        res.body
+    );
+
+    let logo = s
+        .app
+        .get(&format!("/branding/{}/logo", s.org_id), None)
+        .await;
+    assert_eq!(logo.status, StatusCode::OK);
+    assert_eq!(logo.header("content-type"), Some("image/png"));
+    assert_eq!(logo.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        logo.header("content-security-policy")
+            .is_some_and(|c| c.contains("sandbox"))
+    );
+
+    let page = s.app.get(&format!("/sso/{}", s.login_id), None).await;
+    assert!(page.body.contains("Sign in to Flow Corp"), "{}", page.body);
+    assert!(page.body.contains("--accent: #0f766e"));
+    assert!(
+        page.body
+            .contains(&format!("/branding/{}/logo?v=", s.org_id))
+    );
+
+    // A clean SVG is accepted, and opened directly it downloads.
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><circle r=\"4\"/></svg>";
+    upload_logo(&s, Some(&s.owner), svg).await;
+    let logo = s
+        .app
+        .get(&format!("/branding/{}/logo", s.org_id), None)
+        .await;
+    assert_eq!(logo.header("content-type"), Some("image/svg+xml"));
+    assert!(
+        logo.header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment"))
+    );
+}
