@@ -89,6 +89,7 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
   await signInAtIdp(member, `grace@${domain}`);
   await expect(member).toHaveURL(/\/o\/sso-real-[0-9]+$/);
   await expect(member.getByRole('heading', { level: 1, name: orgName })).toBeVisible();
+  const slug = new URL(member.url()).pathname.split('/')[2];
   await member.goto('/api/v1/me');
   await expect(member.locator('body')).toContainText(`grace@${domain}`);
   await plain.close();
@@ -103,6 +104,17 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
   await signInAtIdp(lin, `lin@${domain}`);
   await expect(lin).toHaveURL(/\/o\/sso-real-[0-9]+$/);
   await third.close();
+
+  // Started from the IdP's side (third-party-initiated login), landing on
+  // the page it names.
+  const orgId = redirectUri.split('/')[4];
+  const fourth = await browser.newContext();
+  const max = await fourth.newPage();
+  const target = encodeURIComponent(`${new URL(loginUrl).origin}/o/${slug}/members`);
+  await max.goto(`/sso/${orgId}/oidc/initiate?iss=${encodeURIComponent(idp)}&target_link_uri=${target}`);
+  await signInAtIdp(max, `max@${domain}`);
+  await expect(max).toHaveURL(new RegExp(`/o/${slug}/members$`));
+  await fourth.close();
 
   // The admin sees the new member, who joined through SSO.
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Members' }).click();

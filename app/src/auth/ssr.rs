@@ -203,9 +203,25 @@ pub async fn authenticate(
         Some((id, hash)) => (Some(id), hash),
         None => (None, None),
     };
+    let passwordless = stored.is_none();
     if !verify_password(password.to_owned(), stored).await {
         limiter.record_failure(db, ip, &email).await?;
         tracing::info!(ip = ?ip, "password sign-in refused");
+        // Accounts made by SSO have no password: point them to SSO.
+        if passwordless && let Some(id) = &user_id {
+            let identities: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM sso_identities WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_one(db)
+                    .await?;
+            if identities > 0 {
+                return Err(AppError::new(
+                    ErrorKind::Unauthorized,
+                    "sso_account",
+                    "This account signs in through single sign-on: use your organization's login page.",
+                ));
+            }
+        }
         return Err(wrong_credentials());
     }
     let user_id = user_id.ok_or_else(wrong_credentials)?;

@@ -127,7 +127,7 @@ fn BrandingBody(
                                 <input id="brand-name" type="text" name="display_name" maxlength="60"
                                     placeholder=org_name.clone() prop:value=move || name.get()
                                     on:input=move |ev| name.set(event_target_value(&ev))/>
-                                <p class="hint">"Leave empty to show the organization's name."</p>
+                                <p class="field-hint">"Leave empty to show the organization's name."</p>
                                 {move || err("display_name")().map(|m| view! { <p class="field-error">{m}</p> })}
                             </div>
                             <div class="field">
@@ -135,7 +135,7 @@ fn BrandingBody(
                                 <input id="brand-accent" type="text" name="accent_color" placeholder="#4f46e5"
                                     pattern="#[0-9a-fA-F]{6}" prop:value=move || accent.get()
                                     on:input=move |ev| accent.set(event_target_value(&ev))/>
-                                <p class="hint">"As #rrggbb; empty for Latchkey's."</p>
+                                <p class="field-hint">"As #rrggbb; empty for Latchkey's."</p>
                                 {move || err("accent_color")().map(|m| view! { <p class="field-error">{m}</p> })}
                             </div>
                             <FormError error fields=&["display_name", "accent_color"]/>
@@ -146,7 +146,7 @@ fn BrandingBody(
                             <div class="field">
                                 <label for="brand-logo">"Logo"</label>
                                 <input id="brand-logo" type="file" name="logo" accept="image/png,image/jpeg,image/webp,image/svg+xml"/>
-                                <p class="hint">"PNG, JPEG, WebP or SVG, at most 256 KiB."</p>
+                                <p class="field-hint">"PNG, JPEG, WebP or SVG, at most 256 KiB."</p>
                             </div>
                             <button type="submit" class="button">"Upload logo"</button>
                         </form>

@@ -365,6 +365,16 @@ async fn callback(
         .await
 }
 
+/// The refusal page names the refusal's code.
+fn assert_code(res: &crate::common::TestResponse, code: &str) {
+    assert!(
+        res.body.contains(&format!("data-code=\"{code}\"")),
+        "expected {code}: {} {}",
+        res.status,
+        res.body
+    );
+}
+
 async fn is_signed_in(s: &Setup, cookie: &str) -> bool {
     s.app.get("/api/v1/me", Some(cookie)).await.status == StatusCode::OK
 }
@@ -404,11 +414,7 @@ async fn assert_refused(s: &Setup, plan: Plan, code: &str) {
         res.status,
         res.body
     );
-    assert!(
-        res.body.contains(&format!("data-code=\"{code}\"")),
-        "expected {code}: {}",
-        res.body
-    );
+    assert_code(&res, code);
     assert!(!is_signed_in(s, &cookie).await, "{code}: no session");
 }
 
@@ -458,6 +464,14 @@ async fn good_flow(backend: Backend) {
         (Some("sso"), Some("user-1"))
     );
 
+    // The account SSO created has no password; the password form says so.
+    let res = s
+        .app
+        .sign_in("ada@flow.test", "any password at all", None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json()["code"], "sso_account", "{}", res.body);
+
     // The callback cannot be replayed: the state was used up.
     let replay = callback(
         &s,
@@ -470,11 +484,7 @@ async fn good_flow(backend: Backend) {
     )
     .await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
-    assert!(
-        replay.body.contains("data-code=\"expired\""),
-        "{}",
-        replay.body
-    );
+    assert_code(&replay, "expired");
 
     // Next time the same (iss, sub) is the same user, even with a new email.
     let (res, _) = sign_in_with(
@@ -593,11 +603,7 @@ async fn every_misbehaving_answer_is_refused_without_a_session() {
         Some(&started.cookie),
     )
     .await;
-    assert!(
-        res.body.contains("data-code=\"issuer_mismatch\""),
-        "{}",
-        res.body
-    );
+    assert_code(&res, "issuer_mismatch");
     let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
     let code = s.idp.authorize(&started.query);
     let res = callback(
@@ -606,11 +612,7 @@ async fn every_misbehaving_answer_is_refused_without_a_session() {
         Some(&started.cookie),
     )
     .await;
-    assert!(
-        res.body.contains("data-code=\"issuer_missing\""),
-        "the IdP advertises RFC 9207: {}",
-        res.body
-    );
+    assert_code(&res, "issuer_missing");
     let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
     let code = s.idp.authorize(&started.query);
     let res = callback(
@@ -623,18 +625,14 @@ async fn every_misbehaving_answer_is_refused_without_a_session() {
         None,
     )
     .await;
-    assert!(
-        res.body.contains("data-code=\"other_browser\""),
-        "{}",
-        res.body
-    );
+    assert_code(&res, "other_browser");
     let res = callback(
         &s,
         &[("code", &code), ("state", "made-up"), ("iss", &s.idp.base)],
         Some(&started.cookie),
     )
     .await;
-    assert!(res.body.contains("data-code=\"expired\""), "{}", res.body);
+    assert_code(&res, "expired");
     let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
     let res = callback(
         &s,
@@ -647,7 +645,7 @@ async fn every_misbehaving_answer_is_refused_without_a_session() {
         Some(&started.cookie),
     )
     .await;
-    assert!(res.body.contains("data-code=\"idp_error\""), "{}", res.body);
+    assert_code(&res, "idp_error");
     assert!(
         res.body.contains("User &lt;b&gt;cancelled&lt;/b&gt;"),
         "IdP text is escaped: {}",
@@ -899,11 +897,7 @@ async fn idp_initiated_login_checks_the_issuer_and_keeps_targets_local() {
     ] {
         let res = s.app.get(&bad, None).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}");
-        assert!(
-            res.body.contains("data-code=\"issuer_mismatch\""),
-            "{}",
-            res.body
-        );
+        assert_code(&res, "issuer_mismatch");
     }
 }
 
