@@ -387,12 +387,10 @@ async fn users_named(s: &Setup, email: &str) -> i64 {
         .expect("count")
 }
 
-/// A full sign-in with `plan`; returns the callback's answer and cookie.
-async fn sign_in_with(s: &Setup, plan: Plan) -> (crate::common::TestResponse, String) {
-    s.idp.plan(plan);
-    let started = start(s, &format!("/sso/{}/start", s.login_id)).await;
+/// The IdP signs the user in and sends the browser back, as it should.
+async fn finish_at_idp(s: &Setup, started: &Started) -> crate::common::TestResponse {
     let code = s.idp.authorize(&started.query);
-    let res = callback(
+    callback(
         s,
         &[
             ("code", &code),
@@ -401,7 +399,14 @@ async fn sign_in_with(s: &Setup, plan: Plan) -> (crate::common::TestResponse, St
         ],
         Some(&started.cookie),
     )
-    .await;
+    .await
+}
+
+/// A full sign-in with `plan`; returns the callback's answer and cookie.
+async fn sign_in_with(s: &Setup, plan: Plan) -> (crate::common::TestResponse, String) {
+    s.idp.plan(plan);
+    let started = start(s, &format!("/sso/{}/start", s.login_id)).await;
+    let res = finish_at_idp(s, &started).await;
     let cookie = session_cookie(&res).unwrap_or(started.cookie);
     (res, cookie)
 }
@@ -734,17 +739,7 @@ async fn the_login_page_works_without_javascript_and_test_mode_signs_nobody_in()
     let started = start(&s, &path).await;
     let again = s.app.get(&path, None).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND, "the link works once");
-    let code = s.idp.authorize(&started.query);
-    let res = callback(
-        &s,
-        &[
-            ("code", &code),
-            ("state", &started.query["state"]),
-            ("iss", &s.idp.base),
-        ],
-        Some(&started.cookie),
-    )
-    .await;
+    let res = finish_at_idp(&s, &started).await;
     assert_eq!(
         res.location(),
         Some("/o/flow-co/settings/security#sso-test")
@@ -877,17 +872,7 @@ async fn idp_initiated_login_checks_the_issuer_and_keeps_targets_local() {
                 .expect("flow");
         assert_eq!(return_to.as_deref(), expected, "{target}");
         // And the sign-in completes like any other.
-        let code = s.idp.authorize(&started.query);
-        let res = callback(
-            &s,
-            &[
-                ("code", &code),
-                ("state", &started.query["state"]),
-                ("iss", &s.idp.base),
-            ],
-            Some(&started.cookie),
-        )
-        .await;
+        let res = finish_at_idp(&s, &started).await;
         let landing = expected.unwrap_or("/o/flow-co");
         assert_eq!(res.location(), Some(landing), "{}", res.body);
     }
