@@ -25,12 +25,19 @@ pub struct Branding {
 }
 
 impl Branding {
-    /// The inline style that applies the accent colour (validated on save).
+    /// The inline style that applies the accent colour.
     pub fn style(&self) -> String {
-        self.accent_color
-            .as_deref()
-            .map(|c| format!("--accent: {c}; --accent-soft: {c}1a;"))
-            .unwrap_or_default()
+        accent_style(self.accent_color.as_deref().unwrap_or_default())
+    }
+}
+
+/// The style for an accent colour, or none when it is not `#rrggbb`; the
+/// one place a colour becomes CSS, so nothing else reaches the attribute.
+pub fn accent_style(color: &str) -> String {
+    if is_hex_color(color) {
+        format!("--accent: {color}; --accent-soft: {color}1a;")
+    } else {
+        String::new()
     }
 }
 

@@ -1,22 +1,13 @@
 //! Settings › Security › Login page branding, with a live preview, and the
 //! branded card the login page itself shows.
 
-use super::{Branding, RemoveLogo, SaveBranding, get_branding, is_hex_color};
+use super::{Branding, RemoveLogo, SaveBranding, accent_style, get_branding};
 use crate::error::AppError;
 use crate::orgs::permissions::Permission;
 use crate::orgs::{ConsoleContext, use_org_param};
 use crate::ui::{FormError, SubmitButton};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-
-/// The style for an accent colour, or none when it is not `#rrggbb`.
-fn accent_style(color: &str) -> String {
-    if is_hex_color(color) {
-        format!("--accent: {color}; --accent-soft: {color}1a;")
-    } else {
-        String::new()
-    }
-}
 
 /// Where an organization's logo is served.
 pub fn logo_url(org_id: &str, version: i64) -> String {

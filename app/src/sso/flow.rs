@@ -153,7 +153,8 @@ impl From<sqlx::Error> for Refusal {
     }
 }
 
-/// A connection as the flow needs it, secret included (server side only).
+/// A connection as the flow needs it. The client secret is decrypted only
+/// where the code is exchanged, not for every login page view.
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub org_id: String,
@@ -163,7 +164,6 @@ pub struct Connection {
     pub provider_label: String,
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Option<String>,
     pub scopes: Vec<String>,
     pub claims: ClaimNames,
     pub enabled: bool,
@@ -203,7 +203,6 @@ async fn connection_where(
         .fetch_optional(&state.db)
         .await?;
     let Some(r) = row else { return Ok(None) };
-    let client_secret = super::ssr::client_secret(&state.db, &state.keys, &r.0).await?;
     Ok(Some(Connection {
         org_id: r.0,
         org_slug: r.1,
@@ -212,7 +211,6 @@ async fn connection_where(
         provider_label: r.4,
         issuer: r.5,
         client_id: r.6,
-        client_secret,
         scopes: r.7.split_whitespace().map(str::to_owned).collect(),
         claims: serde_json::from_str(&r.8).unwrap_or_default(),
         enabled: r.9 != 0,
@@ -246,7 +244,13 @@ fn guard(state: &AppState) -> super::net::Guard {
     }
 }
 
-fn client(state: &AppState, conn: &Connection, metadata: Metadata) -> Result<Client, Refusal> {
+/// `secret` is needed for the token exchange only.
+fn client(
+    state: &AppState,
+    conn: &Connection,
+    metadata: Metadata,
+    secret: Option<String>,
+) -> Result<Client, Refusal> {
     let redirect = RedirectUrl::new(redirect_uri(&state.settings.public_url, &conn.org_id))
         .map_err(|_| Refusal::Internal)?;
     let basic = metadata
@@ -255,7 +259,7 @@ fn client(state: &AppState, conn: &Connection, metadata: Metadata) -> Result<Cli
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(conn.client_id.clone()),
-        conn.client_secret.clone().map(ClientSecret::new),
+        secret.map(ClientSecret::new),
     )
     .set_redirect_uri(redirect);
     Ok(if basic {
@@ -288,7 +292,7 @@ pub async fn begin(
         .metadata(guard(state), &conn.issuer)
         .await
         .map_err(Refusal::Unreachable)?;
-    let client = client(state, conn, metadata)?;
+    let client = client(state, conn, metadata, None)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -597,7 +601,8 @@ async fn verify(
         .as_deref()
         .ok_or_else(|| Refusal::Idp("the answer carries no sign-in code".into()))?;
     let http = http_client(guard);
-    let client = client(state, conn, metadata.clone())?;
+    let secret = super::ssr::client_secret(&state.db, &state.keys, &conn.org_id).await?;
+    let client = client(state, conn, metadata.clone(), secret.clone())?;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|_| Refusal::TokenExchange("the provider has no token endpoint".into()))?
@@ -649,7 +654,7 @@ async fn verify(
                     ),
                 ));
             };
-            let client = self::client(state, conn, metadata)?;
+            let client = self::client(state, conn, metadata, secret)?;
             check(&client).map_err(|e| claims_error(&e))?
         }
         Err(e) => return Err(claims_error(&e)),
