@@ -21,6 +21,9 @@ pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::auth::ssr::Log
             if let Err(e) = app::sso::flow::delete_expired_states(&db).await {
                 tracing::warn!(error = %e.message, "could not remove expired sign-in flows");
             }
+            if let Err(e) = app::sso::logout::delete_expired_jtis(&db).await {
+                tracing::warn!(error = %e, "could not remove old logout-token records");
+            }
         }
     });
 }

@@ -7,6 +7,7 @@ use crate::ssr::{now, random};
 use std::net::IpAddr;
 
 /// What an event is about.
+#[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub kind: &'a str,
     pub id: &'a str,

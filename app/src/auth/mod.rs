@@ -34,6 +34,10 @@ pub struct SessionAuth {
     pub idp_sid: Option<String>,
     #[serde(default)]
     pub idp_sub: Option<String>,
+    /// The ID token of an SSO sign-in, kept server-side as the
+    /// `id_token_hint` of RP-initiated logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_id_token: Option<String>,
 }
 
 /// Where to go after signing in: `return_to` when it is a local path,
@@ -121,11 +125,19 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
     Ok(())
 }
 
+/// Ends the session. With `idp` set (the console's "and at <provider>"
+/// button), an SSO session continues to the IdP's end-session endpoint
+/// (RP-initiated logout), which sends the browser back to `/login`.
 #[server(endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), AppError> {
+pub async fn sign_out(idp: Option<String>) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
+    let auth = ssr::session_auth(&ctx.session).await;
+    let idp_url = match (&auth, idp.is_some()) {
+        (Some(auth), true) => crate::sso::logout::rp_logout_url(&ctx.state, auth).await,
+        _ => None,
+    };
     ssr::end_session(&ctx.session).await?;
-    ctx.redirect("/login");
+    ctx.redirect(idp_url.as_deref().unwrap_or("/login"));
     Ok(())
 }
 
@@ -138,5 +150,6 @@ pub fn password_session(user_id: &str) -> SessionAuth {
         created_at: crate::ssr::now(),
         idp_sid: None,
         idp_sub: None,
+        idp_id_token: None,
     }
 }

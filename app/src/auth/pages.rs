@@ -143,9 +143,11 @@ pub fn SignUpPage() -> impl IntoView {
     }
 }
 
-/// The sign-out button: a form, so it works without JavaScript.
+/// The sign-out button: a form, so it works without JavaScript. With
+/// `idp` (the provider label of an SSO session whose IdP supports it), a
+/// second button also signs out at the identity provider.
 #[component]
-pub fn SignOutForm() -> impl IntoView {
+pub fn SignOutForm(#[prop(default = None)] idp: Option<String>) -> impl IntoView {
     let action = ServerAction::<SignOut>::new();
     view! {
         <ActionForm action>
@@ -156,5 +158,13 @@ pub fn SignOutForm() -> impl IntoView {
                 class="button link-button"
             />
         </ActionForm>
+        {idp.map(|label| view! {
+            <ActionForm action attr:class="idp-sign-out">
+                <input type="hidden" name="idp" value="1"/>
+                <button type="submit" class="button link-button small" disabled=move || action.pending().get()>
+                    {format!("Sign out of {label} too")}
+                </button>
+            </ActionForm>
+        })}
     }
 }

@@ -51,6 +51,9 @@ pub struct ConsoleContext {
     pub member_count: i64,
     /// What the viewer may do here; the server checks again on every call.
     pub permissions: Vec<Permission>,
+    /// The provider label when this SSO session can also sign out at the
+    /// IdP (RP-initiated logout).
+    pub idp_logout: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,12 +186,17 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
             AppError::not_found("There is no such organization, or you are not a member of it.")
         })?;
     let member_count = ssr::count_members(db, &current.id).await?;
+    let idp_logout = match crate::auth::ssr::session_auth(&ctx.session).await {
+        Some(auth) => crate::sso::logout::rp_logout_offer(&ctx.state, &auth).await,
+        None => None,
+    };
     Ok(ConsoleContext {
         user,
         org: current,
         orgs,
         member_count,
         permissions: access.permissions,
+        idp_logout,
     })
 }
 

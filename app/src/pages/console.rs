@@ -57,7 +57,7 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
                 {ctx.user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
                 <div class="topbar-user">
                     <span class="user-email" title=ctx.user.email.clone()>{ctx.user.name.clone()}</span>
-                    <SignOutForm/>
+                    <SignOutForm idp=ctx.idp_logout.clone()/>
                 </div>
             </header>
             <div class="console-body">
@@ -131,6 +131,7 @@ pub fn SecurityPage() -> impl IntoView {
         </header>
         <crate::domains::DomainsSection/>
         <crate::sso::SsoSection/>
+        <crate::sso::ProvisioningSection/>
         <crate::branding::BrandingSection/>
     }
 }

@@ -5,8 +5,10 @@
 //! an algorithm allow-list; identity keyed by (`iss`, `sub`).
 
 use super::ClaimNames;
+use super::mapping::RoleMapping;
 use super::provider::{Metadata, http_client};
-use crate::audit::ssr::{self as audit, Event, Target};
+use super::provision::{self, Verified};
+use crate::audit::ssr::{self as audit, Event};
 use crate::auth::SessionAuth;
 use crate::error::AppError;
 use crate::orgs::access::Actor;
@@ -107,10 +109,8 @@ pub enum Refusal {
     DomainNotVerified(String),
     #[error("Your membership of this organization is deactivated. Ask an admin to reactivate it.")]
     Deactivated,
-    #[error(
-        "This organization does not create accounts at first sign-in. Ask an admin to invite you."
-    )]
-    NotProvisioned,
+    #[error("Your organization requires an invitation — ask an admin of {0}.")]
+    NotProvisioned(String),
     #[error("Something went wrong on our side. Try again.")]
     Internal,
 }
@@ -133,7 +133,7 @@ impl Refusal {
             Self::EmailUnverified(_) => "email_unverified",
             Self::DomainNotVerified(_) => "domain_not_verified",
             Self::Deactivated => "deactivated",
-            Self::NotProvisioned => "not_provisioned",
+            Self::NotProvisioned(_) => "not_provisioned",
             Self::Internal => "internal",
         }
     }
@@ -169,6 +169,7 @@ pub struct Connection {
     pub enabled: bool,
     pub jit_enabled: bool,
     pub default_role: String,
+    pub role_mappings: Vec<RoleMapping>,
     pub session_secs: i64,
 }
 
@@ -185,12 +186,13 @@ type ConnRow = (
     i64,
     i64,
     String,
+    String,
     i64,
 );
 
 const CONN_SELECT: &str = "SELECT c.org_id, o.slug, o.name, c.login_id, c.provider_label, \
      c.issuer, c.client_id, c.scopes, c.claims, c.enabled, c.jit_enabled, c.default_role, \
-     c.session_max_age_secs FROM sso_connections c JOIN organizations o ON o.id = c.org_id";
+     c.role_mappings, c.session_max_age_secs FROM sso_connections c JOIN organizations o ON o.id = c.org_id";
 
 async fn connection_where(
     state: &AppState,
@@ -216,7 +218,8 @@ async fn connection_where(
         enabled: r.9 != 0,
         jit_enabled: r.10 != 0,
         default_role: r.11,
-        session_secs: r.12,
+        role_mappings: serde_json::from_str(&r.12).unwrap_or_default(),
+        session_secs: r.13,
     }))
 }
 
@@ -238,7 +241,7 @@ pub fn redirect_uri(public_url: &str, org_id: &str) -> String {
     format!("{public_url}/sso/{org_id}/oidc/callback")
 }
 
-fn guard(state: &AppState) -> super::net::Guard {
+pub(super) fn guard(state: &AppState) -> super::net::Guard {
     super::net::Guard {
         allow_private: state.settings.allow_private_idp,
     }
@@ -486,7 +489,7 @@ fn jwt_claims(compact: &str) -> Result<Map<String, Value>, Refusal> {
     serde_json::from_slice(&bytes).map_err(|_| Refusal::IdToken("its payload is not JSON".into()))
 }
 
-fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+pub(super) fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims
         .get(name)
         .and_then(Value::as_str)
@@ -531,7 +534,7 @@ pub async fn finish(
     };
     let result = verify(state, &conn, &row, params, bound).await;
     let outcome = match result {
-        Ok(claims) => match purpose {
+        Ok((claims, id_token)) => match purpose {
             Purpose::Test => {
                 record_test(state, &conn, Ok(&claims))
                     .await
@@ -539,7 +542,15 @@ pub async fn finish(
                         org_slug: conn.org_slug.clone(),
                     })
             }
-            Purpose::Login => sign_in(state, &conn, &row, &claims, ip).await,
+            Purpose::Login => {
+                let verified = Verified {
+                    issuer: &row.issuer,
+                    claims: &claims,
+                    id_token,
+                    return_to: row.return_to.clone(),
+                };
+                provision::sign_in(state, &conn, verified, ip).await
+            }
         },
         Err(r) => Err(r),
     };
@@ -564,7 +575,7 @@ async fn verify(
     row: &StateRow,
     params: &CallbackParams,
     bound: bool,
-) -> Result<Map<String, Value>, Refusal> {
+) -> Result<(Map<String, Value>, String), Refusal> {
     if !bound {
         return Err(Refusal::OtherBrowser);
     }
@@ -669,7 +680,7 @@ async fn verify(
             claims.entry(k).or_insert(v);
         }
     }
-    Ok(claims)
+    Ok((claims, id_token.to_string()))
 }
 
 fn chrono_now(offset_secs: i64) -> chrono::DateTime<chrono::Utc> {
@@ -704,7 +715,7 @@ async fn userinfo(
 
 /// The email the claims vouch for: present, not marked unverified, and in
 /// one of the organization's verified domains.
-async fn trusted_email(
+pub(super) async fn trusted_email(
     db: &Db,
     conn: &Connection,
     claims: &Map<String, Value>,
@@ -721,7 +732,7 @@ async fn trusted_email(
     Ok(email)
 }
 
-fn display_name(conn: &Connection, claims: &Map<String, Value>, email: &str) -> String {
+pub(super) fn display_name(conn: &Connection, claims: &Map<String, Value>, email: &str) -> String {
     let names = &conn.claims;
     let full = claim_str(claims, &names.name)
         .map(str::to_owned)
@@ -751,12 +762,15 @@ async fn record_test(
                     .unwrap_or(false),
                 None => false,
             };
+            let (role, rule) = provision::mapped_role(conn, claims);
             let summary = serde_json::json!({
                 "claims": claims,
                 "email": email,
                 "email_verified": email_verified(claims),
                 "email_domain_verified": domain_verified,
-                "role": conn.default_role,
+                "role": role,
+                "rule": rule.map(|i| conn.role_mappings[i].describe()),
+                "rule_number": rule.map(|i| i + 1),
             });
             (1i64, None, Some(summary.to_string()))
         }
@@ -788,198 +802,6 @@ async fn audit_refusal(db: &Db, conn: &Connection, refusal: &Refusal, ip: Option
     if let Err(e) = audit::record(db, event).await {
         tracing::error!(error = %e.message, "could not audit a refused sso sign-in");
     }
-}
-
-/// Finds or provisions the member for verified claims and returns the
-/// session to open.
-async fn sign_in(
-    state: &AppState,
-    conn: &Connection,
-    row: &StateRow,
-    claims: &Map<String, Value>,
-    ip: Option<IpAddr>,
-) -> Result<Finished, Refusal> {
-    let db = &state.db;
-    let subject = claim_str(claims, "sub")
-        .ok_or_else(|| Refusal::IdToken("it names no subject".into()))?
-        .to_owned();
-    let issuer = row.issuer.clone();
-    let known: Option<(String,)> =
-        sqlx::query_as("SELECT user_id FROM sso_identities WHERE issuer = $1 AND subject = $2")
-            .bind(&issuer)
-            .bind(&subject)
-            .fetch_optional(db)
-            .await?;
-    // Reads that need no transaction come first.
-    let trusted = match known {
-        Some(_) => None,
-        None => Some(trusted_email(db, conn, claims).await?),
-    };
-    let now = now();
-    let mut tx = db.begin().await?;
-    let (user_id, email) = match (known, trusted) {
-        (Some((user_id,)), _) => {
-            let email = claim_str(claims, &conn.claims.email).map(str::to_lowercase);
-            (user_id, email)
-        }
-        (None, email) => {
-            let email = email.ok_or(Refusal::Internal)?;
-            let existing: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM users WHERE email = $1")
-                    .bind(&email)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let user_id = match existing {
-                Some((id,)) => id,
-                None => {
-                    let id = random::id("usr");
-                    sqlx::query(
-                        "INSERT INTO users (id, email, name, password_hash, is_operator, created_at) \
-                         VALUES ($1, $2, $3, NULL, 0, $4)",
-                    )
-                    .bind(&id)
-                    .bind(&email)
-                    .bind(display_name(conn, claims, &email))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    id
-                }
-            };
-            sqlx::query(
-                "INSERT INTO sso_identities (issuer, subject, user_id, org_id, email, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&issuer)
-            .bind(&subject)
-            .bind(&user_id)
-            .bind(&conn.org_id)
-            .bind(&email)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            (user_id, Some(email))
-        }
-    };
-    let membership: Option<(String,)> =
-        sqlx::query_as("SELECT status FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(&conn.org_id)
-            .bind(&user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let joined = match membership {
-        Some((status,)) if status == "active" => false,
-        Some(_) => return Err(Refusal::Deactivated),
-        None => {
-            let invited: Option<(String, String)> = match &email {
-                Some(e) => {
-                    sqlx::query_as(
-                        "SELECT id, role FROM invitations WHERE org_id = $1 AND email = $2 \
-                     AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
-                     ORDER BY created_at DESC LIMIT 1",
-                    )
-                    .bind(&conn.org_id)
-                    .bind(e)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                }
-                None => None,
-            };
-            let role = match &invited {
-                Some((id, role)) => {
-                    sqlx::query(
-                        "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(&user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    role.clone()
-                }
-                None if conn.jit_enabled => conn.default_role.clone(),
-                None => return Err(Refusal::NotProvisioned),
-            };
-            sqlx::query(
-                "INSERT INTO memberships (org_id, user_id, role, status, source, created_at) \
-                 VALUES ($1, $2, $3, 'active', 'sso', $4)",
-            )
-            .bind(&conn.org_id)
-            .bind(&user_id)
-            .bind(&role)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            true
-        }
-    };
-    if let Some(e) = &email {
-        let name = display_name(conn, claims, e);
-        sqlx::query("UPDATE users SET name = $2, last_login_at = $3 WHERE id = $1")
-            .bind(&user_id)
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("UPDATE memberships SET last_login_at = $3 WHERE org_id = $1 AND user_id = $2")
-        .bind(&conn.org_id)
-        .bind(&user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE sso_identities SET last_login_at = $3 WHERE issuer = $1 AND subject = $2")
-        .bind(&issuer)
-        .bind(&subject)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let (user_email, user_name, is_operator): (String, String, i64) =
-        sqlx::query_as("SELECT email, name, is_operator FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let label = user_email.clone();
-    let actor = Actor::User(crate::auth::CurrentUser {
-        id: user_id.clone(),
-        email: user_email,
-        name: user_name,
-        is_operator: is_operator != 0,
-    });
-    audit::record(
-        &mut *tx,
-        Event {
-            org_id: &conn.org_id,
-            actor: &actor,
-            action: "sso.login",
-            target: Some(Target {
-                kind: "user",
-                id: &user_id,
-                label: &label,
-            }),
-            details: serde_json::json!({ "issuer": issuer, "subject": subject, "joined": joined }),
-            ip,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let landing = row
-        .return_to
-        .clone()
-        .unwrap_or_else(|| format!("/o/{}", conn.org_slug));
-    Ok(Finished::SignedIn {
-        auth: SessionAuth {
-            user_id,
-            org_id: Some(conn.org_id.clone()),
-            method: "sso".into(),
-            created_at: now,
-            idp_sid: claim_str(claims, "sid").map(str::to_owned),
-            idp_sub: Some(subject),
-        },
-        lifetime_secs: conn.session_secs,
-        landing,
-    })
 }
 
 /// A one-time link that starts a test in whichever browser opens it, so an

@@ -7,15 +7,22 @@ pub mod discovery;
 pub mod flow;
 mod login_page;
 #[cfg(feature = "ssr")]
+pub mod logout;
+pub mod mapping;
+#[cfg(feature = "ssr")]
 pub mod net;
 mod page;
 #[cfg(feature = "ssr")]
 pub mod provider;
 #[cfg(feature = "ssr")]
+pub mod provision;
+mod provisioning_page;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
 pub use login_page::{LoginPageInfo, SsoLoginPage, sso_login_page};
 pub use page::SsoSection;
+pub use provisioning_page::ProvisioningSection;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -77,10 +84,12 @@ pub struct SsoConfig {
     pub session_max_age_secs: i64,
     pub jit_enabled: bool,
     pub default_role: String,
-    pub role_mappings: Vec<serde_json::Value>,
+    pub role_mappings: Vec<mapping::RoleMapping>,
     pub redirect_uri: String,
     pub backchannel_logout_uri: String,
     pub initiate_login_uri: String,
+    /// To register at the IdP for RP-initiated logout.
+    pub post_logout_redirect_uri: String,
     /// `{public_url}/sso/{login_id}` once configured.
     pub login_url: Option<String>,
     pub last_test: Option<LastTest>,
@@ -109,6 +118,66 @@ pub async fn disable_sso(org: String) -> Result<SsoConfig, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
     ssr::disable(&ctx.state.db, &ctx.state.settings, &access, ctx.ip).await
+}
+
+/// Disconnect (after the console's confirmation): see `ssr::delete`.
+#[server(endpoint = "disconnect_sso")]
+pub async fn disconnect_sso(org: String) -> Result<SsoConfig, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    ssr::delete(&ctx.state.db, &access, ctx.ip).await?;
+    ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
+}
+
+/// The console's provisioning form: rows whose claim is empty are dropped,
+/// so the blank row at the end adds a rule only when filled in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningForm {
+    /// The "JIT" checkbox: present when ticked.
+    pub jit_enabled: Option<String>,
+    pub default_role: String,
+    #[serde(default)]
+    pub rules: Vec<RuleRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRow {
+    pub claim: String,
+    pub operator: String,
+    pub value: String,
+    pub role: String,
+}
+
+#[server(endpoint = "save_provisioning")]
+pub async fn save_provisioning(org: String, form: ProvisioningForm) -> Result<SsoConfig, AppError> {
+    use mapping::{Operator, Provisioning, RoleMapping};
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    let mut rules = Vec::new();
+    for (i, row) in form.rules.into_iter().enumerate() {
+        if row.claim.trim().is_empty() && row.value.trim().is_empty() {
+            continue;
+        }
+        let operator = Operator::parse(&row.operator).ok_or_else(|| {
+            AppError::unprocessable(
+                "invalid_role_mapping",
+                format!("Rule {}: choose equals, contains or matches.", i + 1),
+            )
+            .on(&format!("role_mappings[{i}].operator"))
+        })?;
+        rules.push(RoleMapping {
+            claim: row.claim,
+            operator,
+            value: row.value,
+            role: row.role,
+        });
+    }
+    let input = Provisioning {
+        jit_enabled: form.jit_enabled.is_some(),
+        default_role: form.default_role,
+        role_mappings: rules,
+    };
+    ssr::save_provisioning(&ctx.state.db, &ctx.state.settings, &access, input, ctx.ip).await
 }
 
 /// Test connection: sends the browser (a plain form post) to a one-time
@@ -181,6 +250,9 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
         }),
         session_max_age_secs: hours.map(|h| h.saturating_mul(3600)),
         require_sso: Some(form.require_sso.is_some()),
+        jit_enabled: None,
+        default_role: None,
+        role_mappings: None,
     };
     ssr::save(
         &ctx.state.db,

@@ -1,11 +1,11 @@
 //! Settings › Security › Single sign-on: the URIs to give the IdP, and the
 //! connection form.
 
-use super::{DisableSso, EnableSso, SaveSso, SsoConfig, get_sso};
+use super::{DisableSso, DisconnectSso, EnableSso, SaveSso, SsoConfig, get_sso};
 use crate::error::AppError;
 use crate::orgs::permissions::Permission;
 use crate::orgs::{ConsoleContext, use_org_param};
-use crate::ui::{CopyField, Field, FormError, SubmitButton, format_time};
+use crate::ui::{Confirm, CopyField, Field, FormError, SubmitButton, format_time};
 use leptos::prelude::*;
 
 #[component]
@@ -16,11 +16,15 @@ pub fn SsoSection() -> impl IntoView {
     let save = ServerAction::<SaveSso>::new();
     let enable = ServerAction::<EnableSso>::new();
     let disable = ServerAction::<DisableSso>::new();
+    let disconnect = ServerAction::<DisconnectSso>::new();
     let config = Resource::new(
         move || {
             (
                 org.get(),
-                save.version().get() + enable.version().get() + disable.version().get(),
+                save.version().get()
+                    + enable.version().get()
+                    + disable.version().get()
+                    + disconnect.version().get(),
             )
         },
         |(org, _)| get_sso(org),
@@ -32,6 +36,7 @@ pub fn SsoSection() -> impl IntoView {
             .get()
             .and_then(Result::err)
             .or_else(|| disable.value().get().and_then(Result::err))
+            .or_else(|| disconnect.value().get().and_then(Result::err))
     });
     view! {
         <section class="panel" aria-labelledby="sso-heading">
@@ -40,7 +45,7 @@ pub fn SsoSection() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match config.await {
                         Ok(c) => view! {
-                            <SsoBody config=c org=org.get_untracked() writer save error enable disable toggle_error/>
+                            <SsoBody config=c org=org.get_untracked() writer save error enable disable disconnect toggle_error/>
                         }.into_any(),
                         Err(e) => view! { <p class="form-error">{e.message}</p> }.into_any(),
                     }
@@ -59,6 +64,7 @@ fn SsoBody(
     error: Signal<Option<AppError>>,
     enable: ServerAction<EnableSso>,
     disable: ServerAction<DisableSso>,
+    disconnect: ServerAction<DisconnectSso>,
     toggle_error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let err =
@@ -69,6 +75,7 @@ fn SsoBody(
         (true, true) => "Enabled",
     };
     let hours = (config.session_max_age_secs / 3600).to_string();
+    let org_for_disconnect = org.clone();
     let claims = config.claims.clone();
     view! {
         <div class="sso-status">
@@ -102,6 +109,7 @@ fn SsoBody(
             <CopyField label="Redirect URI" value=config.redirect_uri.clone() id="sso-redirect-uri"/>
             <CopyField label="Back-channel logout URI" value=config.backchannel_logout_uri.clone() id="sso-backchannel-uri"/>
             <CopyField label="Initiate login URI" value=config.initiate_login_uri.clone() id="sso-initiate-uri"/>
+            <CopyField label="Post-logout redirect URI" value=config.post_logout_redirect_uri.clone() id="sso-post-logout-uri"/>
             {config.login_url.clone().map(|url| view! {
                 <CopyField label="Login URL to share with your people" value=url id="sso-login-url"/>
             })}
@@ -166,8 +174,24 @@ fn SsoBody(
                 </dl>
             }.into_any()
         }}
+        {(writer && config.configured).then(|| view! {
+            <div class="danger-zone">
+                <h3>"Disconnect"</h3>
+                <Confirm label="Disconnect…" question=DISCONNECT_QUESTION>
+                    <ActionForm action=disconnect>
+                        <input type="hidden" name="org" value=org_for_disconnect/>
+                        <SubmitButton label="Yes, disconnect" pending_label="Disconnecting…" pending=disconnect.pending() class="button small danger"/>
+                    </ActionForm>
+                </Confirm>
+            </div>
+        })}
     }
 }
+
+const DISCONNECT_QUESTION: &str = "Disconnecting signs out everyone who signed in through single sign-on, at once. \
+     Members who joined through SSO become viewers (owners keep their role) and, having no password, cannot sign in \
+     until you connect again. The configuration and the links to your provider's accounts are deleted; a new \
+     connection gets a new login URL.";
 
 /// What the last passed test brought back.
 #[component]
@@ -183,6 +207,10 @@ fn TestResult(result: serde_json::Value) -> impl IntoView {
         _ => "no: this person could not sign in",
     };
     let role = text(&result["role"]);
+    let rule = match (&result["rule_number"], &result["rule"]) {
+        (serde_json::Value::Number(n), serde_json::Value::String(r)) => format!("rule {n}: {r}"),
+        _ => "no rule matched: the default role".into(),
+    };
     let claims: Vec<(String, String)> = result["claims"]
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
@@ -191,7 +219,8 @@ fn TestResult(result: serde_json::Value) -> impl IntoView {
         <dl class="facts test-result">
             <dt>"Email"</dt><dd data-test-email>{email}</dd>
             <dt>"Domain verified here"</dt><dd>{verified}</dd>
-            <dt>"Role they would get"</dt><dd>{role}</dd>
+            <dt>"Role they would get"</dt><dd data-test-role>{role}</dd>
+            <dt>"Why"</dt><dd data-test-rule>{rule}</dd>
         </dl>
         <details class="advanced" open>
             <summary>"Claims"</summary>

@@ -22,17 +22,20 @@ use std::time::{Duration, Instant};
 const METADATA_TTL: Duration = Duration::from_secs(15 * 60);
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The one discovery field Latchkey reads beyond the core set (RFC 9207).
+/// The discovery fields Latchkey reads beyond the core set: RFC 9207's
+/// `iss` flag and RP-initiated logout's endpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct IssParameter {
+pub struct ExtraMetadata {
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
-impl AdditionalProviderMetadata for IssParameter {}
+impl AdditionalProviderMetadata for ExtraMetadata {}
 
 pub type Metadata = ProviderMetadata<
-    IssParameter,
+    ExtraMetadata,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -156,6 +159,11 @@ impl ProviderCache {
             entry.metadata = metadata.clone();
         }
         Ok(Some(metadata))
+    }
+
+    /// Whatever metadata is cached for `issuer`, however old; never fetches.
+    pub fn peek(&self, issuer: &str) -> Option<Metadata> {
+        self.cached(issuer, Duration::MAX)
     }
 
     /// Forgets `issuer`, e.g. after its configuration was saved again.

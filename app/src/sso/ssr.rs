@@ -1,6 +1,7 @@
 //! Storing and validating an organization's SSO connection.
 
 use super::discovery;
+use super::mapping::{self, Provisioning, RoleMapping};
 use super::net::Guard;
 use super::{ClaimNames, DEFAULT_SCOPES, DEFAULT_SESSION_SECS, LastTest, SsoConfig};
 use crate::audit::ssr::{Event, Target, record};
@@ -35,6 +36,15 @@ pub struct SsoInput {
     /// exempt; owners keep audited password sign-in). Absent keeps it.
     #[serde(default)]
     pub require_sso: Option<bool>,
+    /// Create accounts at first SSO sign-in. Absent keeps it.
+    #[serde(default)]
+    pub jit_enabled: Option<bool>,
+    /// The role when no mapping rule matches (any role but `owner`).
+    #[serde(default)]
+    pub default_role: Option<String>,
+    /// Ordered rules, first match wins. Absent keeps them; `[]` clears them.
+    #[serde(default)]
+    pub role_mappings: Option<Vec<RoleMapping>>,
 }
 
 const MIN_SESSION: i64 = 3600;
@@ -51,6 +61,11 @@ fn uris(settings: &Settings, org_id: &str) -> (String, String, String) {
         format!("{base}/backchannel-logout"),
         format!("{base}/initiate"),
     )
+}
+
+/// Where the IdP sends the browser after RP-initiated logout.
+pub fn post_logout_redirect_uri(settings: &Settings) -> String {
+    format!("{}/login?signed_out=1", settings.public_url)
 }
 
 type Row = (
@@ -180,6 +195,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             redirect_uri,
             backchannel_logout_uri,
             initiate_login_uri,
+            post_logout_redirect_uri: post_logout_redirect_uri(settings),
             login_url: None,
             last_test: None,
         },
@@ -202,6 +218,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             redirect_uri,
             backchannel_logout_uri,
             initiate_login_uri,
+            post_logout_redirect_uri: post_logout_redirect_uri(settings),
             last_test: s.last_test,
         },
     })
@@ -321,6 +338,20 @@ pub async fn save(
             "That client secret is too long.",
         ));
     }
+    let provisioning = match (input.jit_enabled, input.default_role, input.role_mappings) {
+        (None, None, None) => None,
+        (jit, role, rules) => {
+            let current = provisioning_of(db, &access.org_id)
+                .await?
+                .unwrap_or_else(default_provisioning);
+            let merged = Provisioning {
+                jit_enabled: jit.unwrap_or(current.jit_enabled),
+                default_role: role.unwrap_or(current.default_role),
+                role_mappings: rules.unwrap_or(current.role_mappings),
+            };
+            Some(mapping::check(db, &access.org_id, merged).await?)
+        }
+    };
     let discovery_url = input.discovery_url.trim().to_owned();
     let doc = discovery::validate(
         Guard {
@@ -395,6 +426,9 @@ pub async fn save(
             }
         }
     }
+    if let Some(p) = &provisioning {
+        write_provisioning(&mut tx, access, p, ip).await?;
+    }
     if let Some(require) = input.require_sso {
         sqlx::query("UPDATE sso_connections SET require_sso = $2 WHERE org_id = $1")
             .bind(&access.org_id)
@@ -431,9 +465,122 @@ pub async fn save(
     get(db, settings, &access.org_id).await
 }
 
-/// Removes the configuration (the full disconnect, which also ends SSO
-/// sessions and downgrades SSO members, comes with provisioning).
-pub async fn delete(db: &Db, access: &Access, ip: Option<IpAddr>) -> Result<(), AppError> {
+fn default_provisioning() -> Provisioning {
+    Provisioning {
+        jit_enabled: true,
+        default_role: "member".into(),
+        role_mappings: Vec::new(),
+    }
+}
+
+/// The stored provisioning settings; `None` before a connection exists.
+pub async fn provisioning_of(db: &Db, org_id: &str) -> Result<Option<Provisioning>, AppError> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT jit_enabled, default_role, role_mappings FROM sso_connections WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(jit, role, rules)| Provisioning {
+        jit_enabled: jit != 0,
+        default_role: role,
+        role_mappings: serde_json::from_str(&rules).unwrap_or_default(),
+    }))
+}
+
+async fn write_provisioning(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    access: &Access,
+    p: &Provisioning,
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let before: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT jit_enabled, default_role, role_mappings FROM sso_connections WHERE org_id = $1",
+    )
+    .bind(&access.org_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((jit, role, rules)) = before else {
+        return Err(not_configured());
+    };
+    let rules_json = serde_json::to_string(&p.role_mappings).unwrap_or_else(|_| "[]".into());
+    let before_rules: Vec<RoleMapping> = serde_json::from_str(&rules).unwrap_or_default();
+    if (jit != 0) == p.jit_enabled && role == p.default_role && before_rules == p.role_mappings {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE sso_connections SET jit_enabled = $2, default_role = $3, role_mappings = $4, \
+         updated_at = $5 WHERE org_id = $1",
+    )
+    .bind(&access.org_id)
+    .bind(i64::from(p.jit_enabled))
+    .bind(&p.default_role)
+    .bind(&rules_json)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    let describe =
+        |rules: &[RoleMapping]| rules.iter().map(RoleMapping::describe).collect::<Vec<_>>();
+    record(
+        &mut **tx,
+        Event::by(
+            access,
+            "sso.provisioning_updated",
+            Target {
+                kind: "sso",
+                id: &access.org_id,
+                label: "provisioning",
+            },
+            serde_json::json!({
+                "from": { "jit_enabled": jit != 0, "default_role": role, "role_mappings": describe(&before_rules) },
+                "to": { "jit_enabled": p.jit_enabled, "default_role": p.default_role, "role_mappings": describe(&p.role_mappings) },
+            }),
+            ip,
+        ),
+    )
+    .await
+}
+
+fn not_configured() -> AppError {
+    AppError::conflict(
+        "sso_not_configured",
+        "Connect an identity provider first: provisioning belongs to the connection.",
+    )
+}
+
+/// Saves JIT, default role and mapping rules without touching (or
+/// re-validating) the identity provider settings.
+pub async fn save_provisioning(
+    db: &Db,
+    settings: &Settings,
+    access: &Access,
+    input: Provisioning,
+    ip: Option<IpAddr>,
+) -> Result<SsoConfig, AppError> {
+    access.require(Permission::SsoWrite)?;
+    let p = mapping::check(db, &access.org_id, input).await?;
+    let mut tx = db.begin().await?;
+    write_provisioning(&mut tx, access, &p, ip).await?;
+    tx.commit().await?;
+    get(db, settings, &access.org_id).await
+}
+
+/// What a disconnect did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnected {
+    pub sessions_ended: u64,
+    pub members_downgraded: u64,
+}
+
+/// Disconnect: removes the configuration and the identities linked through
+/// it, ends every SSO session of the organization at once, and downgrades
+/// members who joined through SSO to `viewer` (owners keep their role). A
+/// later connection gets a new login URL.
+pub async fn delete(
+    db: &Db,
+    access: &Access,
+    ip: Option<IpAddr>,
+) -> Result<Disconnected, AppError> {
     access.require(Permission::SsoWrite)?;
     let mut tx = db.begin().await?;
     let done = sqlx::query("DELETE FROM sso_connections WHERE org_id = $1")
@@ -445,23 +592,48 @@ pub async fn delete(db: &Db, access: &Access, ip: Option<IpAddr>) -> Result<(), 
             "Single sign-on is not configured for this organization.",
         ));
     }
+    let sessions_ended = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND method = 'sso'")
+        .bind(&access.org_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let members_downgraded = sqlx::query(
+        "UPDATE memberships SET role = 'viewer' WHERE org_id = $1 AND source = 'sso' \
+         AND role <> 'owner' AND role <> 'viewer'",
+    )
+    .bind(&access.org_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    for table in ["sso_identities", "sso_states"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1"))
+            .bind(&access.org_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     record(
         &mut *tx,
         Event::by(
             access,
-            "sso.deleted",
+            "sso.disconnected",
             Target {
                 kind: "sso",
                 id: &access.org_id,
                 label: "single sign-on",
             },
-            serde_json::json!({}),
+            serde_json::json!({
+                "sessions_ended": sessions_ended,
+                "members_downgraded": members_downgraded,
+            }),
             ip,
         ),
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Disconnected {
+        sessions_ended,
+        members_downgraded,
+    })
 }
 
 /// The decrypted client secret, for the token request (server side only).

@@ -12,6 +12,7 @@ pub mod orgs_api;
 mod server_fn_status;
 pub mod sso_api;
 mod sso_flow;
+mod sso_logout;
 
 use crate::request_log;
 use app::ssr::session_store::DbSessionStore;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .merge(sso_flow::router())
+        .merge(sso_logout::router())
         .merge(branding::router())
         .leptos_routes_with_context(
             &state,

@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         sso_api::enable,
         sso_api::disable,
         sso_api::test,
+        sso_api::provisioning,
     ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)

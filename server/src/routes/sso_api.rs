@@ -7,10 +7,11 @@ use super::orgs_api::ClientIp;
 use app::orgs::access;
 use app::orgs::permissions::Permission;
 use app::sso::SsoConfig;
+use app::sso::mapping::Provisioning;
 use app::sso::ssr::{self as sso, SsoInput};
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use http::StatusCode;
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/sso/enable", post(enable))
         .route("/orgs/{org}/sso/disable", post(disable))
         .route("/orgs/{org}/sso/test", post(test))
+        .route("/orgs/{org}/sso/provisioning", put(provisioning))
 }
 
 /// The connection; before one is saved, `configured: false` and the URIs to
@@ -55,7 +57,9 @@ pub async fn write(
     ))
 }
 
-/// Deletes the connection.
+/// Disconnect: deletes the connection, ends every SSO session of the
+/// organization, downgrades members who joined through SSO to `viewer`
+/// (owners excepted). A later connection gets a new login URL.
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/sso", tag = "sso", params(("org" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
@@ -118,4 +122,22 @@ pub async fn test(
     Ok(Json(TestStarted {
         test_url: sso::start_test(&state, &access).await?,
     }))
+}
+
+/// JIT provisioning, default role and role mapping rules, without touching
+/// the identity provider settings. Errors name the rule and field, e.g.
+/// `role_mappings[1].value`.
+#[utoipa::path(put, path = "/api/v1/orgs/{org}/sso/provisioning", tag = "sso", request_body = Provisioning, params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "No connection yet"), (status = 422, body = ErrorBody)))]
+pub async fn provisioning(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<Provisioning>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    Ok(Json(
+        sso::save_provisioning(&state.db, &state.settings, &access, body, ip).await?,
+    ))
 }

@@ -59,7 +59,7 @@ fn refusal_page(status: StatusCode, refusal: &Refusal, retry: Option<&str>) -> R
 fn status_of(refusal: &Refusal) -> StatusCode {
     match refusal {
         Refusal::UnknownLogin => StatusCode::NOT_FOUND,
-        Refusal::NotEnabled | Refusal::Deactivated | Refusal::NotProvisioned => {
+        Refusal::NotEnabled | Refusal::Deactivated | Refusal::NotProvisioned(_) => {
             StatusCode::FORBIDDEN
         }
         Refusal::Unreachable(_) => StatusCode::BAD_GATEWAY,

@@ -16,3 +16,6 @@ mod members;
 mod orgs;
 mod sso_config;
 mod sso_flow;
+mod sso_idp;
+mod sso_logout;
+mod sso_provisioning;
