@@ -1,25 +1,7 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
+import { connectIdp, idp, registerClient, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
 
-const idp = `http://127.0.0.1:${process.env.E2E_IDP_PORT ?? 5356}`;
-const dnsControl = `http://127.0.0.1:${process.env.E2E_DNS_CONTROL_PORT ?? 5355}`;
-
-/** Signs in at oidc-provider's development login form and consents. */
-async function signInAtIdp(page: Page, login: string): Promise<void> {
-  await expect(page).toHaveURL(new RegExp(`^${idp}/interaction/`));
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill('any password');
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  // The consent step, the first time this account meets this client.
-  const consent = page.getByRole('button', { name: 'Continue' });
-  await Promise.race([
-    consent.waitFor({ state: 'visible' }),
-    page.waitForURL((url) => !url.href.startsWith(idp)),
-  ]);
-  if (page.url().startsWith(idp)) {
-    await consent.click();
-  }
-}
 
 test('an admin connects a real OpenID Provider, tests and enables it; members sign in from the login URL without JavaScript and by email', async ({ page, browser }) => {
   const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
@@ -30,53 +12,13 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
   await waitForHydration(page);
 
-  // A verified domain, through the test DNS server.
-  await page.getByLabel('Domain', { exact: true }).fill(domain);
-  await page.getByRole('button', { name: 'Add domain' }).click();
-  const row = page.locator(`[data-domain="${domain}"]`);
-  const name = await row.getByLabel('TXT record name').inputValue();
-  const value = await row.getByLabel('TXT record value').inputValue();
-  expect((await fetch(`${dnsControl}/records`, { method: 'POST', body: JSON.stringify({ name, value }) })).ok).toBe(true);
-  await row.getByRole('button', { name: 'Verify now' }).click();
-  await expect(row.locator('[data-status]')).toContainText('verified by DNS');
-
-  // Register Latchkey at the IdP with the redirect URI the console shows.
-  const redirectUri = await page.getByLabel('Redirect URI').inputValue();
-  const reg = await fetch(`${idp}/reg`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }),
-  });
-  expect(reg.status).toBe(201);
-  const client = await reg.json();
-
-  await page.getByLabel('Provider label').fill('Test IdP');
-  await page.getByLabel('Discovery URL').fill(idp);
-  await page.getByLabel('Client ID').fill(client.client_id);
-  await page.getByLabel('Client secret').fill(client.client_secret);
-  await page.getByLabel('Scopes').fill('openid profile email groups');
-  await page.getByRole('button', { name: 'Save' }).click();
-  await expect(page.locator('[data-sso-status]')).toHaveText('Configured, not enabled');
-  const html = await page.content();
-  expect(html).not.toContain(client.client_secret);
-
-  // Test connection: a real sign-in at the IdP that signs nobody in here.
-  await page.getByRole('button', { name: 'Test connection' }).click();
-  await signInAtIdp(page, `ada@${domain}`);
-  await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
-  await expect(page.locator('[data-last-test="ok"]')).toBeVisible();
-  await expect(page.locator('[data-test-email]')).toHaveText(`ada@${domain}`);
+  // A verified domain, the client registered at the IdP, tested, enabled.
+  await verifyDomain(page, domain);
+  const redirectUri = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
+  const client = await registerClient(page);
+  await connectIdp(page, client);
+  const loginUrl = await testAndEnable(page, `ada@${domain}`);
   await expect(page.locator('table.claims')).toContainText('engineering');
-
-  await waitForHydration(page);
-  await page.getByRole('button', { name: 'Enable' }).click();
-  await expect(page.locator('[data-sso-status]')).toHaveText('Enabled');
-  const loginUrl = await page.getByLabel('Login URL to share with your people').inputValue();
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: 'screenshots/sso.png', fullPage: true });
 

@@ -7,7 +7,7 @@ test('the SSO section shows the URIs to register first and names the field at fa
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
   await waitForHydration(page);
   await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
-  const redirect = await page.getByLabel('Redirect URI').inputValue();
+  const redirect = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
   expect(redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sso\/o[a-z0-9]{15}\/oidc\/callback$/);
   await expect(page.getByLabel('Back-channel logout URI')).toHaveValue(/\/oidc\/backchannel-logout$/);
   await expect(page.getByLabel('Initiate login URI')).toHaveValue(/\/oidc\/initiate$/);
@@ -17,7 +17,7 @@ test('the SSO section shows the URIs to register first and names the field at fa
   await page.getByLabel('Discovery URL').fill('http://127.0.0.1:9');
   await page.getByLabel('Client ID').fill('latchkey');
   await page.getByLabel('Client secret').fill('a-secret-value');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   const field = page.locator('.field').filter({ has: page.getByLabel('Discovery URL') });
   await expect(field.locator('.field-error')).toContainText('could not be reached');
   await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');

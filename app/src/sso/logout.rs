@@ -320,8 +320,10 @@ pub async fn back_channel(
     let ended = match (&claims.sid, &claims.sub) {
         (Some(sid), Some(sub)) => {
             sqlx::query(
-                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sid = $2 \
-                 AND idp_sub = $3",
+                // A session whose ID token carried no `sid` is matched by
+                // its subject.
+                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $3 \
+                 AND (idp_sid = $2 OR idp_sid IS NULL)",
             )
             .bind(&conn.org_id)
             .bind(sid)

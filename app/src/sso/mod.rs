@@ -95,6 +95,12 @@ pub struct SsoConfig {
     pub last_test: Option<LastTest>,
 }
 
+/// Counts changes to the connection made on the Security page, so the
+/// sections below the SSO one (provisioning) reload when it is saved,
+/// enabled or disconnected. Provided by the page.
+#[derive(Debug, Clone, Copy)]
+pub struct SsoVersion(pub RwSignal<usize>);
+
 pub const DEFAULT_SCOPES: &str = "openid profile email";
 pub const DEFAULT_SESSION_SECS: i64 = 7 * 24 * 3600;
 

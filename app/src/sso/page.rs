@@ -29,6 +29,17 @@ pub fn SsoSection() -> impl IntoView {
         },
         |(org, _)| get_sso(org),
     );
+    if let Some(super::SsoVersion(shared)) = use_context::<super::SsoVersion>() {
+        Effect::new(move |_| {
+            let v = save.version().get()
+                + enable.version().get()
+                + disable.version().get()
+                + disconnect.version().get();
+            if v > 0 {
+                shared.set(v);
+            }
+        });
+    }
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let toggle_error = Signal::derive(move || {
         enable

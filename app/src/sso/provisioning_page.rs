@@ -17,24 +17,17 @@ pub fn ProvisioningSection() -> impl IntoView {
     let writer = use_context::<ConsoleContext>()
         .is_some_and(|c| c.permissions.contains(&Permission::SsoWrite));
     let save = ServerAction::<SaveProvisioning>::new();
-    let data = Resource::new(
-        move || (org.get(), save.version().get()),
-        |(org, _)| async move {
-            let config = get_sso(org.clone()).await?;
-            // Without members:read the role list is unavailable; the form
-            // then takes role names as text.
-            let roles = list_roles(org)
-                .await
-                .map(|r| {
-                    r.into_iter()
-                        .filter(|r| r.name != "owner")
-                        .map(|r| r.name)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
-            Ok::<_, AppError>((config, roles))
+    let sso_version = use_context::<super::SsoVersion>();
+    let config = Resource::new(
+        move || {
+            let sso = sso_version.map(|v| v.0.get()).unwrap_or_default();
+            (org.get(), save.version().get(), sso)
         },
+        |(org, _, _)| get_sso(org),
     );
+    // One server function per resource: context does not survive an await
+    // between two calls during server rendering.
+    let roles = Resource::new(move || org.get(), list_roles);
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     view! {
         <section class="panel" aria-labelledby="provisioning-heading">
@@ -44,7 +37,13 @@ pub fn ProvisioningSection() -> impl IntoView {
             </p>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match data.await {
+                    // Without members:read the role list is unavailable; the
+                    // form then takes role names as text.
+                    let roles: Vec<String> = roles
+                        .await
+                        .map(|r| r.into_iter().filter(|r| r.name != "owner").map(|r| r.name).collect())
+                        .unwrap_or_default();
+                    match config.await.map(|c| (c, roles)) {
                         Ok((c, _)) if !c.configured => view! {
                             <EmptyState title="Nothing to provision yet">
                                 <p>"Connect an identity provider above; then choose who gets an account at first sign-in, and with which role."</p>
