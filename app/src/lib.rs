@@ -10,6 +10,7 @@ pub mod domains;
 #[cfg(feature = "ssr")]
 pub mod email;
 pub mod error;
+pub mod mfa;
 pub mod orgs;
 pub mod pages;
 pub mod sso;
@@ -67,6 +68,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/") view=pages::HomePage ssr=ssr.clone()/>
                 <Route path=path!("/login") view=auth::SignInPage ssr=ssr.clone()/>
+                <Route path=path!("/login/mfa") view=mfa::MfaSignInPage ssr=ssr.clone()/>
+                <Route path=path!("/account/security") view=mfa::AccountSecurityPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=orgs::InvitationPage ssr=ssr.clone()/>

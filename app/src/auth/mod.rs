@@ -18,6 +18,10 @@ pub struct CurrentUser {
     pub email: String,
     pub name: String,
     pub is_operator: bool,
+    /// This session came from SSO or from a password sign-in confirmed with
+    /// a second factor: what organizations that require MFA accept.
+    #[serde(default)]
+    pub strong_auth: bool,
 }
 
 /// What the session remembers about how its user signed in. The session
@@ -38,6 +42,10 @@ pub struct SessionAuth {
     /// `id_token_hint` of RP-initiated logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp_id_token: Option<String>,
+    /// A password sign-in confirmed with a TOTP or recovery code (or a
+    /// session that enrolled one).
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 /// Where to go after signing in: `return_to` when it is a local path,
@@ -77,6 +85,12 @@ pub async fn sign_in(
     let user =
         ssr::authenticate(&state.db, &state.login_limiter, &email, &password, ctx.ip).await?;
     crate::sso::ssr::check_password_sign_in(&state.db, &state.settings, &user, ctx.ip).await?;
+    if crate::mfa::ssr::is_enrolled(&state.db, &user.id).await? {
+        // The password was right; the session opens only after the code.
+        crate::mfa::pending::begin(&ctx.session, &user.id, return_to.as_deref()).await?;
+        ctx.redirect("/login/mfa");
+        return Ok(());
+    }
     let lifetime = state.settings.password_session_secs;
     ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
     tracing::info!(user_id = %user.id, "signed in with password");
@@ -151,5 +165,6 @@ pub fn password_session(user_id: &str) -> SessionAuth {
         idp_sid: None,
         idp_sub: None,
         idp_id_token: None,
+        mfa: false,
     }
 }

@@ -101,6 +101,7 @@ fn to_user((id, email, name, is_operator): UserRow) -> CurrentUser {
         email,
         name,
         is_operator: is_operator != 0,
+        strong_auth: false,
     }
 }
 
@@ -168,6 +169,7 @@ pub async fn create_account(db: &Db, input: NewAccount<'_>) -> Result<CurrentUse
             email,
             name,
             is_operator: false,
+            strong_auth: false,
         }),
         Err(e) if is_unique_violation(&e) => Err(AppError::conflict(
             "email_taken",
@@ -290,7 +292,10 @@ pub async fn session_auth(session: &Session) -> Option<SessionAuth> {
 /// The signed-in user of `session`, if the session and the user still exist.
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     match session_auth(session).await {
-        Some(auth) => find_user(db, &auth.user_id).await,
+        Some(auth) => Ok(find_user(db, &auth.user_id).await?.map(|user| CurrentUser {
+            strong_auth: auth.method == "sso" || auth.mfa,
+            ..user
+        })),
         None => Ok(None),
     }
 }

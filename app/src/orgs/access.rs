@@ -95,11 +95,11 @@ fn no_such_org() -> AppError {
 /// members and tokens of other organizations get 404, so organizations
 /// cannot be probed.
 pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, AppError> {
-    type Row = (String, String, String, String);
+    type Row = (String, String, String, String, i64);
     let row: Option<Row> = match &actor {
         Actor::User(user) => {
             sqlx::query_as(
-                "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
+                "SELECT o.id, o.slug, o.name, m.role, o.require_mfa FROM organizations o \
                  JOIN memberships m ON m.org_id = o.id \
                  WHERE (o.id = $1 OR o.slug = $1) AND m.user_id = $2 AND m.status = 'active'",
             )
@@ -109,7 +109,7 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
             .await?
         }
         Actor::Token(token) => sqlx::query_as(
-            "SELECT id, slug, name, $3 FROM organizations WHERE (id = $1 OR slug = $1) AND id = $2",
+            "SELECT id, slug, name, $3, CAST(0 AS BIGINT) FROM organizations WHERE (id = $1 OR slug = $1) AND id = $2",
         )
         .bind(org_ref)
         .bind(&token.org_id)
@@ -119,7 +119,19 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
         // The system acts through jobs, never through an organization's API.
         Actor::System => None,
     };
-    let (org_id, org_slug, org_name, role) = row.ok_or_else(no_such_org)?;
+    let (org_id, org_slug, org_name, role, require_mfa) = row.ok_or_else(no_such_org)?;
+    if let Actor::User(user) = &actor
+        && require_mfa != 0
+        && !user.strong_auth
+    {
+        return Err(AppError::new(
+            crate::error::ErrorKind::Forbidden,
+            "mfa_required",
+            format!(
+                "{org_name} requires two-factor authentication for password sign-ins. Set it up under Account › Security, or sign in through your organization's single sign-on."
+            ),
+        ));
+    }
     let permissions = role_permissions(db, &org_id, &role).await?;
     Ok(Access {
         org_id,

@@ -27,6 +27,16 @@ pub fn ConsoleLayout() -> impl IntoView {
                         let path = format!("/login?return_to={}", encode_query_value(&here));
                         view! { <Redirect path/> }.into_any()
                     }
+                    Err(e) if e.code == "mfa_required" => view! {
+                        <main class="auth-page">
+                            <div class="panel error-panel" role="alert" data-code="mfa_required">
+                                <h2>"Two-factor authentication required"</h2>
+                                <p>{e.message}</p>
+                                <p><a class="button primary" href="/account/security">"Set up two-factor authentication"</a></p>
+                                <p><a href="/">"Back to your organizations"</a></p>
+                            </div>
+                        </main>
+                    }.into_any(),
                     Err(e) => view! {
                         <main class="auth-page">
                             <ErrorPanel title="Cannot open this organization" message=e.message/>
@@ -56,7 +66,7 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
                 <OrgSwitcher current=ctx.org.clone() orgs=ctx.orgs.clone()/>
                 {ctx.user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
                 <div class="topbar-user">
-                    <span class="user-email" title=ctx.user.email.clone()>{ctx.user.name.clone()}</span>
+                    <a class="user-email" href="/account/security" title=format!("{}: account security", ctx.user.email)>{ctx.user.name.clone()}</a>
                     <SignOutForm idp=ctx.idp_logout.clone()/>
                 </div>
             </header>
@@ -133,6 +143,7 @@ pub fn SecurityPage() -> impl IntoView {
         <crate::domains::DomainsSection/>
         <crate::sso::SsoSection/>
         <crate::sso::ProvisioningSection/>
+        <crate::mfa::RequireMfaSection/>
         <crate::branding::BrandingSection/>
     }
 }

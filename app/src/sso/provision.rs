@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 
 /// Attempts at a first sign-in that loses a race with its twin.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u64 = 5;
 
 /// What the callback verified, for provisioning.
 pub struct Verified<'a> {
@@ -103,6 +103,7 @@ pub async fn sign_in(
                         idp_sid: claim_str(verified.claims, "sid").map(str::to_owned),
                         idp_sub: Some(subject),
                         idp_id_token: Some(verified.id_token),
+                        mfa: false,
                     },
                     lifetime_secs: conn.session_secs,
                     landing,
@@ -111,6 +112,10 @@ pub async fn sign_in(
             Err(Step::Refused(r)) => return Err(r),
             Err(Step::Retry) if attempt < ATTEMPTS => {
                 tracing::debug!(attempt, "sso sign-in raced another; retrying");
+                // Jittered, growing pauses, so two racers do not collide in
+                // lockstep again (SQLite refuses a stale snapshot at once).
+                let pause = 10 * attempt + rand::random::<u64>() % 40;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             }
             Err(Step::Retry) => break,
         }
@@ -211,6 +216,7 @@ async fn attempt_sign_in(
         email: user_email.clone(),
         name: new_name.clone().unwrap_or_else(|| old_name.clone()),
         is_operator: is_operator != 0,
+        strong_auth: true,
     });
     let target = Target {
         kind: "user",

@@ -13,6 +13,7 @@ mod dns;
 mod domains;
 mod mail;
 mod members;
+mod mfa;
 mod orgs;
 mod sso_config;
 mod sso_flow;

@@ -1,0 +1,247 @@
+//! TOTP for password sign-ins: enrolment, the code step after the
+//! password, replay and recovery codes, turning it off, and organizations
+//! that require it (which SSO sessions satisfy without a code).
+
+use crate::common::{Auth, Backend, PASSWORD, TestApp, TestResponse};
+use crate::db_test;
+use app::mfa::totp;
+use http::StatusCode;
+
+fn code_for(key: &str, offset_steps: i64) -> String {
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(key.as_bytes())
+        .expect("base32 key");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    format!(
+        "{:06}",
+        totp::code_at(&secret, (totp::step_of(now) + offset_steps) as u64)
+    )
+}
+
+async fn status(app: &TestApp, cookie: &str) -> serde_json::Value {
+    let res = app.server_fn("mfa_status", &[], Some(cookie)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json()
+}
+
+/// Enrols the account of `cookie`; returns (setup key, recovery codes).
+async fn enrol(app: &TestApp, cookie: &str) -> (String, Vec<String>) {
+    let res = app.server_fn("start_mfa", &[], Some(cookie)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let s = status(app, cookie).await;
+    let key = s["setup"]["key"].as_str().expect("setup key").to_owned();
+    assert!(
+        s["setup"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("otpauth://totp/"))
+    );
+    assert!(
+        s["setup"]["qr_svg"]
+            .as_str()
+            .is_some_and(|q| q.contains("<svg"))
+    );
+    assert_eq!(s["enabled"], false);
+
+    let wrong = app
+        .server_fn("confirm_mfa", &[("code", "000000")], Some(cookie))
+        .await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.body
+    );
+    assert_eq!(wrong.json()["field"], "code");
+    // The code of the step before is still accepted (clock skew).
+    let res = app
+        .server_fn(
+            "confirm_mfa",
+            &[("code", &code_for(&key, -1))],
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let s = status(app, cookie).await;
+    assert_eq!(s["enabled"], true);
+    let codes: Vec<String> =
+        serde_json::from_value(s["new_recovery_codes"].clone()).expect("codes");
+    assert_eq!(codes.len(), 10);
+    let again = status(app, cookie).await;
+    assert!(again["new_recovery_codes"].is_null(), "shown once");
+    assert_eq!(again["recovery_codes_left"], 10);
+    (key, codes)
+}
+
+/// The password step; returns the cookie of the half-signed-in session.
+async fn password_step(app: &TestApp, email: &str) -> String {
+    let res = app.sign_in(email, PASSWORD, None).await;
+    assert!(res.status.is_success(), "{res:?}");
+    let cookie = res.session_cookie().expect("a session for the code step");
+    assert_eq!(
+        app.get("/api/v1/me", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "no session before the code"
+    );
+    cookie
+}
+
+async fn code_step(app: &TestApp, cookie: &str, code: &str) -> TestResponse {
+    app.server_fn("verify_mfa", &[("code", code)], Some(cookie))
+        .await
+}
+
+db_test!(enrol_then_sign_in_with_a_code_or_a_recovery_code, |app| {
+    let email = "mfa-user@example.com";
+    let first = app.sign_up(email).await;
+    let (key, codes) = enrol(&app, &first).await;
+
+    // A sign-in now stops after the password.
+    let cookie = password_step(&app, email).await;
+    let res = code_step(&app, &cookie, "123").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let code = code_for(&key, 0);
+    let res = code_step(&app, &cookie, &code).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let signed_in = res.session_cookie().expect("a new session id");
+    assert_ne!(signed_in, cookie, "the session id is cycled");
+    assert_eq!(
+        app.get("/api/v1/me", Some(&signed_in)).await.status,
+        StatusCode::OK
+    );
+
+    // The same code cannot be used twice; a recovery code works once.
+    let cookie = password_step(&app, email).await;
+    let res = code_step(&app, &cookie, &code).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "replayed TOTP"
+    );
+    let res = code_step(&app, &cookie, &codes[0].to_uppercase()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let cookie = password_step(&app, email).await;
+    let res = code_step(&app, &cookie, &codes[0]).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "used recovery code"
+    );
+    assert_eq!(status(&app, &signed_in).await["recovery_codes_left"], 9);
+
+    // Five wrong codes end the attempt: the password is needed again.
+    for _ in 0..5 {
+        let res = code_step(&app, &cookie, "999999").await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = code_step(&app, &cookie, &codes[1]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["code"], "mfa_expired");
+
+    // Turning it off needs a code.
+    let res = app
+        .server_fn("disable_mfa", &[("code", "111111")], Some(&signed_in))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .server_fn("disable_mfa", &[("code", &codes[2])], Some(&signed_in))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.sign_in(email, PASSWORD, None).await;
+    let cookie = res.session_cookie().expect("signed in");
+    assert_eq!(
+        app.get("/api/v1/me", Some(&cookie)).await.status,
+        StatusCode::OK,
+        "no code asked any more"
+    );
+});
+
+db_test!(
+    an_organization_can_require_mfa_for_password_sign_ins,
+    |app| {
+        let (owner, org) = app.org_with_owner("mfa-owner@example.com", "Mfa Co").await;
+        let member = app
+            .join(&owner, &org, "mfa-member@example.com", "member")
+            .await;
+        let require = |cookie: String| {
+            let app = &app;
+            let org = org.clone();
+            async move {
+                app.server_fn(
+                    "set_require_mfa",
+                    &[("org", &org), ("required", "on")],
+                    Some(&cookie),
+                )
+                .await
+            }
+        };
+        // Not without a second factor of one's own: that would lock one out.
+        let res = require(owner.clone()).await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+        assert_eq!(res.json()["code"], "mfa_needed_first");
+        // A member lacks sso:write.
+        let res = require(member.clone()).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        enrol(&app, &owner).await;
+        let res = require(owner.clone()).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+        // The member's password session no longer opens the organization, in
+        // the REST API or the console's server functions.
+        let path = format!("/api/v1/orgs/{org}/members");
+        let res = app.api("GET", &path, Auth::Cookie(&member), None).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+        assert_eq!(res.json()["error"]["code"], "mfa_required");
+        let res = app
+            .server_fn("list_members", &[("org", &org)], Some(&member))
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        let page = app.get(&format!("/o/{org}"), Some(&member)).await;
+        assert!(
+            page.body.contains("data-code=\"mfa_required\""),
+            "{}",
+            page.body
+        );
+        // The owner, whose session enrolled a factor, keeps access.
+        let res = app.api("GET", &path, Auth::Cookie(&owner), None).await;
+        assert_eq!(res.status, StatusCode::OK);
+        // Once the member enrols, their session satisfies it.
+        enrol(&app, &member).await;
+        let res = app.api("GET", &path, Auth::Cookie(&member), None).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'org.mfa_requirement_changed'",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .expect("audit");
+        assert_eq!(audited, 1);
+    }
+);
+
+#[tokio::test]
+async fn sso_sign_ins_never_ask_for_a_code() {
+    use crate::sso_idp::*;
+    let s = setup(Backend::Sqlite).await;
+    sqlx::query("UPDATE organizations SET require_mfa = 1 WHERE id = $1")
+        .bind(&s.org_id)
+        .execute(&s.app.state.db)
+        .await
+        .expect("require");
+    let (res, cookie) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        res.location(),
+        Some("/o/flow-co"),
+        "straight in, no code step"
+    );
+    let members = s
+        .app
+        .api(
+            "GET",
+            "/api/v1/orgs/flow-co/members",
+            Auth::Cookie(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(members.status, StatusCode::OK, "{}", members.body);
+}
