@@ -243,6 +243,17 @@ pub async fn delete(
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
     ensure_editable(db, access, name, "deleted").await?;
+    // Provisioning would otherwise hand out a role that no longer exists.
+    if let Some(p) = crate::sso::ssr::provisioning_of(db, &access.org_id).await?
+        && (p.default_role == name || p.role_mappings.iter().any(|r| r.role == name))
+    {
+        return Err(AppError::conflict(
+            "role_in_use",
+            format!(
+                "“{name}” is used by single sign-on provisioning (default role or a mapping rule). Change that first."
+            ),
+        ));
+    }
     let mut tx = db.begin().await?;
     let done = sqlx::query("DELETE FROM roles WHERE org_id = $1 AND name = $2")
         .bind(&access.org_id)

@@ -20,3 +20,4 @@ mod sso_flow;
 mod sso_idp;
 mod sso_logout;
 mod sso_provisioning;
+mod sso_real_idp;

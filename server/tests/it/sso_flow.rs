@@ -99,15 +99,7 @@ async fn good_flow(backend: Backend) {
     assert!(members.body.contains("ada@flow.test"), "{}", members.body);
 }
 
-#[tokio::test]
-async fn good_flow_on_sqlite() {
-    good_flow(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn good_flow_on_postgres() {
-    good_flow(Backend::Postgres).await;
-}
+crate::on_each_backend!(good_flow);
 
 #[tokio::test]
 async fn every_misbehaving_answer_is_refused_without_a_session() {

@@ -325,23 +325,7 @@ pub(crate) async fn setup(backend: Backend) -> Setup {
         .fetch_one(&app.state.db)
         .await
         .expect("org id");
-    // Domain verification and the passed test have their own tests; here
-    // the organization simply has them.
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    sqlx::query(
-        "INSERT INTO domains (id, org_id, domain, status, token, method, created_at, expires_at, verified_at) \
-         VALUES ('dom_flow', $1, 'flow.test', 'verified', 't', 'manual', $2, $2, $2)",
-    )
-    .bind(&org_id)
-    .bind(now)
-    .execute(&app.state.db)
-    .await
-    .expect("verified domain");
-    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
-        .bind(&org_id)
-        .execute(&app.state.db)
-        .await
-        .expect("enable");
+    verified_and_enabled(&app, &org_id, "flow.test").await;
     Setup {
         app,
         owner,
@@ -349,6 +333,28 @@ pub(crate) async fn setup(backend: Backend) -> Setup {
         org_id,
         login_id,
     }
+}
+
+/// Domain verification and the passed test have their own tests; here the
+/// organization simply has a verified `domain` and SSO enabled.
+pub(crate) async fn verified_and_enabled(app: &TestApp, org_id: &str, domain: &str) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    sqlx::query(
+        "INSERT INTO domains (id, org_id, domain, status, token, method, created_at, expires_at, verified_at) \
+         VALUES ($3, $1, $4, 'verified', 't', 'manual', $2, $2, $2)",
+    )
+    .bind(org_id)
+    .bind(now)
+    .bind(format!("dom_{}", app::ssr::random::lower_alnum(8)))
+    .bind(domain)
+    .execute(&app.state.db)
+    .await
+    .expect("verified domain");
+    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
+        .bind(org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("enable");
 }
 
 /// The session cookie a response set, as a `Cookie` header value.

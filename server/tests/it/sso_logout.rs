@@ -105,15 +105,7 @@ async fn good_logout_ends_the_session(backend: Backend) {
     assert!(!is_signed_in(&s, &cookie).await);
 }
 
-#[tokio::test]
-async fn good_logout_on_sqlite() {
-    good_logout_ends_the_session(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn good_logout_on_postgres() {
-    good_logout_ends_the_session(Backend::Postgres).await;
-}
+crate::on_each_backend!(good_logout_ends_the_session);
 
 #[tokio::test]
 async fn every_bad_logout_token_is_refused_and_ends_nothing() {

@@ -145,15 +145,7 @@ async fn mapping_and_sync(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn mapping_and_sync_on_sqlite() {
-    mapping_and_sync(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn mapping_and_sync_on_postgres() {
-    mapping_and_sync(Backend::Postgres).await;
-}
+crate::on_each_backend!(mapping_and_sync);
 
 #[tokio::test]
 async fn bad_rules_are_refused_by_rule_and_field_and_change_nothing() {
@@ -310,6 +302,37 @@ async fn bad_rules_are_refused_by_rule_and_field_and_change_nothing() {
     assert_eq!(saved["jit_enabled"], false, "an unticked box turns JIT off");
     assert_eq!(saved["default_role"], "viewer");
     assert_eq!(saved["role_mappings"].as_array().map(Vec::len), Some(1));
+
+    // A custom role may be mapped, and then cannot be deleted under it.
+    let res = s
+        .app
+        .api(
+            "POST",
+            "/api/v1/orgs/flow-co/roles",
+            Auth::Cookie(&s.owner),
+            Some(json!({"name": "engineer", "description": "Engineers", "permissions": ["sso:read"]})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = put_provisioning(
+        &s,
+        &s.owner,
+        json!({"jit_enabled": true, "default_role": "member",
+            "role_mappings": [rule("groups", "contains", "eng", "engineer")]}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = s
+        .app
+        .api(
+            "DELETE",
+            "/api/v1/orgs/flow-co/roles/engineer",
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(res.json()["error"]["code"], "role_in_use");
 }
 
 #[tokio::test]
@@ -467,15 +490,7 @@ async fn concurrent_first_sign_ins(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_first_sign_ins_on_sqlite() {
-    concurrent_first_sign_ins(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_first_sign_ins_on_postgres() {
-    concurrent_first_sign_ins(Backend::Postgres).await;
-}
+crate::on_each_backend!(concurrent_first_sign_ins);
 
 async fn disconnect(backend: Backend) {
     let s = setup(backend).await;
@@ -569,12 +584,4 @@ async fn disconnect(backend: Backend) {
     assert!(!login_url.ends_with(&old_login), "{login_url}");
 }
 
-#[tokio::test]
-async fn disconnect_on_sqlite() {
-    disconnect(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn disconnect_on_postgres() {
-    disconnect(Backend::Postgres).await;
-}
+crate::on_each_backend!(disconnect);

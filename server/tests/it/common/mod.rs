@@ -353,3 +353,23 @@ macro_rules! db_test {
         }
     };
 }
+
+/// One test per database for `async fn $run(Backend)`, named
+/// `$run::sqlite` and `$run::postgres`. Multi-threaded, so tests that race
+/// requests against each other get real parallelism.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($run:ident) => {
+        mod $run {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$run($crate::common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$run($crate::common::Backend::Postgres).await;
+            }
+        }
+    };
+}
