@@ -84,6 +84,7 @@ test('provisioning and logout against a real IdP: role mapping, profile sync, ba
   await expect(adaPage).toHaveURL(new RegExp(`^${idp}/session/end`));
   await adaPage.getByRole('button', { name: 'Yes, sign me out' }).click();
   await expect(adaPage).toHaveURL(/\/login\?signed_out=1$/);
+  await expect(adaPage.getByRole('status')).toContainText('You are signed out');
   await adaPage.goto(`/o/${slug}`);
   await expect(adaPage).toHaveURL(/\/login\?return_to=/);
   // And the IdP asks for a login again.

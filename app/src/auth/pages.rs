@@ -38,8 +38,13 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let return_to = move || query.read().get("return_to").unwrap_or_default();
     let email = move || query.read().get("email");
+    // Where the identity provider sends the browser after RP-initiated logout.
+    let signed_out = move || query.read().get("signed_out").is_some();
     view! {
         <AuthCard title="Sign in">
+            {move || signed_out().then(|| view! {
+                <p class="notice" role="status">"You are signed out of Latchkey and of your identity provider."</p>
+            })}
             {move || match email() {
                 None => view! { <EmailStep return_to=return_to()/> }.into_any(),
                 Some(email) => view! { <PasswordStep email return_to=return_to()/> }.into_any(),

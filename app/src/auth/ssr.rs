@@ -227,7 +227,11 @@ pub async fn authenticate(
         return Err(wrong_credentials());
     }
     let user_id = user_id.ok_or_else(wrong_credentials)?;
-    limiter.clear(db, &email).await?;
+    // With a second factor, failures are forgiven only once the code is
+    // right too; otherwise password-then-guess rounds would reset them.
+    if !crate::mfa::ssr::is_enrolled(db, &user_id).await? {
+        limiter.clear(db, &email).await?;
+    }
     record_sign_in(db, &user_id).await?;
     find_user(db, &user_id).await?.ok_or_else(wrong_credentials)
 }

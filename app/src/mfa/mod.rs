@@ -171,11 +171,20 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
         ));
     };
     let db = &ctx.state.db;
+    let limiter = &ctx.state.login_limiter;
+    let email = crate::auth::ssr::find_user(db, &waiting.user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    // Wrong codes count as failed sign-ins of the account and the address.
+    limiter.check(db, ctx.ip, &email).await?;
     if let Err(e) = ssr::verify(db, &ctx.state.keys, &waiting.user_id, &code).await {
+        limiter.record_failure(db, ctx.ip, &email).await?;
         waiting.attempts += 1;
         pending::save(&ctx.session, &waiting).await?;
         return Err(e);
     }
+    limiter.clear(db, &email).await?;
     pending::clear(&ctx.session).await?;
     crate::auth::ssr::record_sign_in(db, &waiting.user_id).await?;
     let mut auth = crate::auth::password_session(&waiting.user_id);

@@ -155,6 +155,24 @@ db_test!(enrol_then_sign_in_with_a_code_or_a_recovery_code, |app| {
     );
 });
 
+db_test!(password_then_guess_rounds_do_not_reset_the_limit, |app| {
+    let email = "mfa-guess@example.com";
+    let cookie = app.sign_up(email).await;
+    enrol(&app, &cookie).await;
+    // A right password does not forgive wrong codes: after two rounds of
+    // five guesses the account's limit (10 in 15 minutes) stops the third.
+    for _ in 0..2 {
+        let cookie = password_step(&app, email).await;
+        for _ in 0..5 {
+            let res = code_step(&app, &cookie, "999999").await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        }
+    }
+    let res = app.sign_in(email, PASSWORD, None).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert_eq!(res.json()["code"], "too_many_attempts");
+});
+
 db_test!(
     an_organization_can_require_mfa_for_password_sign_ins,
     |app| {
