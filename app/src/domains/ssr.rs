@@ -423,7 +423,8 @@ pub async fn require_operator(ctx: &RequestCtx) -> Result<CurrentUser, AppError>
     }
 }
 
-pub async fn pending_everywhere(db: &Db) -> Result<Vec<PendingDomain>, AppError> {
+/// Pending domains with their organization: all of them, or the one `id`.
+async fn pending(db: &Db, id: Option<&str>) -> Result<Vec<PendingDomain>, AppError> {
     let columns = COLUMNS
         .split(", ")
         .map(|c| format!("d.{c}"))
@@ -443,12 +444,16 @@ pub async fn pending_everywhere(db: &Db) -> Result<Vec<PendingDomain>, AppError>
         String,
         String,
     );
-    let rows: Vec<R> = sqlx::query_as(&format!(
+    let filter = if id.is_some() { "AND d.id = $1" } else { "" };
+    let sql = format!(
         "SELECT {columns}, o.id, o.name FROM domains d JOIN organizations o ON o.id = d.org_id \
-         WHERE d.status = 'pending' ORDER BY d.created_at"
-    ))
-    .fetch_all(db)
-    .await?;
+         WHERE d.status = 'pending' {filter} ORDER BY d.created_at"
+    );
+    let mut query = sqlx::query_as::<_, R>(&sql);
+    if let Some(id) = id {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(db).await?;
     Ok(rows
         .into_iter()
         .map(
@@ -461,34 +466,17 @@ pub async fn pending_everywhere(db: &Db) -> Result<Vec<PendingDomain>, AppError>
         .collect())
 }
 
+pub async fn pending_everywhere(db: &Db) -> Result<Vec<PendingDomain>, AppError> {
+    pending(db, None).await
+}
+
 async fn pending_by_id(db: &Db, id: &str) -> Result<(String, Domain), AppError> {
-    let columns = COLUMNS
-        .split(", ")
-        .map(|c| format!("d.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    type R = (
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        String,
-    );
-    let row: Option<R> = sqlx::query_as(&format!(
-        "SELECT {columns}, d.org_id FROM domains d WHERE d.id = $1 AND d.status = 'pending'"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    let (a, b, c, d, e, f, g, h, i, j, org_id) =
-        row.ok_or_else(|| AppError::not_found("There is no pending domain with this id."))?;
-    Ok((org_id, to_domain((a, b, c, d, e, f, g, h, i, j))))
+    pending(db, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .map(|p| (p.org_id, p.domain))
+        .ok_or_else(|| AppError::not_found("There is no pending domain with this id."))
 }
 
 /// "Validated by our team": verified by hand, method `manual`.
