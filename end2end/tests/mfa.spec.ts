@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { createOrg, signIn, signUp, uniqueEmail, waitForHydration } from './helpers';
+import { PASSWORD, createOrg, signIn, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 /** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) for a base32 key, in the test's own code. */
 function totp(base32: string, at = Date.now()): string {
@@ -24,6 +24,7 @@ test('a user turns on two-factor authentication and signs in with a code, then w
   await expect(page).toHaveURL(/\/account\/security$/);
   await waitForHydration(page);
   await expect(page.locator('[data-mfa-status]')).toHaveText('Off');
+  await page.getByLabel('Current password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await expect(page.locator('.qr svg')).toBeVisible();
   const key = await page.getByLabel('Setup key').inputValue();

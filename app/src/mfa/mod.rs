@@ -116,11 +116,12 @@ pub async fn get_mfa_status() -> Result<MfaStatus, AppError> {
     Ok(status)
 }
 
+/// Starts enrolment; the current password confirms it is the owner.
 #[server(endpoint = "start_mfa")]
-pub async fn start_mfa() -> Result<(), AppError> {
+pub async fn start_mfa(password: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let user = ctx.require_user().await?;
-    ssr::start(&ctx.state.db, &ctx.state.keys, &user).await
+    ssr::start(&ctx.state.db, &ctx.state.keys, &user, &password).await
 }
 
 /// Marks the current session's sign-in as confirmed by a second factor (or

@@ -103,7 +103,9 @@ fn MfaBody(
         (false, None) => view! {
             <p><span class="badge" data-mfa-status="off">"Off"</span>" Password sign-ins need only your password."</p>
             <ActionForm action=start>
-                <FormError error=start_error/>
+                <Field label="Current password" name="password" input_type="password" autocomplete="current-password" required=true
+                    hint="To make sure it is you who adds a device." error=Signal::derive(move || start_error.get().and_then(|e| e.message_for("password")))/>
+                <FormError error=start_error fields=&["password"]/>
                 <SubmitButton label="Set up two-factor authentication" pending_label="Preparing…" pending=start.pending()/>
             </ActionForm>
         }.into_any(),

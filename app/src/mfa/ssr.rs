@@ -101,9 +101,34 @@ pub async fn status(db: &Db, keys: &Keys, user: &CurrentUser) -> Result<MfaStatu
     })
 }
 
-/// Starts (or restarts) enrolment with a fresh secret; refused while a
-/// confirmed factor exists (disable it first).
-pub async fn start(db: &Db, keys: &Keys, user: &CurrentUser) -> Result<(), AppError> {
+/// Starts (or restarts) enrolment with a fresh secret. Needs the current
+/// password, so a stolen session cannot bind the account to an attacker's
+/// device; refused while a confirmed factor exists (disable it first) and
+/// for accounts without a password (they sign in through SSO only).
+pub async fn start(
+    db: &Db,
+    keys: &Keys,
+    user: &CurrentUser,
+    password: &str,
+) -> Result<(), AppError> {
+    let (stored,): (Option<String>,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+            .bind(&user.id)
+            .fetch_one(db)
+            .await?;
+    if stored.is_none() {
+        return Err(AppError::conflict(
+            "sso_account",
+            "This account signs in through single sign-on only; your identity provider handles two-factor authentication.",
+        ));
+    }
+    if !crate::auth::ssr::verify_password(password.to_owned(), stored).await {
+        return Err(AppError::unprocessable(
+            "wrong_password",
+            "That is not your current password.",
+        )
+        .on("password"));
+    }
     if is_enrolled(db, &user.id).await? {
         return Err(AppError::conflict(
             "mfa_enabled",

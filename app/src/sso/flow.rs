@@ -655,7 +655,7 @@ async fn verify(
             // Perhaps the IdP rotated its keys: fetch the key set once more.
             let refreshed = state
                 .sso_providers
-                .refetch_jwks(guard, &row.issuer)
+                .refetch_jwks(&state.db, guard, &row.issuer)
                 .await
                 .map_err(Refusal::Unreachable)?;
             let Some(metadata) = refreshed else {

@@ -78,6 +78,21 @@ pub enum LogoutRefusal {
 }
 
 impl LogoutRefusal {
+    /// Refusals decided on the claims of a correctly signed token.
+    fn after_signature(&self) -> bool {
+        matches!(
+            self,
+            Self::Issuer
+                | Self::Audience
+                | Self::Expired
+                | Self::IssuedAt
+                | Self::Event
+                | Self::Nonce
+                | Self::NoSubject
+                | Self::NoJti
+        )
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::UnknownConnection => "unknown_connection",
@@ -237,7 +252,7 @@ async fn verified_claims(
         // Perhaps the IdP rotated its keys; the re-fetch is rate limited.
         if let Some(fresh) = state
             .sso_providers
-            .refetch_jwks(guard, &conn.issuer)
+            .refetch_jwks(&state.db, guard, &conn.issuer)
             .await
             .map_err(LogoutRefusal::Unreachable)?
         {
@@ -290,7 +305,19 @@ pub async fn back_channel(
     if token.len() > 16 * 1024 {
         return Err(LogoutRefusal::Malformed);
     }
-    let claims = verified_claims(state, &conn, token).await?;
+    let claims = match verified_claims(state, &conn, token).await {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            // Tokens that passed the signature come from the IdP: worth an
+            // audit event. Unsigned noise is only logged, so anyone posting
+            // garbage cannot fill the audit log.
+            if refusal.after_signature() {
+                let details = json!({ "reason": refusal.code(), "message": refusal.to_string() });
+                audit_logout(state, &conn, "sso.backchannel_logout_refused", details, ip).await;
+            }
+            return Err(refusal);
+        }
+    };
     let jti: String = claims.jti.unwrap_or_default().chars().take(255).collect();
     let mut tx = state.db.begin().await?;
     let fresh = sqlx::query(

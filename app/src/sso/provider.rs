@@ -1,9 +1,11 @@
 //! Provider metadata and signing keys, cached per issuer (never per `kid`
 //! alone), fetched through the SSRF guard. An ID token naming a key the
 //! cache lacks triggers one re-fetch of the key set, at most once a minute
-//! per issuer, so a flood of bad tokens cannot make Latchkey hammer an IdP.
+//! per issuer across all instances (the claim is made in the shared
+//! database), so a flood of bad tokens cannot make Latchkey hammer an IdP.
 
 use super::net::{self, FetchError, Guard};
+use crate::ssr::db::Db;
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
@@ -92,6 +94,34 @@ fn discovery_message(e: DiscoveryError<FetchError>) -> String {
     }
 }
 
+/// Takes the once-a-minute right to re-fetch `issuer`'s keys in the shared
+/// database; false when any instance took it within the minute.
+async fn claim_refetch(db: &Db, issuer: &str) -> Result<bool, sqlx::Error> {
+    let now = crate::ssr::now();
+    let window = i64::try_from(JWKS_REFETCH_INTERVAL.as_secs()).unwrap_or(60);
+    let renewed = sqlx::query(
+        "UPDATE sso_jwks_refetches SET fetched_at = $2 WHERE issuer = $1 AND fetched_at <= $3",
+    )
+    .bind(issuer)
+    .bind(now)
+    .bind(now - window)
+    .execute(db)
+    .await?
+    .rows_affected();
+    if renewed == 1 {
+        return Ok(true);
+    }
+    let first = sqlx::query(
+        "INSERT INTO sso_jwks_refetches (issuer, fetched_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(issuer)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(first == 1)
+}
+
 impl ProviderCache {
     fn cached(&self, issuer: &str, fresh_for: Duration) -> Option<Metadata> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,9 +156,11 @@ impl ProviderCache {
     }
 
     /// Re-fetches the key set of `issuer` after a token named an unknown
-    /// key. `Ok(None)` when it was re-fetched less than a minute ago.
+    /// key. `Ok(None)` when this or another instance re-fetched it less than
+    /// a minute ago.
     pub async fn refetch_jwks(
         &self,
+        db: &Db,
         guard: Guard,
         issuer: &str,
     ) -> Result<Option<Metadata>, String> {
@@ -145,6 +177,14 @@ impl ProviderCache {
             }
             // Claimed before the fetch, so concurrent callers do not all fetch.
             refetched.insert(issuer.to_owned(), Instant::now());
+        }
+        match claim_refetch(db, issuer).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, "could not record a key set re-fetch");
+                return Ok(None);
+            }
         }
         let jwks = JsonWebKeySet::fetch_async(metadata.jwks_uri(), &http_client(guard))
             .await

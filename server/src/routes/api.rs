@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .merge(super::orgs_api::router())
         .merge(super::domains_api::router())
         .merge(super::sso_api::router())
+        .merge(super::security_api::router())
         .fallback(not_found)
 }
 

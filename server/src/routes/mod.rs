@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod orgs_api;
+pub mod security_api;
 mod server_fn_status;
 pub mod sso_api;
 mod sso_flow;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{api, domains_api, orgs_api, sso_api};
+use super::{api, domains_api, orgs_api, security_api, sso_api};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         sso_api::disable,
         sso_api::test,
         sso_api::provisioning,
+        security_api::read,
+        security_api::write,
     ),
     components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)

@@ -26,7 +26,22 @@ async fn status(app: &TestApp, cookie: &str) -> serde_json::Value {
 
 /// Enrols the account of `cookie`; returns (setup key, recovery codes).
 async fn enrol(app: &TestApp, cookie: &str) -> (String, Vec<String>) {
-    let res = app.server_fn("start_mfa", &[], Some(cookie)).await;
+    let res = app
+        .server_fn(
+            "start_mfa",
+            &[("password", "not my password")],
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.json()["field"], "password");
+    assert!(
+        status(app, cookie).await["setup"].is_null(),
+        "nothing started"
+    );
+    let res = app
+        .server_fn("start_mfa", &[("password", PASSWORD)], Some(cookie))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let s = status(app, cookie).await;
     let key = s["setup"]["key"].as_str().expect("setup key").to_owned();
@@ -226,6 +241,24 @@ db_test!(
         enrol(&app, &member).await;
         let res = app.api("GET", &path, Auth::Cookie(&member), None).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        // The same switch over REST.
+        let security = format!("/api/v1/orgs/{org}/security");
+        let res = app.api("GET", &security, Auth::Cookie(&member), None).await;
+        assert_eq!(res.json()["require_mfa"], true, "{}", res.body);
+        let off = serde_json::json!({"require_mfa": false});
+        let res = app
+            .api("PUT", &security, Auth::Cookie(&member), Some(off))
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "a member lacks sso:write"
+        );
+        let bad = serde_json::json!({"require_mfa": "yes"});
+        let res = app
+            .api("PUT", &security, Auth::Cookie(&owner), Some(bad))
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
         let audited: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM audit_events WHERE action = 'org.mfa_requirement_changed'",
         )

@@ -279,6 +279,26 @@ async fn a_rotated_key_is_fetched_once_and_unknown_keys_are_refused() {
         assert_refused(&s, unknown, "id_token").await;
     }
     assert_eq!(fetches(), cached + 1, "no re-fetch within the minute");
+
+    // A second instance on the same database, its cache warm, respects the
+    // limit the first one claimed.
+    let other = crate::common::TestApp::on_same_database(&s.app).await;
+    let twin = Setup {
+        app: other,
+        owner: s.owner.clone(),
+        idp: s.idp.clone(),
+        org_id: s.org_id.clone(),
+        login_id: s.login_id.clone(),
+    };
+    let (res, _) = sign_in_with(&twin, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let warm = fetches();
+    let unknown = Plan {
+        header_kid: Some("k9"),
+        ..Default::default()
+    };
+    assert_refused(&twin, unknown, "id_token").await;
+    assert_eq!(fetches(), warm, "the other instance's claim holds here too");
 }
 
 #[tokio::test]

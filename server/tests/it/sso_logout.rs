@@ -263,6 +263,15 @@ async fn every_bad_logout_token_is_refused_and_ends_nothing() {
         );
     }
     assert_eq!(sso_sessions(&s).await, 1);
+    // The nine tokens that were correctly signed but wrong in their claims
+    // are audited; unsigned or foreign noise is not.
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'sso.backchannel_logout_refused'",
+    )
+    .fetch_one(&s.app.state.db)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 9);
     // An unknown connection is refused the same way.
     let token = s.idp.sign("k1", &header, &claims("jti-13"));
     let req = http::Request::post("/sso/org_nope/oidc/backchannel-logout")

@@ -81,6 +81,20 @@ impl TestApp {
         }
     }
 
+    /// A second instance (own caches, own router) on this one's database,
+    /// as behind a load balancer.
+    pub async fn on_same_database(other: &TestApp) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = server::init(&other.config).await.expect("init");
+        let router = server::routes::router(state.clone());
+        Self {
+            router,
+            state,
+            config: other.config.clone(),
+            _dir: dir,
+        }
+    }
+
     /// Sends through the real router. A request that hangs fails the test
     /// with its method and path instead of stalling the whole run.
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
