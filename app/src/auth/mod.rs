@@ -5,6 +5,7 @@ pub mod return_to;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub(crate) use pages::AuthCard;
 pub use pages::{SignInPage, SignOutForm, SignUpPage};
 
 use crate::error::AppError;

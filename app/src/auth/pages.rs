@@ -15,7 +15,7 @@ fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<O
 }
 
 #[component]
-fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
+pub(crate) fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {
         <Title text=title.clone()/>
         <main class="auth-page">

@@ -125,20 +125,15 @@ pub fn MfaSignInPage() -> impl IntoView {
             .then(|| view! { <p><a href="/login">"Sign in again"</a></p> })
     };
     view! {
-        <Title text="Two-factor authentication"/>
-        <main class="auth-page">
-            <div class="auth-card">
-                <a href="/" class="brand"><span class="brand-mark" aria-hidden="true">"◆"</span>" Latchkey"</a>
-                <h1>"Two-factor authentication"</h1>
-                <p class="muted">"Enter the six-digit code from your authenticator app, or one of your recovery codes."</p>
-                <ActionForm action>
-                    <Field label="Code" name="code" autocomplete="one-time-code" required=true error=code_error(error)/>
-                    <FormError error fields=&["code"]/>
-                    <SubmitButton label="Verify" pending_label="Checking…" pending=action.pending()/>
-                </ActionForm>
-                {expired}
-            </div>
-        </main>
+        <crate::auth::AuthCard title="Two-factor authentication">
+            <p class="muted">"Enter the six-digit code from your authenticator app, or one of your recovery codes."</p>
+            <ActionForm action>
+                <Field label="Code" name="code" autocomplete="one-time-code" required=true error=code_error(error)/>
+                <FormError error fields=&["code"]/>
+                <SubmitButton label="Verify" pending_label="Checking…" pending=action.pending()/>
+            </ActionForm>
+            {expired}
+        </crate::auth::AuthCard>
     }
 }
 

@@ -499,18 +499,7 @@ async fn require_sso_refuses_password_sign_in_except_guests_and_audited_owners()
     let res = s.app.sign_in("mem@flow.test", PASSWORD, None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
-    let res = s
-        .app
-        .api(
-            "PUT",
-            "/api/v1/orgs/flow-co/sso",
-            Auth::Cookie(&s.owner),
-            Some(
-                json!({"provider_label": "TestIdP", "discovery_url": s.idp.base,
-                "client_id": CLIENT_ID, "require_sso": true}),
-            ),
-        )
-        .await;
+    let res = put_sso(&s.app, &s.owner, &s.idp, json!({"require_sso": true})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.json()["require_sso"], true);
 

@@ -305,17 +305,8 @@ pub(crate) async fn setup(backend: Backend) -> Setup {
     .await;
     let idp = Idp::start().await;
     let (owner, org) = app.org_with_owner("owner@flow.test", "Flow Co").await;
-    let res = app
-        .api(
-            "PUT",
-            &format!("/api/v1/orgs/{org}/sso"),
-            Auth::Cookie(&owner),
-            Some(
-                json!({"provider_label": "TestIdP", "discovery_url": idp.base,
-                "client_id": CLIENT_ID, "client_secret": SECRET}),
-            ),
-        )
-        .await;
+    assert_eq!(org, "flow-co");
+    let res = put_sso(&app, &owner, &idp, json!({"client_secret": SECRET})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let sso = res.json();
     let login_url = sso["login_url"].as_str().expect("login url");
@@ -333,6 +324,28 @@ pub(crate) async fn setup(backend: Backend) -> Setup {
         org_id,
         login_id,
     }
+}
+
+/// `PUT /api/v1/orgs/flow-co/sso` as `cookie`: the test IdP's settings,
+/// with `extra`'s fields added or replaced.
+pub(crate) async fn put_sso(
+    app: &TestApp,
+    cookie: &str,
+    idp: &Idp,
+    extra: Value,
+) -> crate::common::TestResponse {
+    let mut body =
+        json!({"provider_label": "TestIdP", "discovery_url": idp.base, "client_id": CLIENT_ID});
+    for (k, v) in extra.as_object().expect("an object") {
+        body[k] = v.clone();
+    }
+    app.api(
+        "PUT",
+        "/api/v1/orgs/flow-co/sso",
+        Auth::Cookie(cookie),
+        Some(body),
+    )
+    .await
 }
 
 /// Domain verification and the passed test have their own tests; here the

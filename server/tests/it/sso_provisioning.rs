@@ -250,16 +250,8 @@ async fn bad_rules_are_refused_by_rule_and_field_and_change_nothing() {
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
 
     // The PUT of the whole connection validates the same way.
-    let res = s
-        .app
-        .api(
-            "PUT",
-            "/api/v1/orgs/flow-co/sso",
-            Auth::Cookie(&s.owner),
-            Some(json!({"provider_label": "TestIdP", "discovery_url": s.idp.base, "client_id": CLIENT_ID,
-                "role_mappings": [rule("groups", "contains", "x", "wizard")]})),
-        )
-        .await;
+    let wizard = json!({"role_mappings": [rule("groups", "contains", "x", "wizard")]});
+    let res = put_sso(&s.app, &s.owner, &s.idp, wizard).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
 
     let sso = s
@@ -567,18 +559,7 @@ async fn disconnect(backend: Backend) {
     );
 
     // Reconnecting gives a new login URL.
-    let res = s
-        .app
-        .api(
-            "PUT",
-            "/api/v1/orgs/flow-co/sso",
-            Auth::Cookie(&s.owner),
-            Some(
-                json!({"provider_label": "TestIdP", "discovery_url": s.idp.base,
-                "client_id": CLIENT_ID, "client_secret": SECRET}),
-            ),
-        )
-        .await;
+    let res = put_sso(&s.app, &s.owner, &s.idp, json!({"client_secret": SECRET})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let login_url = res.json()["login_url"].as_str().expect("url").to_owned();
     assert!(!login_url.ends_with(&old_login), "{login_url}");
