@@ -87,11 +87,14 @@ pub async fn sign_in(
         ssr::authenticate(&state.db, &state.login_limiter, &email, &password, ctx.ip).await?;
     crate::sso::ssr::check_password_sign_in(&state.db, &state.settings, &user, ctx.ip).await?;
     if crate::mfa::ssr::is_enrolled(&state.db, &user.id).await? {
-        // The password was right; the session opens only after the code.
+        // The password was right; the session opens only after the code,
+        // and failures are forgiven only then, so password-then-guess
+        // rounds cannot reset them.
         crate::mfa::pending::begin(&ctx.session, &user.id, return_to.as_deref()).await?;
         ctx.redirect("/login/mfa");
         return Ok(());
     }
+    state.login_limiter.clear(&state.db, &user.email).await?;
     let lifetime = state.settings.password_session_secs;
     ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
     tracing::info!(user_id = %user.id, "signed in with password");

@@ -226,12 +226,9 @@ pub async fn authenticate(
         }
         return Err(wrong_credentials());
     }
+    // The caller forgives earlier failures (`LoginLimiter::clear`) once the
+    // sign-in is complete, which with a second factor is after the code.
     let user_id = user_id.ok_or_else(wrong_credentials)?;
-    // With a second factor, failures are forgiven only once the code is
-    // right too; otherwise password-then-guess rounds would reset them.
-    if !crate::mfa::ssr::is_enrolled(db, &user_id).await? {
-        limiter.clear(db, &email).await?;
-    }
     record_sign_in(db, &user_id).await?;
     find_user(db, &user_id).await?.ok_or_else(wrong_credentials)
 }
