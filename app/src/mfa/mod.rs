@@ -152,6 +152,19 @@ pub async fn confirm_mfa(code: String) -> Result<(), AppError> {
     set_session_mfa(&ctx.session, true).await
 }
 
+/// New recovery codes (after a current code), shown once like the first.
+#[server(endpoint = "regenerate_recovery_codes")]
+pub async fn regenerate_recovery_codes(code: String) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let user = ctx.require_user().await?;
+    let codes =
+        ssr::regenerate_recovery_codes(&ctx.state.db, &ctx.state.keys, &user, &code).await?;
+    ctx.session
+        .insert(pending::NEW_CODES_KEY, codes)
+        .await
+        .map_err(|_| AppError::internal())
+}
+
 #[server(endpoint = "disable_mfa")]
 pub async fn disable_mfa(code: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;

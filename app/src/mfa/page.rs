@@ -2,7 +2,7 @@
 //! code after the password) and the organization's "require MFA" switch.
 //! Plain forms throughout: they work before and without wasm.
 
-use super::{ConfirmMfa, DisableMfa, SetRequireMfa, StartMfa, VerifyMfa};
+use super::{ConfirmMfa, DisableMfa, RegenerateRecoveryCodes, SetRequireMfa, StartMfa, VerifyMfa};
 use super::{MfaStatus, get_mfa_status, get_require_mfa};
 use crate::error::{AppError, ErrorKind};
 use crate::orgs::permissions::Permission;
@@ -21,8 +21,14 @@ pub fn AccountSecurityPage() -> impl IntoView {
     let start = ServerAction::<StartMfa>::new();
     let confirm = ServerAction::<ConfirmMfa>::new();
     let disable = ServerAction::<DisableMfa>::new();
+    let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
     let status = Resource::new(
-        move || start.version().get() + confirm.version().get() + disable.version().get(),
+        move || {
+            start.version().get()
+                + confirm.version().get()
+                + disable.version().get()
+                + regenerate.version().get()
+        },
         |_| get_mfa_status(),
     );
     view! {
@@ -40,7 +46,7 @@ pub fn AccountSecurityPage() -> impl IntoView {
                         match status.await {
                             Err(e) if e.kind == ErrorKind::Unauthorized => view! { <Redirect path="/login?return_to=/account/security"/> }.into_any(),
                             Err(e) => view! { <ErrorPanel title="Not available" message=e.message/> }.into_any(),
-                            Ok(s) => view! { <MfaBody status=s start confirm disable/> }.into_any(),
+                            Ok(s) => view! { <MfaBody status=s start confirm disable regenerate/> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -56,7 +62,9 @@ fn MfaBody(
     start: ServerAction<StartMfa>,
     confirm: ServerAction<ConfirmMfa>,
     disable: ServerAction<DisableMfa>,
+    regenerate: ServerAction<RegenerateRecoveryCodes>,
 ) -> impl IntoView {
+    let regenerate_error = Signal::derive(move || regenerate.value().get().and_then(Result::err));
     let confirm_error = Signal::derive(move || confirm.value().get().and_then(Result::err));
     let disable_error = Signal::derive(move || disable.value().get().and_then(Result::err));
     let start_error = Signal::derive(move || start.value().get().and_then(Result::err));
@@ -74,6 +82,15 @@ fn MfaBody(
     let body = match (status.enabled, status.setup) {
         (true, _) => view! {
             <p><span class="badge" data-mfa-status="on">"On"</span>" " {format!("{} recovery codes left.", status.recovery_codes_left)}</p>
+            <details class="advanced">
+                <summary>"New recovery codes"</summary>
+                <p class="small muted">"The current ones stop working. Confirm with a code from your app or a recovery code."</p>
+                <ActionForm action=regenerate>
+                    <Field label="Code for new recovery codes" name="code" autocomplete="one-time-code" required=true error=code_error(regenerate_error)/>
+                    <FormError error=regenerate_error fields=&["code"]/>
+                    <SubmitButton label="Make new recovery codes" pending_label="Making…" pending=regenerate.pending() class="button small"/>
+                </ActionForm>
+            </details>
             <Confirm label="Turn off…" question="Turning it off leaves only your password protecting password sign-ins. Confirm with a current code or a recovery code.">
                 <ActionForm action=disable>
                     <Field label="Code" name="code" autocomplete="one-time-code" required=true error=code_error(disable_error)/>

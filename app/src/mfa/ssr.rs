@@ -218,29 +218,60 @@ pub async fn confirm(
             invalid_code()
         });
     }
-    let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| {
-            let raw = random::lower_alnum(10);
-            format!("{}-{}", &raw[..5], &raw[5..])
-        })
-        .collect();
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE user_mfa SET confirmed_at = $2 WHERE user_id = $1")
         .bind(&user.id)
         .bind(now())
         .execute(&mut *tx)
         .await?;
+    let codes = issue_recovery_codes(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Replaces every recovery code (used or not) with ten new ones, returned
+/// for showing once.
+async fn issue_recovery_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+) -> Result<Vec<String>, AppError> {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let raw = random::lower_alnum(10);
+            format!("{}-{}", &raw[..5], &raw[5..])
+        })
+        .collect();
     sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
-        .bind(&user.id)
-        .execute(&mut *tx)
+        .bind(user_id)
+        .execute(&mut **tx)
         .await?;
     for code in &codes {
         sqlx::query("INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-            .bind(&user.id)
+            .bind(user_id)
             .bind(sha256_hex(&normalize_recovery(code)))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
+    Ok(codes)
+}
+
+/// New recovery codes for an enrolled account, after a current code (TOTP
+/// or an unused recovery code); the old ones stop working.
+pub async fn regenerate_recovery_codes(
+    db: &Db,
+    keys: &Keys,
+    user: &CurrentUser,
+    code: &str,
+) -> Result<Vec<String>, AppError> {
+    if !is_enrolled(db, &user.id).await? {
+        return Err(AppError::conflict(
+            "mfa_not_enabled",
+            "Two-factor authentication is not on.",
+        ));
+    }
+    verify(db, keys, &user.id, code).await?;
+    let mut tx = db.begin().await?;
+    let codes = issue_recovery_codes(&mut tx, &user.id).await?;
     tx.commit().await?;
     Ok(codes)
 }

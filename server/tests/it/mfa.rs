@@ -143,6 +143,36 @@ db_test!(enrol_then_sign_in_with_a_code_or_a_recovery_code, |app| {
     );
     assert_eq!(status(&app, &signed_in).await["recovery_codes_left"], 9);
 
+    // New recovery codes replace the old ones, after a current code.
+    let res = app
+        .server_fn(
+            "regenerate_recovery_codes",
+            &[("code", "000000")],
+            Some(&signed_in),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .server_fn(
+            "regenerate_recovery_codes",
+            &[("code", &codes[3])],
+            Some(&signed_in),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let fresh: Vec<String> =
+        serde_json::from_value(status(&app, &signed_in).await["new_recovery_codes"].clone())
+            .expect("new codes shown once");
+    assert_eq!(fresh.len(), 10);
+    assert_eq!(status(&app, &signed_in).await["recovery_codes_left"], 10);
+    let old = code_step(&app, &cookie, &codes[4]).await;
+    assert_eq!(
+        old.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "old codes stop working"
+    );
+    let codes = fresh;
+
     // Five wrong codes end the attempt: the password is needed again.
     for _ in 0..5 {
         let res = code_step(&app, &cookie, "999999").await;
