@@ -263,17 +263,28 @@ pub async fn regenerate_recovery_codes(
     user: &CurrentUser,
     code: &str,
 ) -> Result<Vec<String>, AppError> {
+    verify_enrolled(db, keys, user, code).await?;
+    let mut tx = db.begin().await?;
+    let codes = issue_recovery_codes(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// For changes to an enrolled factor: it must exist, and `code` must be
+/// valid, so a stolen session alone cannot change it.
+async fn verify_enrolled(
+    db: &Db,
+    keys: &Keys,
+    user: &CurrentUser,
+    code: &str,
+) -> Result<(), AppError> {
     if !is_enrolled(db, &user.id).await? {
         return Err(AppError::conflict(
             "mfa_not_enabled",
             "Two-factor authentication is not on.",
         ));
     }
-    verify(db, keys, &user.id, code).await?;
-    let mut tx = db.begin().await?;
-    let codes = issue_recovery_codes(&mut tx, &user.id).await?;
-    tx.commit().await?;
-    Ok(codes)
+    verify(db, keys, &user.id, code).await
 }
 
 /// Checks a sign-in's second factor: a TOTP code or an unused recovery code.
@@ -290,13 +301,7 @@ pub async fn verify(db: &Db, keys: &Keys, user_id: &str, code: &str) -> Result<(
 /// Turns the factor off; needs a valid code, so a stolen session alone
 /// cannot remove it.
 pub async fn disable(db: &Db, keys: &Keys, user: &CurrentUser, code: &str) -> Result<(), AppError> {
-    if !is_enrolled(db, &user.id).await? {
-        return Err(AppError::conflict(
-            "mfa_not_enabled",
-            "Two-factor authentication is not on.",
-        ));
-    }
-    verify(db, keys, &user.id, code).await?;
+    verify_enrolled(db, keys, user, code).await?;
     let mut tx = db.begin().await?;
     for table in ["user_mfa", "mfa_recovery_codes"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
