@@ -4,16 +4,14 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-# The same compile-time environment cargo-leptos gives its builds, so plain
-# cargo commands (tests, clippy) reuse its artifacts instead of rebuilding.
+# The same compile-time environment `cargo xtask build` (and cargo-leptos)
+# gives its builds, so plain cargo commands (tests, clippy) reuse their
+# artifacts instead of rebuilding.
 export LEPTOS_OUTPUT_NAME=latchkey
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # One-shot builds gain nothing from incremental artifacts, which cost
 # gigabytes of disk; developers can override it.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-
-CARGO_LEPTOS_VERSION=0.3.10
-WASM_BINDGEN_VERSION=0.2.130
 
 step() { echo "==> $*" >&2; }
 
@@ -27,21 +25,13 @@ apt_install() {
   apt-get install -y -qq "$@" >/dev/null
 }
 
-# Rust target, cargo-leptos, wasm-bindgen CLI, and the npm packages that
-# carry wasm-opt (binaryen 132; Debian's binaryen breaks hydration).
+# What `cargo xtask build` needs besides Rust: the wasm target, and the npm
+# packages of end2end/, which carry wasm-opt (binaryen 132; Debian's binaryen
+# breaks hydration). No build tool is compiled from source.
 ensure_build_tools() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     step "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
-  fi
-  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    step "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes on 2 cores, once)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
-  fi
-  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-    step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
-    # Not --locked: its lockfile names a crate version the registry lacks.
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
   ensure_node_packages
 }

@@ -60,13 +60,16 @@ mod tests {
 
     #[test]
     fn generates_once_then_reuses() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let first = load_or_create(None, dir.path()).expect("generated");
+        let dir = std::env::temp_dir().join(format!(
+            "latchkey-keys-{}",
+            app::ssr::random::lower_alnum(12)
+        ));
+        let first = load_or_create(None, &dir).expect("generated");
         assert!(first.len() >= 32);
-        let second = load_or_create(None, dir.path()).expect("reused");
+        let second = load_or_create(None, &dir).expect("reused");
         assert_eq!(first, second);
-        let configured =
-            load_or_create(Some("x".repeat(40).as_str()), dir.path()).expect("configured");
+        let configured = load_or_create(Some("x".repeat(40).as_str()), &dir).expect("configured");
         assert_eq!(configured, "x".repeat(40).into_bytes());
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

@@ -13,7 +13,7 @@ fn latchkey(dir: &std::path::Path) -> Command {
 
 #[test]
 fn bootstrap_prints_one_json_object_and_operator_grant_works() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::common::tempdir();
     let out = latchkey(dir.path())
         .args([
             "bootstrap",
@@ -81,7 +81,7 @@ fn bootstrap_prints_one_json_object_and_operator_grant_works() {
 
 #[test]
 fn bad_configuration_names_the_variable_and_exits_non_zero() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::common::tempdir();
     for (var, value) in [
         ("LATCHKEY_BIND", "not-an-address"),
         ("LATCHKEY_PUBLIC_URL", "ftp://example.com"),

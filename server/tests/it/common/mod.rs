@@ -26,7 +26,35 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub config: Config,
-    _dir: tempfile::TempDir,
+    _dir: TempDir,
+}
+
+/// A directory under the system temp dir, removed with everything in it when
+/// dropped. (Not the `tempfile` crate: its extra features on shared
+/// dependencies would make the test build recompile what the server build
+/// already compiled.)
+pub struct TempDir(std::path::PathBuf);
+
+pub fn tempdir() -> TempDir {
+    let path = std::env::temp_dir().join(format!(
+        "latchkey-test-{}-{}",
+        std::process::id(),
+        app::ssr::random::lower_alnum(12)
+    ));
+    std::fs::create_dir_all(&path).expect("create a temp dir");
+    TempDir(path)
+}
+
+impl TempDir {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The PostgreSQL URL for tests, or a panic that says how to get one.
@@ -66,7 +94,7 @@ impl TestApp {
     }
 
     pub async fn with_args(backend: Backend, mut args: ConfigArgs) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempdir();
         args.database_url = Some(fresh_database_url(backend, dir.path()).await);
         args.data_dir = Some(dir.path().display().to_string());
         args.secret_key.get_or_insert_with(|| "k".repeat(48));
@@ -84,7 +112,7 @@ impl TestApp {
     /// A second instance (own caches, own router) on this one's database,
     /// as behind a load balancer.
     pub async fn on_same_database(other: &TestApp) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempdir();
         let state = server::init(&other.config).await.expect("init");
         let router = server::routes::router(state.clone());
         Self {
