@@ -25,6 +25,8 @@ use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::security_headers::set_for_this_page();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -69,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::HomePage ssr=ssr.clone()/>
                 <Route path=path!("/login") view=auth::SignInPage ssr=ssr.clone()/>
                 <Route path=path!("/login/mfa") view=mfa::MfaSignInPage ssr=ssr.clone()/>
+                <Route path=path!("/login/sso-link") view=sso::SsoLinkPage ssr=ssr.clone()/>
                 <Route path=path!("/account/security") view=mfa::AccountSecurityPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>

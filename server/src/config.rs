@@ -52,6 +52,9 @@ pub struct ConfigArgs {
     /// Sender of those emails (default `Latchkey <no-reply@<public host>>`).
     #[arg(long, env = "LATCHKEY_SMTP_FROM", global = true)]
     pub smtp_from: Option<String>,
+    /// Comma-separated CIDR ranges of reverse proxies whose `X-Forwarded-For` is believed (default none).
+    #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Directory for the embedded database and the generated key (default ./data).
     #[arg(long, env = "LATCHKEY_DATA_DIR", global = true)]
     pub data_dir: Option<String>,
@@ -72,6 +75,7 @@ pub struct Config {
     pub dns_timeout_secs: u64,
     pub domain_pending_hours: u64,
     pub domain_recheck_secs: u64,
+    pub trusted_proxies: Vec<app::ssr::client_addr::Cidr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,8 +248,12 @@ impl Config {
             600,
             10..=86_400,
         )?;
+        let trusted_proxies =
+            app::ssr::client_addr::Cidr::parse_list(non_empty(&args.trusted_proxies).unwrap_or(""))
+                .map_err(|e| err("LATCHKEY_TRUSTED_PROXIES", e))?;
 
         Ok(Self {
+            trusted_proxies,
             dns_timeout_secs,
             domain_pending_hours,
             domain_recheck_secs,
@@ -290,6 +298,28 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_cidr_ranges() {
+        let c = Config::from_args(&ConfigArgs {
+            trusted_proxies: Some("10.0.0.0/8, ::1".into()),
+            ..args()
+        })
+        .expect("valid ranges");
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(
+            Config::from_args(&args())
+                .expect("default")
+                .trusted_proxies
+                .is_empty()
+        );
+        let e = Config::from_args(&ConfigArgs {
+            trusted_proxies: Some("10.0.0.0/40".into()),
+            ..args()
+        })
+        .expect_err("prefix too long");
+        assert_eq!(e.variable, "LATCHKEY_TRUSTED_PROXIES");
+    }
+
+    #[test]
     fn defaults_fit_a_local_run() {
         let c = Config::from_args(&args()).expect("defaults are valid");
         assert_eq!(c.bind.to_string(), "127.0.0.1:3000");
@@ -311,6 +341,7 @@ mod tests {
             data_dir: Some("/var/lib/latchkey".into()),
             smtp_url: Some("smtp://127.0.0.1:2525".into()),
             smtp_from: None,
+            trusted_proxies: Some("192.0.2.0/24".into()),
             dns_timeout_secs: Some("2".into()),
             domain_pending_hours: Some("24".into()),
             domain_recheck_secs: Some("60".into()),

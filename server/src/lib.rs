@@ -60,6 +60,7 @@ pub async fn init(config: &Config) -> Result<AppState> {
             domain_pending_secs: i64::try_from(config.domain_pending_hours * 3600)
                 .unwrap_or(i64::MAX),
             allow_private_idp: config.allow_private_idp,
+            trusted_proxies: config.trusted_proxies.clone(),
         }),
         leptos_options,
         login_limiter: Arc::new(app::auth::ssr::LoginLimiter::default()),

@@ -1,12 +1,31 @@
 //! One log line per request: method, path (never the query, which can hold
 //! codes and tokens), status, latency and a request id that is also returned
-//! in `x-request-id`.
+//! in `x-request-id`. Also resolves the client's address once, for every
+//! handler and server function after it.
 
-use axum::extract::Request;
+use app::ssr::client_addr::{ClientAddr, resolve};
+use app::ssr::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
+use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Puts the client's address ([`ClientAddr`]) into the request: the peer,
+/// or the forwarded address when the peer is a trusted proxy.
+pub async fn client_addr(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let ip = resolve(peer.ip(), forwarded, &state.settings.trusted_proxies);
+        req.extensions_mut().insert(ClientAddr(ip));
+    }
+    next.run(req).await
+}
 
 pub async fn log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -18,7 +37,7 @@ pub async fn log(mut req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| app::ssr::random::lower_alnum(16));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = redacted(req.uri().path());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         req.headers_mut().insert("x-request-id", v);
     }
@@ -34,4 +53,34 @@ pub async fn log(mut req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// The path as logged: the secrets some paths carry (invitation tokens, SSO
+/// test tickets) are replaced, so logs cannot be used to accept or replay them.
+fn redacted(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/invite/")
+        && !rest.is_empty()
+    {
+        return "/invite/[redacted]".into();
+    }
+    if let Some((before, _)) = path.split_once("/oidc/test/") {
+        return format!("{before}/oidc/test/[redacted]");
+    }
+    path.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn secrets_in_paths_are_not_logged() {
+        assert_eq!(redacted("/invite/inv_abcdef123"), "/invite/[redacted]");
+        assert_eq!(
+            redacted("/sso/org_1/oidc/test/tkt_secret"),
+            "/sso/org_1/oidc/test/[redacted]"
+        );
+        assert_eq!(redacted("/o/acme/members"), "/o/acme/members");
+        assert_eq!(redacted("/invite/"), "/invite/");
+    }
 }

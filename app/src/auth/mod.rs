@@ -19,10 +19,27 @@ pub struct CurrentUser {
     pub email: String,
     pub name: String,
     pub is_operator: bool,
-    /// This session came from SSO or from a password sign-in confirmed with
-    /// a second factor: what organizations that require MFA accept.
+    /// This session's password sign-in was confirmed with a second factor.
     #[serde(default)]
-    pub strong_auth: bool,
+    pub mfa: bool,
+    /// This session came from the SSO of this organization (and of no
+    /// other): only there does it stand in for MFA and satisfy Require SSO.
+    #[serde(default)]
+    pub sso_org: Option<String>,
+}
+
+impl CurrentUser {
+    /// What an organization that requires MFA accepts from this session: a
+    /// second factor, or a sign-in through that organization's own IdP.
+    /// Another organization's IdP vouches for nothing here.
+    pub fn strong_auth_in(&self, org_id: &str) -> bool {
+        self.mfa || self.signed_in_through(org_id)
+    }
+
+    /// Whether this session came from `org_id`'s single sign-on.
+    pub fn signed_in_through(&self, org_id: &str) -> bool {
+        self.sso_org.as_deref() == Some(org_id)
+    }
 }
 
 /// What the session remembers about how its user signed in. The session

@@ -101,7 +101,8 @@ fn to_user((id, email, name, is_operator): UserRow) -> CurrentUser {
         email,
         name,
         is_operator: is_operator != 0,
-        strong_auth: false,
+        mfa: false,
+        sso_org: None,
     }
 }
 
@@ -169,7 +170,8 @@ pub async fn create_account(db: &Db, input: NewAccount<'_>) -> Result<CurrentUse
             email,
             name,
             is_operator: false,
-            strong_auth: false,
+            mfa: false,
+            sso_org: None,
         }),
         Err(e) if is_unique_violation(&e) => Err(AppError::conflict(
             "email_taken",
@@ -294,7 +296,10 @@ pub async fn session_auth(session: &Session) -> Option<SessionAuth> {
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     match session_auth(session).await {
         Some(auth) => Ok(find_user(db, &auth.user_id).await?.map(|user| CurrentUser {
-            strong_auth: auth.method == "sso" || auth.mfa,
+            mfa: auth.mfa,
+            sso_org: (auth.method == "sso")
+                .then(|| auth.org_id.clone())
+                .flatten(),
             ..user
         })),
         None => Ok(None),

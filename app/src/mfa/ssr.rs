@@ -332,7 +332,7 @@ pub async fn set_required(
     access.require(Permission::SsoWrite)?;
     if required
         && let crate::orgs::access::Actor::User(user) = &access.actor
-        && !user.strong_auth
+        && !user.strong_auth_in(&access.org_id)
     {
         return Err(AppError::conflict(
             "mfa_needed_first",

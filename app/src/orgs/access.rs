@@ -7,6 +7,7 @@ use super::tokens::TokenCaller;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::ssr::db::Db;
+use std::net::IpAddr;
 
 /// Who is acting: a signed-in user or an API token.
 #[derive(Debug, Clone)]
@@ -31,6 +32,16 @@ impl Actor {
         match self {
             Self::User(u) => Some(&u.id),
             Self::Token(_) | Self::System => None,
+        }
+    }
+
+    /// The user on whose behalf the actor acts: the user, or a token's
+    /// creator (whose rights bound the token's).
+    pub fn on_behalf_of(&self) -> Option<&str> {
+        match self {
+            Self::User(u) => Some(&u.id),
+            Self::Token(t) => t.created_by.as_deref(),
+            Self::System => None,
         }
     }
 }
@@ -87,6 +98,28 @@ pub async fn role_permissions(
     Ok(row.map(|(p,)| permissions::decode(&p)).unwrap_or_default())
 }
 
+/// The permissions of a token creator's active membership; none without one.
+async fn creator_permissions(
+    db: &Db,
+    org_id: &str,
+    creator: Option<&str>,
+) -> Result<Vec<Permission>, AppError> {
+    let Some(creator) = creator else {
+        return Ok(Vec::new());
+    };
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2 AND status = 'active'",
+    )
+    .bind(org_id)
+    .bind(creator)
+    .fetch_optional(db)
+    .await?;
+    match row {
+        Some((role,)) => role_permissions(db, org_id, &role).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 fn no_such_org() -> AppError {
     AppError::not_found("There is no such organization, or you are not a member of it.")
 }
@@ -95,21 +128,27 @@ fn no_such_org() -> AppError {
 /// members and tokens of other organizations get 404, so organizations
 /// cannot be probed.
 pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, AppError> {
-    type Row = (String, String, String, String, i64);
+    type Row = (String, String, String, String, i64, i64);
     let row: Option<Row> = match &actor {
+        // The last column: whether this organization requires SSO of this
+        // user (SSO on and required, and the email in a verified domain).
         Actor::User(user) => {
             sqlx::query_as(
-                "SELECT o.id, o.slug, o.name, m.role, o.require_mfa FROM organizations o \
-                 JOIN memberships m ON m.org_id = o.id \
+                "SELECT o.id, o.slug, o.name, m.role, o.require_mfa, \
+                 CAST(CASE WHEN EXISTS (SELECT 1 FROM sso_connections c WHERE c.org_id = o.id AND c.enabled = 1 AND c.require_sso = 1) \
+                 AND EXISTS (SELECT 1 FROM domains d WHERE d.org_id = o.id AND d.domain = $3 AND d.status = 'verified') \
+                 THEN 1 ELSE 0 END AS BIGINT) \
+                 FROM organizations o JOIN memberships m ON m.org_id = o.id \
                  WHERE (o.id = $1 OR o.slug = $1) AND m.user_id = $2 AND m.status = 'active'",
             )
             .bind(org_ref)
             .bind(&user.id)
+            .bind(crate::email::domain_of(&user.email))
             .fetch_optional(db)
             .await?
         }
         Actor::Token(token) => sqlx::query_as(
-            "SELECT id, slug, name, $3, CAST(0 AS BIGINT) FROM organizations WHERE (id = $1 OR slug = $1) AND id = $2",
+            "SELECT id, slug, name, $3, CAST(0 AS BIGINT), CAST(0 AS BIGINT) FROM organizations WHERE (id = $1 OR slug = $1) AND id = $2",
         )
         .bind(org_ref)
         .bind(&token.org_id)
@@ -119,10 +158,28 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
         // The system acts through jobs, never through an organization's API.
         Actor::System => None,
     };
-    let (org_id, org_slug, org_name, role, require_mfa) = row.ok_or_else(no_such_org)?;
+    let (org_id, org_slug, org_name, role, require_mfa, require_sso) =
+        row.ok_or_else(no_such_org)?;
+    // Checked on every request, so turning Require SSO on takes effect on
+    // sessions that already exist, and another organization's IdP does not
+    // count. Owners (break-glass) and guests are exempt, as at sign-in.
+    if let Actor::User(user) = &actor
+        && require_sso != 0
+        && role != permissions::OWNER
+        && role != permissions::GUEST
+        && !user.signed_in_through(&org_id)
+    {
+        return Err(AppError::new(
+            crate::error::ErrorKind::Forbidden,
+            "sso_required",
+            format!(
+                "{org_name} requires single sign-on. Sign out, then sign in through {org_name}'s login page."
+            ),
+        ));
+    }
     if let Actor::User(user) = &actor
         && require_mfa != 0
-        && !user.strong_auth
+        && !user.strong_auth_in(&org_id)
     {
         return Err(AppError::new(
             crate::error::ErrorKind::Forbidden,
@@ -132,7 +189,14 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
             ),
         ));
     }
-    let permissions = role_permissions(db, &org_id, &role).await?;
+    let mut permissions = role_permissions(db, &org_id, &role).await?;
+    if let Actor::Token(token) = &actor {
+        // A token never outlives its creator's rights: it acts with what its
+        // role and its creator's current role both grant (nothing once the
+        // creator is gone, deactivated or removed).
+        let creator = creator_permissions(db, &org_id, token.created_by.as_deref()).await?;
+        permissions.retain(|p| creator.contains(p));
+    }
     Ok(Access {
         org_id,
         org_slug,
@@ -153,4 +217,78 @@ pub async fn authorize(
     let access = resolve(db, actor, org_ref).await?;
     access.require(needed)?;
     Ok(access)
+}
+
+/// The first of `perms` the caller of `access` lacks.
+pub fn first_missing(access: &Access, perms: &[Permission]) -> Option<Permission> {
+    perms.iter().copied().find(|p| !access.can(*p))
+}
+
+/// The one rule for handing out a role, used by every path that assigns
+/// one (a member's role, an invitation, an API token, the SSO default role
+/// and mapping targets) and for changing a member who holds it: `owner`
+/// only by owners, and any other role only by a caller who holds all of its
+/// permissions. A refusal is audited (`role.grant_refused`).
+pub async fn may_grant(
+    db: &Db,
+    access: &Access,
+    role: &str,
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let missing = if role == permissions::OWNER {
+        (!access.is_owner()).then(|| "the owner role".to_owned())
+    } else {
+        let perms = role_permissions(db, &access.org_id, role).await?;
+        first_missing(access, &perms).map(|p| p.to_string())
+    };
+    match missing {
+        None => Ok(()),
+        Some(missing) => Err(refuse_grant(db, access, role, &missing, ip).await?),
+    }
+}
+
+/// `may_grant` for a set of permissions (a custom role being written).
+pub async fn may_grant_permissions(
+    db: &Db,
+    access: &Access,
+    role: &str,
+    perms: &[Permission],
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    match first_missing(access, perms) {
+        None => Ok(()),
+        Some(p) => Err(refuse_grant(db, access, role, p.as_str(), ip)
+            .await?
+            .on("permissions")),
+    }
+}
+
+async fn refuse_grant(
+    db: &Db,
+    access: &Access,
+    role: &str,
+    missing: &str,
+    ip: Option<IpAddr>,
+) -> Result<AppError, AppError> {
+    use crate::audit::ssr::{Event, Target, record};
+    tracing::warn!(org = %access.org_id, role, missing, "refused to grant a role beyond the caller's own");
+    record(
+        db,
+        Event::by(
+            access,
+            "role.grant_refused",
+            Target {
+                kind: "role",
+                id: role,
+                label: role,
+            },
+            serde_json::json!({ "missing": missing }),
+            ip,
+        ),
+    )
+    .await?;
+    Ok(AppError::forbidden(format!(
+        "You cannot give, or change someone who holds, the role “{role}”: it includes {missing}, which you do not have."
+    ))
+    .on("role"))
 }

@@ -2,7 +2,7 @@
 
 use super::access::{Access, Actor};
 use super::members::role_exists;
-use super::permissions::{self, Permission};
+use super::permissions::Permission;
 use super::{Invitation, InvitationView};
 use crate::audit::ssr::{Event, Target, record};
 use crate::auth::CurrentUser;
@@ -65,9 +65,7 @@ pub async fn create(
         )
         .on("role"));
     }
-    if role == permissions::OWNER && !access.is_owner() {
-        return Err(AppError::forbidden("Only an owner can invite an owner.").on("role"));
-    }
+    super::access::may_grant(db, access, role, ip).await?;
     let member: Option<(String,)> = sqlx::query_as(
         "SELECT m.status FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2",
     )

@@ -1,7 +1,7 @@
 //! Member management: roles, deactivation, removal, with the rule that an
 //! organization always keeps at least one active owner.
 
-use super::access::Access;
+use super::access::{Access, may_grant};
 use super::permissions::{self, Permission};
 use super::{Member, MemberPage, MemberQuery};
 use crate::audit::ssr::{Event, Target, record};
@@ -184,6 +184,8 @@ pub async fn change_role(
     if before.role == new_role {
         return Ok(before);
     }
+    may_grant(db, access, new_role, ip).await?;
+    may_grant(db, access, &before.role, ip).await?;
     let was_owner = before.role == permissions::OWNER;
     let touches_owner = was_owner || new_role == permissions::OWNER;
     let mut tx = begin_member_change(db, access, &before, touches_owner, was_owner).await?;
@@ -228,6 +230,7 @@ pub async fn set_active(
     if before.status == status {
         return Ok(before);
     }
+    may_grant(db, access, &before.role, ip).await?;
     let is_owner = before.role == permissions::OWNER;
     let mut tx = begin_member_change(db, access, &before, is_owner, is_owner && !active).await?;
     sqlx::query("UPDATE memberships SET status = $3 WHERE org_id = $1 AND user_id = $2")
@@ -238,6 +241,8 @@ pub async fn set_active(
         .await?;
     if !active {
         end_sessions_in_org(&mut tx, &access.org_id, user_id).await?;
+        super::tokens::manage::revoke_all_of(&mut tx, access, user_id, "creator deactivated", ip)
+            .await?;
     }
     record(
         &mut *tx,
@@ -270,6 +275,7 @@ pub async fn remove(
 ) -> Result<(), AppError> {
     access.require(Permission::MembersWrite)?;
     let before = get(db, &access.org_id, user_id).await?;
+    may_grant(db, access, &before.role, ip).await?;
     let is_owner = before.role == permissions::OWNER;
     let mut tx = begin_member_change(db, access, &before, is_owner, is_owner).await?;
     sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
@@ -278,6 +284,7 @@ pub async fn remove(
         .execute(&mut *tx)
         .await?;
     end_sessions_in_org(&mut tx, &access.org_id, user_id).await?;
+    super::tokens::manage::revoke_all_of(&mut tx, access, user_id, "creator removed", ip).await?;
     record(
         &mut *tx,
         Event::by(

@@ -104,17 +104,6 @@ fn check_permissions(names: &[String]) -> Result<Vec<Permission>, AppError> {
         .collect()
 }
 
-/// A custom role may not grant what its creator lacks.
-fn no_escalation(access: &Access, perms: &[Permission]) -> Result<(), AppError> {
-    match perms.iter().find(|p| !access.can(**p)) {
-        Some(p) => Err(AppError::forbidden(format!(
-            "You cannot grant {p}, which you do not have."
-        ))
-        .on("permissions")),
-        None => Ok(()),
-    }
-}
-
 pub async fn create(
     db: &Db,
     access: &Access,
@@ -126,7 +115,7 @@ pub async fn create(
     access.require(Permission::RolesWrite)?;
     let name = check_name(name)?;
     let perms = check_permissions(perms)?;
-    no_escalation(access, &perms)?;
+    super::access::may_grant_permissions(db, access, &name, &perms, ip).await?;
     let description: String = description.trim().chars().take(200).collect();
     let mut tx = db.begin().await?;
     let inserted = sqlx::query("INSERT INTO roles (org_id, name, description, permissions, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -204,7 +193,7 @@ pub async fn update(
 ) -> Result<(), AppError> {
     ensure_editable(db, access, name, "edited").await?;
     let perms = check_permissions(perms)?;
-    no_escalation(access, &perms)?;
+    super::access::may_grant_permissions(db, access, name, &perms, ip).await?;
     let mut tx = db.begin().await?;
     let done = sqlx::query("UPDATE roles SET permissions = $3 WHERE org_id = $1 AND name = $2")
         .bind(&access.org_id)

@@ -80,7 +80,7 @@ pub mod manage {
     use super::super::ApiToken;
     use super::super::access::Access;
     use super::super::members::role_exists;
-    use super::super::permissions::{self, Permission};
+    use super::super::permissions::Permission;
     use super::create_token;
     use crate::audit::ssr::{Event, Target, record};
     use crate::error::AppError;
@@ -135,10 +135,10 @@ pub mod manage {
             )
             .on("role"));
         }
-        if role == permissions::OWNER && !access.is_owner() {
-            return Err(AppError::forbidden("Only an owner can create an owner token.").on("role"));
-        }
-        let created_by = access.actor.user_id().map(str::to_owned);
+        super::super::access::may_grant(db, access, role, ip).await?;
+        // A token made by a token belongs to the same person, so it is
+        // bounded by that person's rights too.
+        let created_by = access.actor.on_behalf_of().map(str::to_owned);
         let (id, secret) =
             create_token(db, &access.org_id, created_by.as_deref(), name, role).await?;
         record(
@@ -205,6 +205,48 @@ pub mod manage {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes every active token `user_id` created in the organization of
+    /// `access`, inside the transaction that deactivates or removes them;
+    /// each revocation is audited with the reason.
+    pub async fn revoke_all_of(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        access: &Access,
+        user_id: &str,
+        reason: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AppError> {
+        let tokens: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, name FROM api_tokens WHERE org_id = $1 AND created_by = $2 AND revoked_at IS NULL",
+        )
+        .bind(&access.org_id)
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (id, name) in &tokens {
+            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now())
+                .execute(&mut **tx)
+                .await?;
+            record(
+                &mut **tx,
+                Event::by(
+                    access,
+                    "token.revoked",
+                    Target {
+                        kind: "token",
+                        id,
+                        label: name,
+                    },
+                    serde_json::json!({ "reason": reason, "created_by": user_id }),
+                    ip,
+                ),
+            )
+            .await?;
+        }
         Ok(())
     }
 }

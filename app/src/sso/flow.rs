@@ -438,6 +438,9 @@ pub enum Finished {
     Tested {
         org_slug: String,
     },
+    /// The email belongs to an account with a password: the person must
+    /// confirm with it before the identity is linked (`sso::link`).
+    LinkRequired(crate::sso::link::ssr::PendingLink),
 }
 
 /// Text from the IdP shown back to people: printable, short.
@@ -509,6 +512,7 @@ fn email_verified(claims: &Map<String, Value>) -> Option<bool> {
 /// finished test. Every refusal leaves no session and no account.
 pub async fn finish(
     state: &AppState,
+    path_org_id: &str,
     params: &CallbackParams,
     bound: bool,
     ip: Option<IpAddr>,
@@ -527,6 +531,11 @@ pub async fn finish(
         Err(r) => return Err(fail(r, None, Purpose::Login)),
     };
     let purpose = row.purpose;
+    // Each organization's callback finishes only its own sign-ins.
+    if row.org_id != path_org_id {
+        tracing::warn!(org = %row.org_id, path_org = %path_org_id, "sso callback under another organization's path");
+        return Err(fail(Refusal::UnknownState, None, purpose));
+    }
     let conn = match connection_by_org(state, &row.org_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(fail(Refusal::UnknownLogin, None, purpose)),

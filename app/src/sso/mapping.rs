@@ -75,9 +75,11 @@ pub use eval::{MAX_RULES, check, evaluate};
 mod eval {
     use super::{Operator, Provisioning, RoleMapping};
     use crate::error::AppError;
+    use crate::orgs::access::{Access, may_grant};
     use crate::orgs::members::role_exists;
     use crate::ssr::db::Db;
     use serde_json::{Map, Value};
+    use std::net::IpAddr;
 
     pub const MAX_RULES: usize = 50;
     const MAX_VALUE: usize = 500;
@@ -113,8 +115,15 @@ mod eval {
     }
 
     /// Validates and normalizes (trims) the settings; errors name the rule
-    /// (1-based) and its field.
-    pub async fn check(db: &Db, org_id: &str, p: Provisioning) -> Result<Provisioning, AppError> {
+    /// (1-based) and its field. Every role the settings hand out must be one
+    /// the caller may grant.
+    pub async fn check(
+        db: &Db,
+        access: &Access,
+        p: Provisioning,
+        ip: Option<IpAddr>,
+    ) -> Result<Provisioning, AppError> {
+        let org_id = access.org_id.as_str();
         let default_role = p.default_role.trim().to_owned();
         if let Some(msg) = check_role(db, org_id, &default_role).await? {
             return Err(AppError::unprocessable(
@@ -123,6 +132,9 @@ mod eval {
             )
             .on("default_role"));
         }
+        may_grant(db, access, &default_role, ip)
+            .await
+            .map_err(|e| e.on("default_role"))?;
         if p.role_mappings.len() > MAX_RULES {
             return Err(AppError::unprocessable(
                 "too_many_role_mappings",
@@ -166,6 +178,9 @@ mod eval {
             if let Some(msg) = check_role(db, org_id, &role).await? {
                 return Err(rule_error(i, "role", msg));
             }
+            may_grant(db, access, &role, ip)
+                .await
+                .map_err(|e| e.on(&format!("role_mappings[{i}].role")))?;
             rules.push(RoleMapping {
                 claim,
                 operator: rule.operator,

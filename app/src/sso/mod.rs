@@ -5,6 +5,7 @@
 pub mod discovery;
 #[cfg(feature = "ssr")]
 pub mod flow;
+pub mod link;
 mod login_page;
 #[cfg(feature = "ssr")]
 pub mod logout;
@@ -20,6 +21,7 @@ mod provisioning_page;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub use link::SsoLinkPage;
 pub use login_page::{LoginPageInfo, SsoLoginPage, sso_login_page};
 pub use page::SsoSection;
 pub use provisioning_page::ProvisioningSection;

@@ -4,6 +4,7 @@
 //! sign-in and each change is audited with old and new values.
 
 use super::flow::{Connection, Finished, Refusal, claim_str, display_name, trusted_email};
+use super::link::ssr::{PendingLink, TTL_SECS as LINK_TTL_SECS};
 use super::mapping;
 use crate::audit::ssr::{self as audit, Event, Target};
 use crate::auth::{CurrentUser, SessionAuth};
@@ -36,6 +37,9 @@ pub fn mapped_role(conn: &Connection, claims: &Map<String, Value>) -> (String, O
 
 enum Step {
     Refused(Refusal),
+    /// An account with a password has this email: nothing is linked until
+    /// its owner confirms with the password.
+    Link(PendingLink),
     /// A concurrent sign-in of the same identity wrote first (a unique
     /// constraint fired, or SQLite's snapshot went stale): try again.
     Retry,
@@ -110,6 +114,10 @@ pub async fn sign_in(
                 });
             }
             Err(Step::Refused(r)) => return Err(r),
+            Err(Step::Link(link)) => {
+                audit_link_required(&state.db, conn, &link, ip).await;
+                return Ok(Finished::LinkRequired(link));
+            }
             Err(Step::Retry) if attempt < ATTEMPTS => {
                 tracing::debug!(attempt, "sso sign-in raced another; retrying");
                 // Jittered, growing pauses, so two racers do not collide in
@@ -167,13 +175,30 @@ async fn attempt_sign_in(
         }
         (None, email) => {
             let email = email.ok_or(Refusal::Internal)?;
-            let existing: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM users WHERE email = $1")
+            let existing: Option<(String, Option<String>)> =
+                sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                     .bind(&email)
                     .fetch_optional(&mut *tx)
                     .await?;
             let user_id = match existing {
-                Some((id,)) => id,
+                // Never linked by email alone: whoever set that password
+                // must be the one signing in (pre-account takeover).
+                Some((id, Some(_))) => {
+                    return Err(Step::Link(PendingLink {
+                        user_id: id,
+                        email,
+                        org_id: conn.org_id.clone(),
+                        org_name: conn.org_name.clone(),
+                        login_id: conn.login_id.clone(),
+                        issuer: v.issuer.to_owned(),
+                        subject: subject.to_owned(),
+                        return_to: v.return_to.clone(),
+                        expires_at: now + LINK_TTL_SECS,
+                    }));
+                }
+                // Made by SSO (no password): the IdP that owns the domain
+                // vouches for the address, as at the account's creation.
+                Some((id, None)) => id,
                 None => {
                     let id = random::id("usr");
                     sqlx::query(
@@ -216,7 +241,8 @@ async fn attempt_sign_in(
         email: user_email.clone(),
         name: new_name.clone().unwrap_or_else(|| old_name.clone()),
         is_operator: is_operator != 0,
-        strong_auth: true,
+        mfa: false,
+        sso_org: Some(conn.org_id.clone()),
     });
     let target = Target {
         kind: "user",
@@ -376,5 +402,29 @@ fn event<'a>(
         target: Some(target),
         details,
         ip,
+    }
+}
+
+/// A link waiting for the account's password is on the record, so an admin
+/// can see a pre-created account meet its SSO identity.
+async fn audit_link_required(db: &Db, conn: &Connection, link: &PendingLink, ip: Option<IpAddr>) {
+    let recorded = audit::record(
+        db,
+        Event {
+            org_id: &conn.org_id,
+            actor: &Actor::System,
+            action: "sso.link_required",
+            target: Some(Target {
+                kind: "user",
+                id: &link.user_id,
+                label: &link.email,
+            }),
+            details: json!({ "issuer": link.issuer, "subject": link.subject }),
+            ip,
+        },
+    )
+    .await;
+    if let Err(e) = recorded {
+        tracing::error!(error = %e.message, "could not audit a pending account link");
     }
 }

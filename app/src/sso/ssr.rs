@@ -349,7 +349,7 @@ pub async fn save(
                 default_role: role.unwrap_or(current.default_role),
                 role_mappings: rules.unwrap_or(current.role_mappings),
             };
-            Some(mapping::check(db, &access.org_id, merged).await?)
+            Some(mapping::check(db, access, merged, ip).await?)
         }
     };
     let discovery_url = input.discovery_url.trim().to_owned();
@@ -558,7 +558,7 @@ pub async fn save_provisioning(
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
-    let p = mapping::check(db, &access.org_id, input).await?;
+    let p = mapping::check(db, access, input, ip).await?;
     let mut tx = db.begin().await?;
     write_provisioning(&mut tx, access, &p, ip).await?;
     tx.commit().await?;

@@ -1,11 +1,13 @@
 //! Server-only infrastructure shared by every feature: the database pool,
 //! the application state, secrets at rest, the session store.
 
+pub mod client_addr;
 pub mod crypto;
 pub mod db;
 pub mod mail;
 pub mod random;
 pub mod request;
+pub mod security_headers;
 pub mod session_store;
 pub mod state;
 

@@ -12,18 +12,19 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use tower_sessions::Session;
 
 /// The header the server-function client reads to follow a redirect.
 const REDIRECT_HEADER: &str = "serverfnredirect";
 
-/// The peer address of the connection, when the server was started with
-/// connect info (tests driving the router in-process have none).
+/// The client's address as the server resolved it (the peer, or the
+/// forwarded address behind a trusted proxy); none for requests that did not
+/// come over a socket (tests driving the router in-process).
 pub fn client_ip(extensions: &http::Extensions) -> Option<IpAddr> {
     extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<super::client_addr::ClientAddr>()
+        .map(|c| c.0)
 }
 
 #[derive(Clone)]

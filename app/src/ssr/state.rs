@@ -23,6 +23,8 @@ pub struct Settings {
     pub domain_pending_secs: i64,
     /// `LATCHKEY_ALLOW_PRIVATE_IDP`: IdPs on private addresses and plain http.
     pub allow_private_idp: bool,
+    /// `LATCHKEY_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<super::client_addr::Cidr>,
 }
 
 #[derive(Clone)]

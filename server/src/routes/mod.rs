@@ -4,12 +4,14 @@
 pub mod api;
 mod branding;
 pub mod caller;
+mod cross_site;
 pub mod domains_api;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod orgs_api;
 pub mod security_api;
+mod security_headers;
 mod server_fn_status;
 pub mod sso_api;
 mod sso_flow;
@@ -70,6 +72,18 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(server_fn_status::apply))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cross_site::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_log::client_addr,
+        ))
         .layer(axum::middleware::from_fn(request_log::log))
         .with_state(state)
 }

@@ -12,12 +12,12 @@ use app::orgs::{
     ApiToken, Invitation, Member, MemberPage, MemberQuery, RoleInfo, invitations, members, roles,
 };
 use app::ssr::state::AppState;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
@@ -55,12 +55,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         parts: &mut http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(Self(app::ssr::request::client_ip(&parts.extensions)))
     }
 }
 

@@ -141,14 +141,14 @@ async fn callback(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
-    Path(_org_id): Path<String>,
+    Path(org_id): Path<String>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let bound = match params.state.as_deref() {
         Some(s) => flow::take_browser_binding(&session, s).await,
         None => false,
     };
-    match flow::finish(&state, &params, bound, ip).await {
+    match flow::finish(&state, &org_id, &params, bound, ip).await {
         Ok(Finished::SignedIn {
             auth,
             lifetime_secs,
@@ -157,6 +157,12 @@ async fn callback(
             Ok(()) => Redirect::to(&landing).into_response(),
             Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
         },
+        Ok(Finished::LinkRequired(link)) => {
+            match app::sso::link::ssr::store(&session, &link).await {
+                Ok(()) => Redirect::to("/login/sso-link").into_response(),
+                Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
+            }
+        }
         Ok(Finished::Tested { org_slug }) => {
             Redirect::to(&format!("/o/{org_slug}/settings/security#sso-test")).into_response()
         }

@@ -1,0 +1,194 @@
+//! Pre-account takeover, tried as the outsider who signs up with someone
+//! else's address before that person's first SSO sign-in; and a callback
+//! replayed under another organization's path.
+
+use crate::common::{Backend, PASSWORD};
+use crate::on_each_backend;
+use crate::sso_idp::*;
+use http::StatusCode;
+
+async fn identities(s: &Setup) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sso_identities")
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("count")
+}
+
+async fn audited(s: &Setup, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = $1")
+        .bind(action)
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("count")
+}
+
+async fn sso_never_links_a_password_account_by_email_alone(backend: Backend) {
+    let s = setup(backend).await;
+    // The outsider registers Ada's address and keeps a session.
+    let squatter = s.app.sign_up("ada@flow.test").await;
+
+    // Ada's first SSO sign-in: nothing is linked, no session opens.
+    let (res, browser) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), Some("/login/sso-link"));
+    assert!(
+        !is_signed_in(&s, &browser).await,
+        "no session before the password"
+    );
+    assert_eq!(identities(&s).await, 0);
+    let me = s.app.get("/api/v1/me", Some(&squatter)).await.json();
+    assert_eq!(me["orgs"].as_array().map(Vec::len), Some(0), "{me}");
+    assert_eq!(audited(&s, "sso.link_required").await, 1);
+
+    // The page asks for the account's password; a wrong one links nothing.
+    let page = s.app.get("/login/sso-link", Some(&browser)).await;
+    assert!(page.body.contains("data-link-email"), "{}", page.body);
+    let res = s
+        .app
+        .server_fn(
+            "confirm_sso_link",
+            &[("password", "not the password")],
+            Some(&browser),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+    assert_eq!(identities(&s).await, 0);
+    // Another browser, which has no link waiting, cannot confirm one.
+    let res = s
+        .app
+        .server_fn("confirm_sso_link", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(identities(&s).await, 0);
+
+    // The account's owner (here, whoever knows the password) links it: every
+    // other session of the account ends, and SSO starts again.
+    let res = s
+        .app
+        .server_fn(
+            "confirm_sso_link",
+            &[("password", PASSWORD)],
+            Some(&browser),
+        )
+        .await;
+    assert!(
+        res.status.is_success() || res.status.is_redirection(),
+        "{}",
+        res.body
+    );
+    let next = res.location().expect("sent on to SSO").to_owned();
+    assert!(
+        next.starts_with(&format!("/sso/{}/start?", s.login_id)),
+        "{next}"
+    );
+    assert_eq!(identities(&s).await, 1);
+    assert!(
+        !is_signed_in(&s, &squatter).await,
+        "linking ends other sessions"
+    );
+    assert_eq!(audited(&s, "sso.account_linked").await, 1);
+
+    // The identity is now known: the next SSO sign-in opens the account.
+    let (res, cookie) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let me = s.app.get("/api/v1/me", Some(&cookie)).await.json();
+    assert_eq!(me["email"], "ada@flow.test");
+    assert_eq!(me["orgs"][0]["slug"], "flow-co");
+}
+on_each_backend!(sso_never_links_a_password_account_by_email_alone);
+
+#[tokio::test]
+async fn a_callback_under_another_organizations_path_is_refused() {
+    let s = setup(Backend::Sqlite).await;
+    let (_, other) = s.app.org_with_owner("owner@other.test", "Other").await;
+    let other_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+        .bind(&other)
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("org id");
+    let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
+    let code = s.idp.authorize(&started.query);
+    let qs = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("code", code.as_str()),
+            ("state", started.query["state"].as_str()),
+            ("iss", s.idp.base.as_str()),
+        ])
+        .finish();
+    let res = s
+        .app
+        .get(
+            &format!("/sso/{other_id}/oidc/callback?{qs}"),
+            Some(&started.cookie),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_code(&res, "expired");
+    assert!(!is_signed_in(&s, &started.cookie).await);
+    assert_eq!(users_named(&s, "ada@flow.test").await, 0);
+}
+
+async fn member_of(s: &Setup, org_slug: &str, email: &str, role: &str) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, status, source, created_at) \
+         SELECT o.id, u.id, $3, 'active', 'invitation', $4 FROM organizations o, users u \
+         WHERE o.slug = $1 AND u.email = $2",
+    )
+    .bind(org_slug)
+    .bind(email)
+    .bind(role)
+    .bind(now)
+    .execute(&s.app.state.db)
+    .await
+    .expect("membership");
+}
+
+/// The admin of organization A controls A's IdP; that must not open
+/// organization Z, whose policies A's IdP knows nothing of.
+async fn an_sso_session_counts_only_in_its_own_organization(backend: Backend) {
+    let s = setup(backend).await;
+    let (res, ada) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let (_, z) = s.app.org_with_owner("owner@zeta.test", "Zeta").await;
+    member_of(&s, &z, "ada@flow.test", "member").await;
+    sqlx::query("UPDATE organizations SET require_mfa = 1 WHERE slug = $1")
+        .bind(&z)
+        .execute(&s.app.state.db)
+        .await
+        .expect("require mfa");
+
+    let res = s
+        .app
+        .get(&format!("/api/v1/orgs/{z}/members"), Some(&ada))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert_eq!(res.json()["error"]["code"], "mfa_required", "{}", res.body);
+    let res = s.app.get("/api/v1/orgs/flow-co/members", Some(&ada)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    // Require SSO holds for sessions that already exist, whatever their age.
+    let bob = s.app.sign_up("bob@flow.test").await;
+    member_of(&s, "flow-co", "bob@flow.test", "member").await;
+    let res = s.app.get("/api/v1/orgs/flow-co/members", Some(&bob)).await;
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "before Require SSO: {}",
+        res.body
+    );
+    sqlx::query("UPDATE sso_connections SET require_sso = 1 WHERE org_id = $1")
+        .bind(&s.org_id)
+        .execute(&s.app.state.db)
+        .await
+        .expect("require sso");
+    let res = s.app.get("/api/v1/orgs/flow-co/members", Some(&bob)).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert_eq!(res.json()["error"]["code"], "sso_required", "{}", res.body);
+    // Ada came through flow-co's own IdP; the owner keeps break-glass access.
+    for who in [&ada, &s.owner] {
+        let res = s.app.get("/api/v1/orgs/flow-co/members", Some(who)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+}
+on_each_backend!(an_sso_session_counts_only_in_its_own_organization);
