@@ -729,9 +729,10 @@ pub(super) async fn trusted_email(
     conn: &Connection,
     claims: &Map<String, Value>,
 ) -> Result<String, Refusal> {
-    let email = claim_str(claims, &conn.claims.email)
-        .map(|e| e.trim().to_lowercase())
-        .ok_or(Refusal::NoEmail)?;
+    let raw = claim_str(claims, &conn.claims.email).ok_or(Refusal::NoEmail)?;
+    // The same normalization as accounts and invitations (IDNA included).
+    let email =
+        crate::email::normalize_email(raw).map_err(|_| Refusal::DomainNotVerified(clean(raw)))?;
     if email_verified(claims) == Some(false) {
         return Err(Refusal::EmailUnverified(clean(&email)));
     }

@@ -157,24 +157,22 @@ async fn attempt_sign_in(
     .bind(subject)
     .fetch_optional(db)
     .await?;
-    // Reads that need no transaction come first.
-    let trusted = match known {
-        Some(_) => None,
-        None => Some(trusted_email(db, conn, claims).await?),
-    };
+    // Reads that need no transaction come first. Every sign-in, not only
+    // the first, needs the email in one of this organization's verified
+    // domains: a removed or transferred domain stops its sign-ins.
+    let trusted = trusted_email(db, conn, claims).await?;
     let now = now();
     let profile = profile_of(conn, claims);
     let mut tx = db.begin().await?;
-    let (user_id, email, old_profile) = match (known, trusted) {
-        (Some((user_id, old)), _) => {
-            let email = claim_str(claims, &conn.claims.email).map(str::to_lowercase);
+    let (user_id, email, old_profile) = match known {
+        Some((user_id, old)) => {
             let old: Value = old
                 .and_then(|p| serde_json::from_str(&p).ok())
                 .unwrap_or(Value::Null);
-            (user_id, email, Some(old))
+            (user_id, Some(trusted), Some(old))
         }
-        (None, email) => {
-            let email = email.ok_or(Refusal::Internal)?;
+        None => {
+            let email = trusted;
             let existing: Option<(String, Option<String>)> =
                 sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
                     .bind(&email)

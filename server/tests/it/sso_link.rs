@@ -192,3 +192,18 @@ async fn an_sso_session_counts_only_in_its_own_organization(backend: Backend) {
     }
 }
 on_each_backend!(an_sso_session_counts_only_in_its_own_organization);
+
+/// A domain that stops being verified here (removed, or moved to another
+/// organization) stops the sign-ins of identities linked while it was.
+async fn known_identities_still_need_a_verified_domain(backend: Backend) {
+    let s = setup(backend).await;
+    let (res, _) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    sqlx::query("UPDATE domains SET status = 'pending' WHERE org_id = $1")
+        .bind(&s.org_id)
+        .execute(&s.app.state.db)
+        .await
+        .expect("domain no longer verified");
+    assert_refused(&s, Plan::default(), "domain_not_verified").await;
+}
+on_each_backend!(known_identities_still_need_a_verified_domain);
