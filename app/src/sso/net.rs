@@ -1,11 +1,13 @@
 //! Outbound HTTP to identity providers, with the SSRF guard: every URL an
 //! admin enters or a discovery document names is resolved first, refused if
-//! any address is loopback, private, link-local, CGNAT, multicast or
-//! unspecified, and the connection is pinned to the checked address (so a
-//! second DNS answer cannot point it elsewhere). No redirects are followed,
-//! bodies are capped, everything has a timeout.
+//! any address is in an IANA special-purpose range (loopback, private,
+//! link-local, CGNAT, benchmarking, documentation, multicast, reserved, and
+//! IPv6 forms that carry such an IPv4 address), and the connection is
+//! pinned to the checked address (so a second DNS answer cannot point it
+//! elsewhere). No proxy from the environment, no redirects followed, bodies
+//! capped, everything with a timeout.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -24,8 +26,12 @@ pub enum FetchError {
     BadUrl(String),
     #[error("{0} must use https.")]
     NotHttps(String),
-    #[error("{url} resolves to {ip}, a private or local address, which Latchkey does not contact.")]
-    Forbidden { url: String, ip: IpAddr },
+    /// The address goes to the logs only: telling an admin which internal
+    /// address a name resolves to would turn the guard into a scanner.
+    #[error(
+        "{url} resolves to a private, local or reserved address, which Latchkey does not contact."
+    )]
+    Forbidden { url: String },
     #[error("The host of {0} could not be resolved.")]
     Unresolvable(String),
     #[error("{0} did not answer within 10 seconds.")]
@@ -44,19 +50,36 @@ pub enum FetchError {
 pub fn is_forbidden_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 of anything
-        }
+        IpAddr::V6(v6) => forbidden_v6(v6),
     }
+}
+
+fn forbidden_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96): the IPv4
+    // address decides. (`::` and `::1` land here as 0.0.0.0 and 0.0.0.1.)
+    if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
+        return forbidden_v4(embedded(s[6], s[7]));
+    }
+    // 6to4 (2002::/16) carries its IPv4 address in bits 16..48.
+    if s[0] == 0x2002 {
+        return forbidden_v4(embedded(s[1], s[2]));
+    }
+    // Teredo (2001::/32): the server's IPv4 address, and the client's,
+    // stored inverted in the last 32 bits.
+    if s[0] == 0x2001 && s[1] == 0 {
+        return forbidden_v4(embedded(s[2], s[3])) || forbidden_v4(embedded(!s[6], !s[7]));
+    }
+    v6.is_multicast()
+        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 64:ff9b::/96 and 64:ff9b:1::/48
+        || (s[0] == 0x100 && s[1..4] == [0; 3]) // discard-only 100::/64
+        || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation 2001:db8::/32
+        || (s[0] == 0x2001 && s[1] < 0x200) // IETF protocol assignments 2001::/23
+        || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
 }
 
 fn forbidden_v4(v4: Ipv4Addr) -> bool {
@@ -67,9 +90,15 @@ fn forbidden_v4(v4: Ipv4Addr) -> bool {
         || v4.is_multicast()
         || v4.is_unspecified()
         || v4.is_broadcast()
-        || o[0] == 0
+        || o[0] == 0 // "this network" 0/8
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
-        || o[0] >= 240
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments 192.0.0/24
+        || (o[0] == 192 && o[1] == 0 && o[2] == 2) // TEST-NET-1
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
+        || (o[0] == 198 && o[1] == 51 && o[2] == 100) // TEST-NET-2
+        || (o[0] == 203 && o[1] == 0 && o[2] == 113) // TEST-NET-3
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast (deprecated)
+        || o[0] >= 240 // reserved 240/4
 }
 
 /// Checks `raw` and returns the parsed URL with the address to pin.
@@ -103,9 +132,9 @@ pub async fn check_url(guard: Guard, raw: &str) -> Result<(url::Url, SocketAddr)
     if !guard.allow_private
         && let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip()))
     {
+        tracing::warn!(url = raw, ip = %bad.ip(), "SSRF guard refused an address");
         return Err(FetchError::Forbidden {
             url: raw.to_owned(),
-            ip: bad.ip(),
         });
     }
     Ok((url, first))
@@ -114,6 +143,9 @@ pub async fn check_url(guard: Guard, raw: &str) -> Result<(url::Url, SocketAddr)
 fn client_for(raw: &str, url: &url::Url, addr: SocketAddr) -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would connect to its own idea of
+        // the host, bypassing the pinned, checked address.
+        .no_proxy()
         .timeout(TIMEOUT)
         .resolve(url.host_str().unwrap_or_default(), addr)
         .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
@@ -250,6 +282,25 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
+            // Special-purpose IPv4 ranges.
+            "192.0.0.8",
+            "192.0.2.10",
+            "198.18.0.1",
+            "198.19.255.254",
+            "198.51.100.7",
+            "203.0.113.5",
+            // IPv6 forms that embed a forbidden IPv4 address.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe", // Teredo client 10.0.0.1
+            // Other special-purpose IPv6 ranges.
+            "64:ff9b:1::1",
+            "fec0::1",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
         ] {
             assert!(
                 is_forbidden_ip(bad.parse().expect("ip")),
@@ -263,6 +314,8 @@ mod tests {
             "172.32.0.1",
             "2606:2800:220:1::248",
             "::ffff:8.8.8.8",
+            "2002:808:808::1",
+            "198.20.0.1",
         ] {
             assert!(!is_forbidden_ip(ok.parse().expect("ip")), "{ok} is public");
         }
@@ -301,6 +354,14 @@ mod tests {
             check_url(strict, "https://169.254.169.254/latest").await,
             Err(FetchError::Forbidden { .. })
         ));
+        // The message names the URL, never the address it resolved to.
+        let e = check_url(strict, "https://localhost:8443/x")
+            .await
+            .expect_err("loopback");
+        assert!(
+            !e.to_string().contains("127.0.0.1") && !e.to_string().contains("::1"),
+            "{e}"
+        );
         let relaxed = Guard {
             allow_private: true,
         };
