@@ -121,7 +121,16 @@ pub async fn get_mfa_status() -> Result<MfaStatus, AppError> {
 pub async fn start_mfa(password: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let user = ctx.require_user().await?;
-    ssr::start(&ctx.state.db, &ctx.state.keys, &user, &password).await
+    let state = &ctx.state;
+    ssr::start(
+        &state.db,
+        &state.keys,
+        &state.login_limiter,
+        &user,
+        &password,
+        ctx.ip,
+    )
+    .await
 }
 
 /// Marks the current session's sign-in as confirmed by a second factor (or

@@ -108,8 +108,10 @@ pub async fn status(db: &Db, keys: &Keys, user: &CurrentUser) -> Result<MfaStatu
 pub async fn start(
     db: &Db,
     keys: &Keys,
+    limiter: &crate::auth::ssr::LoginLimiter,
     user: &CurrentUser,
     password: &str,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<(), AppError> {
     let (stored,): (Option<String>,) =
         sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
@@ -122,7 +124,11 @@ pub async fn start(
             "This account signs in through single sign-on only; your identity provider handles two-factor authentication.",
         ));
     }
+    // The same limits as the password form: a stolen session must not turn
+    // this into an unlimited password-guessing oracle.
+    limiter.check(db, ip, &user.email).await?;
     if !crate::auth::ssr::verify_password(password.to_owned(), stored).await {
+        limiter.record_failure(db, ip, &user.email).await?;
         return Err(AppError::unprocessable(
             "wrong_password",
             "That is not your current password.",
