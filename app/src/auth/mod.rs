@@ -78,6 +78,19 @@ pub fn landing_path(return_to: Option<&str>) -> String {
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, name: String, password: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
+    // An address of a domain that signs in with SSO gets its account from
+    // the IdP, never a password account someone else could set up first.
+    if crate::sso::flow::connection_for_email(&ctx.state, &email)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::new(
+            crate::error::ErrorKind::Forbidden,
+            "sso_required",
+            "Your organization signs in with single sign-on: sign in with this email instead, and your account is created there.",
+        )
+        .on("email"));
+    }
     let account = ssr::NewAccount {
         email: &email,
         name: &name,

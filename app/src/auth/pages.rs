@@ -137,6 +137,12 @@ pub fn SignUpPage() -> impl IntoView {
                     error=field_error(error, "password")
                 />
                 <FormError error fields=&["email", "name", "password"]/>
+                {move || {
+                    error
+                        .get()
+                        .filter(|e| e.code == "sso_required")
+                        .map(|_| view! { <p><A href="/login">"Continue with single sign-on"</A></p> })
+                }}
                 <SubmitButton
                     label="Create account"
                     pending_label="Creating account…"

@@ -348,17 +348,20 @@ async fn the_ssrf_guard_refuses_private_addresses_and_plain_http() {
         (idp.base.clone(), "must use https"),
         (
             format!("https://127.0.0.1:{port}"),
-            "private or local address",
+            "private, local or reserved address",
         ),
         (
             format!("https://localhost:{port}"),
-            "private or local address",
+            "private, local or reserved address",
         ),
         (
             "https://169.254.169.254/latest".to_owned(),
-            "private or local address",
+            "private, local or reserved address",
         ),
-        ("https://[::1]/".to_owned(), "private or local address"),
+        (
+            "https://[::1]/".to_owned(),
+            "private, local or reserved address",
+        ),
     ] {
         let mut body = input(&idp, Some(SECRET));
         body["discovery_url"] = json!(url);
@@ -373,6 +376,14 @@ async fn the_ssrf_guard_refuses_private_addresses_and_plain_http() {
             "{url}: {}",
             res.body
         );
+        // Never which internal address a name resolved to.
+        if url.contains("localhost") {
+            assert!(
+                !res.body.contains("127.0.0.1") && !res.body.contains("::1"),
+                "{}",
+                res.body
+            );
+        }
     }
 }
 

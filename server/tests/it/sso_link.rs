@@ -22,10 +22,26 @@ async fn audited(s: &Setup, action: &str) -> i64 {
         .expect("count")
 }
 
+/// A password account made while the organization had SSO off (sign-up
+/// in its domains is refused while it is on).
+async fn sign_up_before_sso(s: &Setup, email: &str) -> String {
+    let enabled = |on: i64| {
+        sqlx::query("UPDATE sso_connections SET enabled = $2 WHERE org_id = $1")
+            .bind(&s.org_id)
+            .bind(on)
+            .execute(&s.app.state.db)
+    };
+    enabled(0).await.expect("sso off");
+    let cookie = s.app.sign_up(email).await;
+    enabled(1).await.expect("sso on");
+    cookie
+}
+
 async fn sso_never_links_a_password_account_by_email_alone(backend: Backend) {
     let s = setup(backend).await;
-    // The outsider registers Ada's address and keeps a session.
-    let squatter = s.app.sign_up("ada@flow.test").await;
+    // The outsider registered Ada's address before the organization turned
+    // SSO on, and keeps a session.
+    let squatter = sign_up_before_sso(&s, "ada@flow.test").await;
 
     // Ada's first SSO sign-in: nothing is linked, no session opens.
     let (res, browser) = sign_in_with(&s, Plan::default()).await;
@@ -168,7 +184,7 @@ async fn an_sso_session_counts_only_in_its_own_organization(backend: Backend) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
     // Require SSO holds for sessions that already exist, whatever their age.
-    let bob = s.app.sign_up("bob@flow.test").await;
+    let bob = sign_up_before_sso(&s, "bob@flow.test").await;
     member_of(&s, "flow-co", "bob@flow.test", "member").await;
     let res = s.app.get("/api/v1/orgs/flow-co/members", Some(&bob)).await;
     assert_eq!(
@@ -207,3 +223,32 @@ async fn known_identities_still_need_a_verified_domain(backend: Backend) {
     assert_refused(&s, Plan::default(), "domain_not_verified").await;
 }
 on_each_backend!(known_identities_still_need_a_verified_domain);
+
+/// Nobody opens a password account in a domain that signs in with SSO.
+async fn sign_up_in_an_sso_domain_is_sent_to_sso(backend: Backend) {
+    let s = setup(backend).await;
+    let form = [
+        ("email", "Carol@FLOW.test"),
+        ("name", "Carol"),
+        ("password", PASSWORD),
+    ];
+    let res = s.app.server_fn("sign_up", &form, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert_eq!(res.json()["code"], "sso_required", "{}", res.body);
+    assert_eq!(res.json()["field"], "email");
+    assert!(res.session_set_cookie().is_none());
+    assert_eq!(users_named(&s, "carol@flow.test").await, 0);
+    // Other domains sign up as before.
+    let form = [
+        ("email", "carol@elsewhere.test"),
+        ("name", "Carol"),
+        ("password", PASSWORD),
+    ];
+    let res = s.app.server_fn("sign_up", &form, None).await;
+    assert!(
+        res.status.is_success() || res.status.is_redirection(),
+        "{}",
+        res.body
+    );
+}
+on_each_backend!(sign_up_in_an_sso_domain_is_sent_to_sso);
