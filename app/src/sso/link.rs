@@ -145,7 +145,12 @@ pub mod ssr {
             ip,
         )
         .await
-        .map_err(|e| e.on("password"))?;
+        .map_err(|mut e| {
+            if e.code == "invalid_credentials" {
+                e.message = "That is not this account's password.".into();
+            }
+            e.on("password")
+        })?;
         if user.id != link.user_id {
             // The account behind the email changed since the IdP answered.
             return Err(AppError::new(
