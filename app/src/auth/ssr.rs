@@ -193,9 +193,8 @@ pub async fn authenticate(
 ) -> Result<CurrentUser, AppError> {
     // A malformed email cannot match an account; answer as for a wrong one.
     let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_owned());
-    limiter.check(db, ip, &email).await?;
+    limiter.claim(db, ip, &email).await?;
     if password.len() > MAX_PASSWORD_BYTES {
-        limiter.record_failure(db, ip, &email).await?;
         return Err(wrong_credentials());
     }
     let row: Option<(String, Option<String>)> =
@@ -209,7 +208,6 @@ pub async fn authenticate(
     };
     let passwordless = stored.is_none();
     if !verify_password(password.to_owned(), stored).await {
-        limiter.record_failure(db, ip, &email).await?;
         tracing::info!(ip = ?ip, "password sign-in refused");
         // Accounts made by SSO have no password: point them to SSO.
         if passwordless && let Some(id) = &user_id {
@@ -228,8 +226,10 @@ pub async fn authenticate(
         }
         return Err(wrong_credentials());
     }
-    // The caller forgives earlier failures (`LoginLimiter::clear`) once the
-    // sign-in is complete, which with a second factor is after the code.
+    // A right password is not a failure. The caller forgives earlier ones
+    // (`LoginLimiter::clear`) once the sign-in is complete, which with a
+    // second factor is after the code.
+    limiter.release(db, ip, &email).await?;
     let user_id = user_id.ok_or_else(wrong_credentials)?;
     record_sign_in(db, &user_id).await?;
     find_user(db, &user_id).await?.ok_or_else(wrong_credentials)
@@ -344,23 +344,33 @@ impl LoginLimiter {
         keys
     }
 
-    pub async fn check(&self, db: &Db, ip: Option<IpAddr>, email: &str) -> Result<(), AppError> {
-        let since = now() - self.window_secs;
+    /// Claims one attempt for `email` and the client's address before the
+    /// secret is checked: each counter goes up first, in one statement, and
+    /// the attempt is refused once it passes the limit, so a burst of
+    /// parallel guesses cannot slip under it. A right answer gives the
+    /// attempt back with [`LoginLimiter::release`].
+    pub async fn claim(&self, db: &Db, ip: Option<IpAddr>, email: &str) -> Result<(), AppError> {
+        let at = now();
+        let since = at - self.window_secs;
         for (key, kind) in Self::keys(ip, email) {
             let limit = if kind == 0 {
                 self.max_per_email
             } else {
                 self.max_per_ip
             };
-            let row: Option<(i64, i64)> =
-                sqlx::query_as("SELECT failures, window_start FROM login_failures WHERE key = $1 AND window_start > $2")
-                    .bind(&key)
-                    .bind(since)
-                    .fetch_optional(db)
-                    .await?;
-            if let Some((failures, started)) = row
-                && failures >= limit
-            {
+            let (attempts, started): (i64, i64) = sqlx::query_as(
+                "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 failures = CASE WHEN login_failures.window_start <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
+                 window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 ELSE login_failures.window_start END \
+                 RETURNING failures, window_start",
+            )
+            .bind(&key)
+            .bind(at)
+            .bind(since)
+            .fetch_one(db)
+            .await?;
+            if attempts > limit {
                 let wait = (started + self.window_secs - now()).max(0) / 60 + 1;
                 return Err(AppError::new(
                     ErrorKind::TooManyRequests,
@@ -372,25 +382,14 @@ impl LoginLimiter {
         Ok(())
     }
 
-    pub async fn record_failure(
-        &self,
-        db: &Db,
-        ip: Option<IpAddr>,
-        email: &str,
-    ) -> Result<(), AppError> {
-        let at = now();
-        let since = at - self.window_secs;
+    /// Gives back an attempt [`LoginLimiter::claim`] took, after a right
+    /// answer: only failures count against the limits.
+    pub async fn release(&self, db: &Db, ip: Option<IpAddr>, email: &str) -> Result<(), AppError> {
         for (key, _) in Self::keys(ip, email) {
-            // One statement, so concurrent failures on several instances all count.
             sqlx::query(
-                "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                 failures = CASE WHEN login_failures.window_start <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
-                 window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 ELSE login_failures.window_start END",
+                "UPDATE login_failures SET failures = failures - 1 WHERE key = $1 AND failures > 0",
             )
             .bind(&key)
-            .bind(at)
-            .bind(since)
             .execute(db)
             .await?;
         }

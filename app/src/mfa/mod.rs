@@ -200,13 +200,13 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
         .map(|u| u.email)
         .unwrap_or_default();
     // Wrong codes count as failed sign-ins of the account and the address.
-    limiter.check(db, ctx.ip, &email).await?;
+    limiter.claim(db, ctx.ip, &email).await?;
     if let Err(e) = ssr::verify(db, &ctx.state.keys, &waiting.user_id, &code).await {
-        limiter.record_failure(db, ctx.ip, &email).await?;
         waiting.attempts += 1;
         pending::save(&ctx.session, &waiting).await?;
         return Err(e);
     }
+    limiter.release(db, ctx.ip, &email).await?;
     limiter.clear(db, &email).await?;
     pending::clear(&ctx.session).await?;
     crate::auth::ssr::record_sign_in(db, &waiting.user_id).await?;

@@ -126,15 +126,15 @@ pub async fn start(
     }
     // The same limits as the password form: a stolen session must not turn
     // this into an unlimited password-guessing oracle.
-    limiter.check(db, ip, &user.email).await?;
+    limiter.claim(db, ip, &user.email).await?;
     if !crate::auth::ssr::verify_password(password.to_owned(), stored).await {
-        limiter.record_failure(db, ip, &user.email).await?;
         return Err(AppError::unprocessable(
             "wrong_password",
             "That is not your current password.",
         )
         .on("password"));
     }
+    limiter.release(db, ip, &user.email).await?;
     if is_enrolled(db, &user.id).await? {
         return Err(AppError::conflict(
             "mfa_enabled",

@@ -270,43 +270,47 @@ db_test!(
         use std::time::Duration;
         let db = &app.state.db;
         let ip: Option<std::net::IpAddr> = Some("203.0.113.7".parse().expect("ip"));
-        // Two instances of the server, one database.
+        // Two instances of the server, one database. Each attempt is
+        // claimed before it is checked; the fourth for one email is refused.
         let a = LoginLimiter::new(Duration::from_secs(60), 3, 5);
         let b = LoginLimiter::new(Duration::from_secs(60), 3, 5);
-        a.record_failure(db, ip, "x@limit.test")
-            .await
-            .expect("record");
-        b.record_failure(db, ip, "X@limit.test")
-            .await
-            .expect("record");
-        assert!(a.check(db, ip, "x@limit.test").await.is_ok());
-        a.record_failure(db, ip, "x@limit.test")
-            .await
-            .expect("record");
+        a.claim(db, ip, "x@limit.test").await.expect("first");
+        b.claim(db, ip, "X@limit.test").await.expect("second");
+        a.claim(db, ip, "x@limit.test").await.expect("third");
         let err = b
-            .check(db, ip, "x@limit.test")
+            .claim(db, ip, "x@limit.test")
             .await
-            .expect_err("third failure blocks on every instance");
+            .expect_err("the fourth blocks on every instance");
         assert_eq!(err.code, "too_many_attempts");
         assert!(
-            b.check(db, None, "other@limit.test").await.is_ok(),
+            b.claim(db, None, "other@limit.test").await.is_ok(),
             "other emails are not blocked"
         );
-        // Per IP across emails: 3 so far from this address, 2 more reach the limit of 5.
-        a.record_failure(db, ip, "y@limit.test")
+        // Per IP across emails: 3 claimed from this address (the refused one
+        // stopped at its email), 2 more reach the limit of 5.
+        a.claim(db, ip, "y@limit.test")
             .await
-            .expect("record");
-        a.record_failure(db, ip, "z@limit.test")
+            .expect("fourth from the ip");
+        a.claim(db, ip, "z@limit.test")
             .await
-            .expect("record");
-        assert!(a.check(db, ip, "fresh@limit.test").await.is_err());
-        assert!(a.check(db, None, "fresh@limit.test").await.is_ok());
-        // Success clears the email's counter; the window ends the IP's.
+            .expect("fifth from the ip");
+        assert!(a.claim(db, ip, "fresh@limit.test").await.is_err());
+        assert!(a.claim(db, None, "fresh@limit.test").await.is_ok());
+        // A right answer gives its attempt back; a completed sign-in clears
+        // the email's count; the window ends the IP's.
+        a.release(db, None, "other@limit.test")
+            .await
+            .expect("release");
+        for _ in 0..3 {
+            a.claim(db, None, "other@limit.test")
+                .await
+                .expect("given back");
+        }
         a.clear(db, "x@limit.test").await.expect("clear");
-        assert!(a.check(db, None, "x@limit.test").await.is_ok());
+        assert!(a.claim(db, None, "x@limit.test").await.is_ok());
         let short = LoginLimiter::new(Duration::from_secs(0), 3, 5);
         assert!(
-            short.check(db, ip, "fresh@limit.test").await.is_ok(),
+            short.claim(db, ip, "fresh@limit.test").await.is_ok(),
             "an elapsed window no longer counts"
         );
         assert!(short.prune(db).await.expect("prune") >= 1);

@@ -14,6 +14,7 @@ mod cross_site;
 mod dns;
 mod domains;
 mod escalation;
+mod limits;
 mod mail;
 mod members;
 mod mfa;
