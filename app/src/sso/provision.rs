@@ -151,8 +151,9 @@ async fn attempt_sign_in(
 ) -> Result<String, Step> {
     let claims = v.claims;
     let known: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT user_id, profile FROM sso_identities WHERE issuer = $1 AND subject = $2",
+        "SELECT user_id, profile FROM sso_identities WHERE org_id = $1 AND issuer = $2 AND subject = $3",
     )
+    .bind(&conn.org_id)
     .bind(v.issuer)
     .bind(subject)
     .fetch_optional(db)
@@ -342,10 +343,13 @@ async fn attempt_sign_in(
         }
     }
     if let Some(old) = old_profile.filter(|old| *old != profile) {
-        sqlx::query("UPDATE sso_identities SET profile = $3 WHERE issuer = $1 AND subject = $2")
-            .bind(v.issuer)
-            .bind(subject)
-            .bind(profile.to_string())
+        sqlx::query(
+            "UPDATE sso_identities SET profile = $3 WHERE org_id = $4 AND issuer = $1 AND subject = $2",
+        )
+        .bind(v.issuer)
+        .bind(subject)
+        .bind(profile.to_string())
+        .bind(&conn.org_id)
             .execute(&mut *tx)
             .await?;
         let details = json!({ "field": "profile", "from": old, "to": profile });
@@ -366,10 +370,13 @@ async fn attempt_sign_in(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE sso_identities SET last_login_at = $3 WHERE issuer = $1 AND subject = $2")
-        .bind(v.issuer)
-        .bind(subject)
-        .bind(now)
+    sqlx::query(
+        "UPDATE sso_identities SET last_login_at = $3 WHERE org_id = $4 AND issuer = $1 AND subject = $2",
+    )
+    .bind(v.issuer)
+    .bind(subject)
+    .bind(now)
+    .bind(&conn.org_id)
         .execute(&mut *tx)
         .await?;
     let details = json!({
