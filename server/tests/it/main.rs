@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod api;
 mod audit;
+mod authz_matrix;
 mod cli;
 mod client_addr;
 mod cross_site;

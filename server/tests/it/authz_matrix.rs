@@ -1,0 +1,853 @@
+//! Every REST route against every kind of caller that must not get through,
+//! as one table. The routes come from the OpenAPI document the router
+//! serves, so a new route without a row here fails this test.
+
+use crate::common::{Auth, TestApp};
+use crate::db_test;
+use http::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// One route: its permission (`None`: any signed-in caller) and, for
+/// writes, a body of the right shape, so a refusal is the access check's
+/// and not the body's.
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    permission: Option<&'static str>,
+    body: Option<Value>,
+}
+
+fn routes() -> Vec<Route> {
+    let r = |method, path, permission, body| Route {
+        method,
+        path,
+        permission: Some(permission),
+        body,
+    };
+    vec![
+        r("get", "/api/v1/orgs/{org}/members", "members:read", None),
+        r(
+            "patch",
+            "/api/v1/orgs/{org}/members/{user_id}",
+            "members:write",
+            Some(json!({"role": "viewer"})),
+        ),
+        r(
+            "delete",
+            "/api/v1/orgs/{org}/members/{user_id}",
+            "members:write",
+            None,
+        ),
+        r(
+            "get",
+            "/api/v1/orgs/{org}/invitations",
+            "members:read",
+            None,
+        ),
+        r(
+            "post",
+            "/api/v1/orgs/{org}/invitations",
+            "members:write",
+            Some(json!({"email": "new@matrix.test", "role": "guest"})),
+        ),
+        r(
+            "delete",
+            "/api/v1/orgs/{org}/invitations/{id}",
+            "members:write",
+            None,
+        ),
+        r("get", "/api/v1/orgs/{org}/roles", "members:read", None),
+        r(
+            "post",
+            "/api/v1/orgs/{org}/roles",
+            "roles:write",
+            Some(json!({"name": "extra", "description": "", "permissions": []})),
+        ),
+        r(
+            "patch",
+            "/api/v1/orgs/{org}/roles/{name}",
+            "roles:write",
+            Some(json!({"permissions": []})),
+        ),
+        r(
+            "delete",
+            "/api/v1/orgs/{org}/roles/{name}",
+            "roles:write",
+            None,
+        ),
+        r("get", "/api/v1/orgs/{org}/api-tokens", "tokens:write", None),
+        r(
+            "post",
+            "/api/v1/orgs/{org}/api-tokens",
+            "tokens:write",
+            Some(json!({"name": "t", "role": "guest"})),
+        ),
+        r(
+            "delete",
+            "/api/v1/orgs/{org}/api-tokens/{id}",
+            "tokens:write",
+            None,
+        ),
+        r("get", "/api/v1/orgs/{org}/audit-events", "audit:read", None),
+        r("get", "/api/v1/orgs/{org}/domains", "domains:read", None),
+        r(
+            "post",
+            "/api/v1/orgs/{org}/domains",
+            "domains:write",
+            Some(json!({"domain": "new-matrix.example"})),
+        ),
+        r(
+            "post",
+            "/api/v1/orgs/{org}/domains/{domain}/verify",
+            "domains:write",
+            None,
+        ),
+        r(
+            "delete",
+            "/api/v1/orgs/{org}/domains/{domain}",
+            "domains:write",
+            None,
+        ),
+        r("get", "/api/v1/orgs/{org}/sso", "sso:read", None),
+        r(
+            "put",
+            "/api/v1/orgs/{org}/sso",
+            "sso:write",
+            Some(
+                json!({"provider_label": "X", "discovery_url": "https://idp.example", "client_id": "c"}),
+            ),
+        ),
+        r("delete", "/api/v1/orgs/{org}/sso", "sso:write", None),
+        r("post", "/api/v1/orgs/{org}/sso/enable", "sso:write", None),
+        r("post", "/api/v1/orgs/{org}/sso/disable", "sso:write", None),
+        r("post", "/api/v1/orgs/{org}/sso/test", "sso:write", None),
+        r(
+            "put",
+            "/api/v1/orgs/{org}/sso/provisioning",
+            "sso:write",
+            Some(json!({"jit_enabled": true, "default_role": "guest", "role_mappings": []})),
+        ),
+        r("get", "/api/v1/orgs/{org}/security", "sso:read", None),
+        r(
+            "put",
+            "/api/v1/orgs/{org}/security",
+            "sso:write",
+            Some(json!({"require_mfa": false})),
+        ),
+        Route {
+            method: "get",
+            path: "/api/v1/me",
+            permission: None,
+            body: None,
+        },
+    ]
+}
+
+/// Documented routes anyone may call (the document itself, at
+/// `/api/v1/openapi.json`, is public too and fetched below).
+const PUBLIC: [(&str, &str); 1] = [("get", "/api/v1/health")];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Anonymous,
+    OtherOrgMember,
+    OtherOrgToken,
+    TokenOfRemovedCreator,
+    Viewer,
+    /// A custom role with `audit:read` only.
+    NarrowRole,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Anonymous,
+    Caller::OtherOrgMember,
+    Caller::OtherOrgToken,
+    Caller::TokenOfRemovedCreator,
+    Caller::Viewer,
+    Caller::NarrowRole,
+];
+
+const VIEWER: [&str; 4] = ["sso:read", "domains:read", "members:read", "audit:read"];
+
+/// The cell: what `caller` gets from a route that needs `permission`.
+fn expected(caller: Caller, route: &Route) -> StatusCode {
+    let Some(permission) = route.permission else {
+        // `/me`: who you are, for anyone signed in.
+        return match caller {
+            Caller::Anonymous | Caller::TokenOfRemovedCreator => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::OK,
+        };
+    };
+    let allowed = |yes: bool| {
+        if yes {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        }
+    };
+    match caller {
+        Caller::Anonymous | Caller::TokenOfRemovedCreator => StatusCode::UNAUTHORIZED,
+        // Another organization's caller learns nothing, not even that it exists.
+        Caller::OtherOrgMember | Caller::OtherOrgToken => StatusCode::NOT_FOUND,
+        Caller::Viewer => allowed(VIEWER.contains(&permission)),
+        Caller::NarrowRole => allowed(permission == "audit:read"),
+    }
+}
+
+async fn json_of(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<Value>,
+) -> Value {
+    let res = app.api(method, path, auth, body).await;
+    assert!(
+        res.status.is_success(),
+        "{method} {path}: {} {}",
+        res.status,
+        res.body
+    );
+    res.json()
+}
+
+db_test!(every_rest_route_refuses_every_caller_it_should, |app| {
+    // Organization A, its people and one of each resource.
+    let (owner, org) = app.org_with_owner("owner@matrix.test", "Matrix").await;
+    let base = format!("/api/v1/orgs/{org}");
+    let own = Auth::Cookie(&owner);
+    json_of(
+        &app,
+        "POST",
+        &format!("{base}/roles"),
+        own,
+        Some(json!({"name": "auditor", "description": "", "permissions": ["audit:read"]})),
+    )
+    .await;
+    json_of(
+        &app,
+        "POST",
+        &format!("{base}/roles"),
+        own,
+        Some(json!({"name": "spare", "description": "", "permissions": []})),
+    )
+    .await;
+    let viewer = app.join(&owner, &org, "viewer@matrix.test", "viewer").await;
+    let narrow = app
+        .join(&owner, &org, "auditor@matrix.test", "auditor")
+        .await;
+    let guest = app.join(&owner, &org, "guest@matrix.test", "guest").await;
+    let guest_id = app.user_id(&guest).await;
+    let invitation = json_of(
+        &app,
+        "POST",
+        &format!("{base}/invitations"),
+        own,
+        Some(json!({"email": "pending@matrix.test", "role": "guest"})),
+    )
+    .await;
+    let token = json_of(
+        &app,
+        "POST",
+        &format!("{base}/api-tokens"),
+        own,
+        Some(json!({"name": "ci", "role": "viewer"})),
+    )
+    .await;
+    json_of(
+        &app,
+        "POST",
+        &format!("{base}/domains"),
+        own,
+        Some(json!({"domain": "matrix.example"})),
+    )
+    .await;
+    // A token whose creator was removed since.
+    let leaver = app.join(&owner, &org, "leaver@matrix.test", "admin").await;
+    let leaver_id = app.user_id(&leaver).await;
+    let old = json_of(
+        &app,
+        "POST",
+        &format!("{base}/api-tokens"),
+        Auth::Cookie(&leaver),
+        Some(json!({"name": "old", "role": "admin"})),
+    )
+    .await;
+    let res = app
+        .api("DELETE", &format!("{base}/members/{leaver_id}"), own, None)
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    // Organization B: its owner, and a token of B.
+    let (other_owner, other) = app
+        .org_with_owner("owner@other-matrix.test", "Other Matrix")
+        .await;
+    let other_token = json_of(
+        &app,
+        "POST",
+        &format!("/api/v1/orgs/{other}/api-tokens"),
+        Auth::Cookie(&other_owner),
+        Some(json!({"name": "b", "role": "admin"})),
+    )
+    .await;
+
+    let secret = |t: &Value| t["secret"].as_str().expect("secret").to_owned();
+    let (old_secret, other_secret) = (secret(&old), secret(&other_token));
+    let auth_of = |caller: Caller| match caller {
+        Caller::Anonymous => Auth::None,
+        Caller::OtherOrgMember => Auth::Cookie(&other_owner),
+        Caller::OtherOrgToken => Auth::Token(&other_secret),
+        Caller::TokenOfRemovedCreator => Auth::Token(&old_secret),
+        Caller::Viewer => Auth::Cookie(&viewer),
+        Caller::NarrowRole => Auth::Cookie(&narrow),
+    };
+
+    // The table covers exactly the routes the server documents.
+    let doc = app.get("/api/v1/openapi.json", None).await.json();
+    let mut served = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("methods").keys() {
+            served.insert((method.clone(), path.clone()));
+        }
+    }
+    let mut tabled: BTreeSet<(String, String)> = routes()
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    tabled.extend(
+        PUBLIC
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
+    );
+    assert_eq!(
+        served, tabled,
+        "a route without a row (or a row without a route)"
+    );
+
+    for (method, path) in PUBLIC {
+        let res = app
+            .api(&method.to_uppercase(), path, Auth::None, None)
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{method} {path}");
+    }
+    let mut cells = 0;
+    for route in routes() {
+        let path = route
+            .path
+            .replace("{org}", &org)
+            .replace("{user_id}", &guest_id)
+            .replace("{name}", "spare")
+            .replace("{domain}", "matrix.example");
+        let path = if path.contains("/invitations/") {
+            path.replace("{id}", invitation["id"].as_str().expect("id"))
+        } else {
+            path.replace("{id}", token["id"].as_str().expect("id"))
+        };
+        for caller in CALLERS {
+            let res = app
+                .api(
+                    &route.method.to_uppercase(),
+                    &path,
+                    auth_of(caller),
+                    route.body.clone(),
+                )
+                .await;
+            assert_eq!(
+                res.status,
+                expected(caller, &route),
+                "{} {} as {caller:?}: {}",
+                route.method,
+                route.path,
+                res.body
+            );
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, routes().len() * CALLERS.len());
+
+    // Nothing any of them tried changed anything.
+    let members = json_of(&app, "GET", &format!("{base}/members"), own, None).await;
+    assert_eq!(members["total"], 4, "{members}");
+    let guest_row = members["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user_id"] == guest_id.as_str())
+        .cloned();
+    assert_eq!(guest_row.expect("guest still there")["role"], "guest");
+    let invitations = json_of(&app, "GET", &format!("{base}/invitations"), own, None).await;
+    assert_eq!(
+        invitations.as_array().map(Vec::len),
+        Some(1),
+        "{invitations}"
+    );
+    let tokens = json_of(&app, "GET", &format!("{base}/api-tokens"), own, None).await;
+    assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
+    let domains = json_of(&app, "GET", &format!("{base}/domains"), own, None).await;
+    assert_eq!(domains.as_array().map(Vec::len), Some(1), "{domains}");
+    let sso = json_of(&app, "GET", &format!("{base}/sso"), own, None).await;
+    assert_eq!(sso["configured"], false, "{sso}");
+});
+
+/// What a server function expects of its caller.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// A member of the organization in `org` with this permission.
+    Permission(&'static str),
+    /// Any active member of the organization in `org`.
+    Member,
+    /// A signed-in user, acting on their own account only.
+    SignedIn,
+    /// A platform operator.
+    Operator,
+    /// Nobody in particular: sign-up, sign-in and its steps, public pages.
+    Public,
+}
+
+/// Every server function: what it needs, and form fields of the right
+/// shape (`{org}` is organization A, `{user_id}` its guest member).
+fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
+    use Needs::*;
+    vec![
+        ("sign_up", Public, ""),
+        ("sign_in", Public, ""),
+        ("sign_in_email", Public, ""),
+        ("sign_out", Public, ""),
+        ("invitation_info", Public, ""),
+        ("accept_invitation_signup", Public, ""),
+        ("sso_login_page", Public, ""),
+        ("pending_sso_link", Public, ""),
+        ("confirm_sso_link", Public, ""),
+        ("verify_mfa", Public, ""),
+        ("create_org", SignedIn, "name=Mine"),
+        ("home_target", Public, ""),
+        ("my_orgs", SignedIn, ""),
+        ("accept_invitation", SignedIn, "token=nope"),
+        ("mfa_status", SignedIn, ""),
+        ("start_mfa", SignedIn, "password=x"),
+        ("confirm_mfa", SignedIn, "code=000000"),
+        ("regenerate_recovery_codes", SignedIn, "code=000000"),
+        ("disable_mfa", SignedIn, "code=000000"),
+        ("operator_pending_domains", Operator, ""),
+        ("operator_approve_domain", Operator, "id=nope"),
+        ("operator_reject_domain", Operator, "id=nope&reason=no"),
+        ("console_context", Member, "org={org}"),
+        ("audit_events", Permission("audit:read"), "org={org}"),
+        ("list_members", Permission("members:read"), "org={org}"),
+        (
+            "change_member_role",
+            Permission("members:write"),
+            "org={org}&user_id={user_id}&role=viewer",
+        ),
+        (
+            "set_member_active",
+            Permission("members:write"),
+            "org={org}&user_id={user_id}&active=false",
+        ),
+        (
+            "remove_member",
+            Permission("members:write"),
+            "org={org}&user_id={user_id}",
+        ),
+        (
+            "invite_member",
+            Permission("members:write"),
+            "org={org}&email=x%40matrix.test&role=guest",
+        ),
+        ("list_invitations", Permission("members:read"), "org={org}"),
+        (
+            "revoke_invitation",
+            Permission("members:write"),
+            "org={org}&id={invitation}",
+        ),
+        (
+            "resend_invitation",
+            Permission("members:write"),
+            "org={org}&id={invitation}",
+        ),
+        ("list_roles", Permission("members:read"), "org={org}"),
+        (
+            "create_role",
+            Permission("roles:write"),
+            "org={org}&name=extra&description=",
+        ),
+        (
+            "update_role",
+            Permission("roles:write"),
+            "org={org}&name=spare",
+        ),
+        (
+            "delete_role",
+            Permission("roles:write"),
+            "org={org}&name=spare",
+        ),
+        ("list_api_tokens", Permission("tokens:write"), "org={org}"),
+        (
+            "create_api_token",
+            Permission("tokens:write"),
+            "org={org}&name=t&role=guest",
+        ),
+        (
+            "revoke_api_token",
+            Permission("tokens:write"),
+            "org={org}&id={token}",
+        ),
+        ("list_domains", Permission("domains:read"), "org={org}"),
+        (
+            "add_domain",
+            Permission("domains:write"),
+            "org={org}&domain=new-matrix.example",
+        ),
+        (
+            "verify_domain",
+            Permission("domains:write"),
+            "org={org}&domain=matrix.example",
+        ),
+        (
+            "restart_domain",
+            Permission("domains:write"),
+            "org={org}&domain=matrix.example",
+        ),
+        (
+            "remove_domain",
+            Permission("domains:write"),
+            "org={org}&domain=matrix.example",
+        ),
+        ("get_require_mfa", Permission("sso:read"), "org={org}"),
+        ("set_require_mfa", Permission("sso:write"), "org={org}"),
+        ("get_branding", Permission("sso:read"), "org={org}"),
+        (
+            "save_branding",
+            Permission("sso:write"),
+            "org={org}&display_name=X&accent_color=%23112233",
+        ),
+        ("remove_logo", Permission("sso:write"), "org={org}"),
+        ("get_sso", Permission("sso:read"), "org={org}"),
+        ("enable_sso", Permission("sso:write"), "org={org}"),
+        ("disable_sso", Permission("sso:write"), "org={org}"),
+        ("disconnect_sso", Permission("sso:write"), "org={org}"),
+        ("test_sso", Permission("sso:write"), "org={org}"),
+        (
+            "save_provisioning",
+            Permission("sso:write"),
+            "org={org}&form[default_role]=guest",
+        ),
+        (
+            "save_sso",
+            Permission("sso:write"),
+            "org={org}&form[provider_label]=X&form[discovery_url]=https%3A%2F%2Fidp.example&form[client_id]=c",
+        ),
+    ]
+}
+
+/// The cell for a server function, or `None` where the caller's own
+/// account decides (and the function's own tests cover it). Server
+/// functions take the session cookie only: a bearer token is nobody there.
+fn expected_fn(caller: Caller, needs: Needs) -> Option<StatusCode> {
+    let anonymous = matches!(
+        caller,
+        Caller::Anonymous | Caller::OtherOrgToken | Caller::TokenOfRemovedCreator
+    );
+    match needs {
+        Needs::Public => None,
+        _ if anonymous => Some(StatusCode::UNAUTHORIZED),
+        Needs::SignedIn => None,
+        Needs::Operator => Some(StatusCode::FORBIDDEN),
+        Needs::Member => Some(match caller {
+            Caller::OtherOrgMember => StatusCode::NOT_FOUND,
+            _ => StatusCode::OK,
+        }),
+        Needs::Permission(p) => Some(match caller {
+            Caller::OtherOrgMember => StatusCode::NOT_FOUND,
+            Caller::Viewer if VIEWER.contains(&p) => StatusCode::OK,
+            Caller::NarrowRole if p == "audit:read" => StatusCode::OK,
+            _ => StatusCode::FORBIDDEN,
+        }),
+    }
+}
+
+db_test!(
+    every_server_function_refuses_every_caller_it_should,
+    |app| {
+        let (owner, org) = app
+            .org_with_owner("owner@fn-matrix.test", "Fn Matrix")
+            .await;
+        let base = format!("/api/v1/orgs/{org}");
+        let own = Auth::Cookie(&owner);
+        json_of(
+            &app,
+            "POST",
+            &format!("{base}/roles"),
+            own,
+            Some(json!({"name": "auditor", "description": "", "permissions": ["audit:read"]})),
+        )
+        .await;
+        json_of(
+            &app,
+            "POST",
+            &format!("{base}/roles"),
+            own,
+            Some(json!({"name": "spare", "description": "", "permissions": []})),
+        )
+        .await;
+        let viewer = app
+            .join(&owner, &org, "viewer@fn-matrix.test", "viewer")
+            .await;
+        let narrow = app
+            .join(&owner, &org, "auditor@fn-matrix.test", "auditor")
+            .await;
+        let guest = app
+            .join(&owner, &org, "guest@fn-matrix.test", "guest")
+            .await;
+        let guest_id = app.user_id(&guest).await;
+        let invitation = json_of(
+            &app,
+            "POST",
+            &format!("{base}/invitations"),
+            own,
+            Some(json!({"email": "pending@fn-matrix.test", "role": "guest"})),
+        )
+        .await;
+        let token = json_of(
+            &app,
+            "POST",
+            &format!("{base}/api-tokens"),
+            own,
+            Some(json!({"name": "ci", "role": "viewer"})),
+        )
+        .await;
+        json_of(
+            &app,
+            "POST",
+            &format!("{base}/domains"),
+            own,
+            Some(json!({"domain": "matrix.example"})),
+        )
+        .await;
+        let leaver = app
+            .join(&owner, &org, "leaver@fn-matrix.test", "admin")
+            .await;
+        let leaver_id = app.user_id(&leaver).await;
+        let old = json_of(
+            &app,
+            "POST",
+            &format!("{base}/api-tokens"),
+            Auth::Cookie(&leaver),
+            Some(json!({"name": "old", "role": "admin"})),
+        )
+        .await;
+        let res = app
+            .api("DELETE", &format!("{base}/members/{leaver_id}"), own, None)
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        let (other_owner, other) = app
+            .org_with_owner("owner@other-fn-matrix.test", "Other Fn")
+            .await;
+        let other_token = json_of(
+            &app,
+            "POST",
+            &format!("/api/v1/orgs/{other}/api-tokens"),
+            Auth::Cookie(&other_owner),
+            Some(json!({"name": "b", "role": "admin"})),
+        )
+        .await;
+        let bearer = |t: &Value| format!("Bearer {}", t["secret"].as_str().expect("secret"));
+        let (old_bearer, other_bearer) = (bearer(&old), bearer(&other_token));
+
+        // The table covers exactly the server functions the app registers.
+        let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+            .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
+            .collect();
+        let tabled: BTreeSet<String> = server_fns()
+            .iter()
+            .map(|(n, _, _)| (*n).to_owned())
+            .collect();
+        assert_eq!(
+            registered, tabled,
+            "a server function without a row (or a row without one)"
+        );
+
+        let mut cells = 0;
+        for (name, needs, form) in server_fns() {
+            let form = form
+                .replace("{org}", &org)
+                .replace("{user_id}", &guest_id)
+                .replace("{invitation}", invitation["id"].as_str().expect("id"))
+                .replace("{token}", token["id"].as_str().expect("id"));
+            for caller in CALLERS {
+                let Some(want) = expected_fn(caller, needs) else {
+                    continue;
+                };
+                let mut req = http::Request::post(format!("/api/{name}"))
+                    .header(
+                        http::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .header(http::header::ACCEPT, "application/json");
+                req = match caller {
+                    Caller::Anonymous => req,
+                    Caller::OtherOrgMember => req.header(http::header::COOKIE, &other_owner),
+                    Caller::OtherOrgToken => req.header(http::header::AUTHORIZATION, &other_bearer),
+                    Caller::TokenOfRemovedCreator => {
+                        req.header(http::header::AUTHORIZATION, &old_bearer)
+                    }
+                    Caller::Viewer => req.header(http::header::COOKIE, &viewer),
+                    Caller::NarrowRole => req.header(http::header::COOKIE, &narrow),
+                };
+                let res = app
+                    .send(
+                        req.body(axum::body::Body::from(form.clone()))
+                            .expect("request"),
+                    )
+                    .await;
+                assert_eq!(res.status, want, "{name} as {caller:?}: {}", res.body);
+                cells += 1;
+            }
+        }
+        assert!(cells >= 200, "{cells} cells");
+
+        // Nothing any of them tried changed anything.
+        let members = json_of(&app, "GET", &format!("{base}/members"), own, None).await;
+        assert_eq!(members["total"], 4, "{members}");
+        let invitations = json_of(&app, "GET", &format!("{base}/invitations"), own, None).await;
+        assert_eq!(
+            invitations.as_array().map(Vec::len),
+            Some(1),
+            "{invitations}"
+        );
+        let tokens = json_of(&app, "GET", &format!("{base}/api-tokens"), own, None).await;
+        assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
+        let roles = json_of(&app, "GET", &format!("{base}/roles"), own, None).await;
+        assert_eq!(roles.as_array().map(Vec::len), Some(7), "{roles}");
+    }
+);
+
+/// The owner of organization B uses the ids of A's member, invitation,
+/// token, domain and role under B's own path: each is "not found", and A
+/// keeps everything.
+db_test!(
+    ids_of_another_organization_are_not_found_under_ones_own,
+    |app| {
+        let (owner_a, a) = app.org_with_owner("owner@ids-a.test", "Ids A").await;
+        let base_a = format!("/api/v1/orgs/{a}");
+        let own_a = Auth::Cookie(&owner_a);
+        json_of(
+            &app,
+            "POST",
+            &format!("{base_a}/roles"),
+            own_a,
+            Some(json!({"name": "spare", "description": "", "permissions": []})),
+        )
+        .await;
+        let member = app.join(&owner_a, &a, "member@ids-a.test", "member").await;
+        let member_id = app.user_id(&member).await;
+        let invitation = json_of(
+            &app,
+            "POST",
+            &format!("{base_a}/invitations"),
+            own_a,
+            Some(json!({"email": "p@ids-a.test", "role": "guest"})),
+        )
+        .await;
+        let token = json_of(
+            &app,
+            "POST",
+            &format!("{base_a}/api-tokens"),
+            own_a,
+            Some(json!({"name": "ci", "role": "viewer"})),
+        )
+        .await;
+        json_of(
+            &app,
+            "POST",
+            &format!("{base_a}/domains"),
+            own_a,
+            Some(json!({"domain": "ids-a.example"})),
+        )
+        .await;
+
+        let (owner_b, b) = app.org_with_owner("owner@ids-b.test", "Ids B").await;
+        let base_b = format!("/api/v1/orgs/{b}");
+        let inv_id = invitation["id"].as_str().expect("id");
+        let token_id = token["id"].as_str().expect("id");
+        let attempts = [
+            (
+                "PATCH",
+                format!("{base_b}/members/{member_id}"),
+                Some(json!({"role": "guest"})),
+            ),
+            (
+                "PATCH",
+                format!("{base_b}/members/{member_id}"),
+                Some(json!({"status": "deactivated"})),
+            ),
+            ("DELETE", format!("{base_b}/members/{member_id}"), None),
+            ("DELETE", format!("{base_b}/invitations/{inv_id}"), None),
+            ("DELETE", format!("{base_b}/api-tokens/{token_id}"), None),
+            (
+                "POST",
+                format!("{base_b}/domains/ids-a.example/verify"),
+                None,
+            ),
+            ("DELETE", format!("{base_b}/domains/ids-a.example"), None),
+            (
+                "PATCH",
+                format!("{base_b}/roles/spare"),
+                Some(json!({"permissions": ["audit:read"]})),
+            ),
+            ("DELETE", format!("{base_b}/roles/spare"), None),
+        ];
+        for (method, path, body) in attempts {
+            let res = app.api(method, &path, Auth::Cookie(&owner_b), body).await;
+            assert_eq!(
+                res.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path}: {}",
+                res.body
+            );
+        }
+
+        let members = json_of(&app, "GET", &format!("{base_a}/members"), own_a, None).await;
+        let row = members["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["user_id"] == member_id.as_str())
+            .cloned()
+            .expect("member kept");
+        assert_eq!(
+            (row["role"].as_str(), row["status"].as_str()),
+            (Some("member"), Some("active"))
+        );
+        assert_eq!(
+            json_of(&app, "GET", &format!("{base_a}/invitations"), own_a, None)
+                .await
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(
+            json_of(&app, "GET", &format!("{base_a}/api-tokens"), own_a, None)
+                .await
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(
+            json_of(&app, "GET", &format!("{base_a}/domains"), own_a, None)
+                .await
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        let roles = json_of(&app, "GET", &format!("{base_a}/roles"), own_a, None).await;
+        let spare = roles
+            .as_array()
+            .expect("roles")
+            .iter()
+            .find(|r| r["name"] == "spare")
+            .cloned()
+            .expect("role kept");
+        assert_eq!(spare["permissions"], json!([]));
+    }
+);
