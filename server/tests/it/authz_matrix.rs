@@ -722,9 +722,9 @@ db_test!(
     }
 );
 
-/// The owner of organization B uses the ids of A's member, invitation,
-/// token, domain and role under B's own path: each is "not found", and A
-/// keeps everything.
+// The owner of organization B uses the ids of A's member, invitation,
+// token, domain and role under B's own path: each is "not found", and A
+// keeps everything.
 db_test!(
     ids_of_another_organization_are_not_found_under_ones_own,
     |app| {
