@@ -145,6 +145,15 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
         .and_then(return_to::safe_return_to)
         .map(str::to_owned);
     if let Some(conn) = crate::sso::flow::connection_for_email(&ctx.state, &email).await? {
+        crate::sso::flow::claim_start(&ctx.state, ctx.ip)
+            .await
+            .map_err(|r| {
+                AppError::new(
+                    crate::error::ErrorKind::TooManyRequests,
+                    r.code(),
+                    r.to_string(),
+                )
+            })?;
         let begun = crate::sso::flow::begin(
             &ctx.state,
             &conn,
@@ -158,9 +167,10 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
             AppError::unprocessable("sso_unavailable", r.to_string()).on("email")
         };
         let begun = begun.map_err(refused)?;
-        crate::sso::flow::bind_to_browser(&ctx.session, &begun.state)
-            .await
-            .map_err(refused)?;
+        ctx.set_cookie(&crate::sso::flow::binding_cookie(
+            &begun.state,
+            ctx.state.settings.secure_cookies,
+        ));
         ctx.redirect(&begun.authorize_url);
         return Ok(());
     }

@@ -350,26 +350,13 @@ impl LoginLimiter {
     /// parallel guesses cannot slip under it. A right answer gives the
     /// attempt back with [`LoginLimiter::release`].
     pub async fn claim(&self, db: &Db, ip: Option<IpAddr>, email: &str) -> Result<(), AppError> {
-        let at = now();
-        let since = at - self.window_secs;
         for (key, kind) in Self::keys(ip, email) {
             let limit = if kind == 0 {
                 self.max_per_email
             } else {
                 self.max_per_ip
             };
-            let (attempts, started): (i64, i64) = sqlx::query_as(
-                "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                 failures = CASE WHEN login_failures.window_start <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
-                 window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 ELSE login_failures.window_start END \
-                 RETURNING failures, window_start",
-            )
-            .bind(&key)
-            .bind(at)
-            .bind(since)
-            .fetch_one(db)
-            .await?;
+            let (attempts, started) = count_in_window(db, &key, self.window_secs).await?;
             if attempts > limit {
                 let wait = (started + self.window_secs - now()).max(0) / 60 + 1;
                 return Err(AppError::new(
@@ -414,6 +401,26 @@ impl LoginLimiter {
                 .rows_affected(),
         )
     }
+}
+
+/// Adds one to `key`'s count in a fixed window of `window_secs` (a new
+/// window once the old one has passed) and returns the count and the
+/// window's start. One statement, so concurrent callers on every instance
+/// each get their own number.
+pub async fn count_in_window(db: &Db, key: &str, window_secs: i64) -> Result<(i64, i64), AppError> {
+    let at = now();
+    Ok(sqlx::query_as(
+        "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (key) DO UPDATE SET \
+         failures = CASE WHEN login_failures.window_start <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
+         window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 ELSE login_failures.window_start END \
+         RETURNING failures, window_start",
+    )
+    .bind(key)
+    .bind(at)
+    .bind(at - window_secs)
+    .fetch_one(db)
+    .await?)
 }
 
 impl Default for LoginLimiter {

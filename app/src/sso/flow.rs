@@ -27,7 +27,6 @@ use openidconnect::{
 };
 use serde_json::{Map, Value};
 use std::net::IpAddr;
-use tower_sessions::Session;
 
 /// How long a sign-in may take at the IdP.
 pub const STATE_TTL_SECS: i64 = 600;
@@ -43,9 +42,6 @@ type Client = CoreClient<
     EndpointMaybeSet,
     EndpointMaybeSet,
 >;
-
-/// Session key listing the flows this browser started.
-const PENDING_KEY: &str = "sso_pending";
 
 const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
@@ -111,6 +107,8 @@ pub enum Refusal {
     Deactivated,
     #[error("Your organization requires an invitation — ask an admin of {0}.")]
     NotProvisioned(String),
+    #[error("Too many sign-ins were started from your network. Wait a minute and try again.")]
+    TooManyStarts,
     #[error("Something went wrong on our side. Try again.")]
     Internal,
 }
@@ -134,6 +132,7 @@ impl Refusal {
             Self::DomainNotVerified(_) => "domain_not_verified",
             Self::Deactivated => "deactivated",
             Self::NotProvisioned(_) => "not_provisioned",
+            Self::TooManyStarts => "too_many_requests",
             Self::Internal => "internal",
         }
     }
@@ -334,38 +333,58 @@ pub async fn begin(
     })
 }
 
-/// Remembers in the browser's session that it started the flow `state`.
-pub async fn bind_to_browser(session: &Session, state: &str) -> Result<(), Refusal> {
-    let mut pending: Vec<String> = session
-        .get(PENDING_KEY)
+/// Binds a flow to the browser that starts it with a short-lived cookie
+/// holding its `state`, one cookie per flow (a few tabs at once are fine).
+/// A cookie, not the server session: an anonymous start writes no session
+/// row. Only the callback path sees it.
+/// Sign-ins one address may start per minute: each start stores a flow
+/// record, and anyone can send these requests.
+const STARTS_PER_MINUTE: i64 = 30;
+
+/// Counts a start from `ip` and refuses it past the per-minute limit.
+pub async fn claim_start(state: &AppState, ip: Option<IpAddr>) -> Result<(), Refusal> {
+    let Some(ip) = ip else { return Ok(()) };
+    let (count, _) = crate::auth::ssr::count_in_window(&state.db, &format!("sso_start:{ip}"), 60)
         .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    pending.push(state.to_owned());
-    // A few tabs at once are fine; older flows simply stop matching.
-    let excess = pending.len().saturating_sub(5);
-    pending.drain(..excess);
-    session
-        .insert(PENDING_KEY, pending)
-        .await
-        .map_err(|_| Refusal::Internal)
+        .map_err(|_| Refusal::Internal)?;
+    if count > STARTS_PER_MINUTE {
+        tracing::warn!(%ip, "too many sso starts from one address");
+        return Err(Refusal::TooManyStarts);
+    }
+    Ok(())
 }
 
-/// Whether this browser started `state`; forgets it either way.
-pub async fn take_browser_binding(session: &Session, state: &str) -> bool {
-    let mut pending: Vec<String> = session
-        .get(PENDING_KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let found = pending.iter().any(|s| s == state);
-    if found {
-        pending.retain(|s| s != state);
-        let _ = session.insert(PENDING_KEY, pending).await;
-    }
-    found
+pub fn binding_cookie(state: &str, secure: bool) -> String {
+    format!(
+        "{}={state}; Path=/sso/; Max-Age={STATE_TTL_SECS}; HttpOnly; SameSite=Lax{}",
+        binding_cookie_name(state),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The header that removes the binding of `state` (after its callback).
+pub fn clear_binding_cookie(state: &str) -> String {
+    format!(
+        "{}=; Path=/sso/; Max-Age=0; HttpOnly; SameSite=Lax",
+        binding_cookie_name(state)
+    )
+}
+
+fn binding_cookie_name(state: &str) -> String {
+    let digest = crate::ssr::crypto::sha256_hex(state);
+    format!("latchkey_sso_{}", &digest[..12])
+}
+
+/// Whether the browser that sent `headers` started `state`.
+pub fn is_bound(headers: &http::HeaderMap, state: &str) -> bool {
+    let name = binding_cookie_name(state);
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(k, v)| k == name && v == state)
 }
 
 /// The query of the redirect back from the IdP.

@@ -89,6 +89,13 @@ impl RequestCtx {
 }
 
 impl RequestCtx {
+    /// Adds a `Set-Cookie` header to this call's response.
+    pub fn set_cookie(&self, value: &str) {
+        if let (Some(res), Ok(v)) = (&self.response, HeaderValue::from_str(value)) {
+            res.append_header(header::SET_COOKIE, v);
+        }
+    }
+
     /// The signed-in user as an actor.
     pub async fn actor(&self) -> Result<crate::orgs::access::Actor, AppError> {
         Ok(crate::orgs::access::Actor::User(self.require_user().await?))

@@ -63,18 +63,25 @@ fn status_of(refusal: &Refusal) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         Refusal::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        Refusal::TooManyStarts => StatusCode::TOO_MANY_REQUESTS,
         Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
 }
 
+/// Starts a flow and sends the browser to the IdP. Nothing is written to the
+/// server session: the flow is bound to the browser by its own cookie.
 async fn redirect_to_idp(
     state: &AppState,
-    session: &Session,
+    ip: Option<std::net::IpAddr>,
     conn: &flow::Connection,
     purpose: Purpose,
     params: &StartParams,
 ) -> Response {
+    let retry = format!("/sso/{}", conn.login_id);
+    if let Err(r) = flow::claim_start(state, ip).await {
+        return refusal_page(status_of(&r), &r, Some(&retry));
+    }
     let begun = flow::begin(
         state,
         conn,
@@ -84,12 +91,15 @@ async fn redirect_to_idp(
         None,
     )
     .await;
-    let retry = format!("/sso/{}", conn.login_id);
     match begun {
-        Ok(b) => match flow::bind_to_browser(session, &b.state).await {
-            Ok(()) => Redirect::to(&b.authorize_url).into_response(),
-            Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
-        },
+        Ok(b) => {
+            let cookie = flow::binding_cookie(&b.state, state.settings.secure_cookies);
+            let mut res = Redirect::to(&b.authorize_url).into_response();
+            if let Ok(v) = http::HeaderValue::from_str(&cookie) {
+                res.headers_mut().append(http::header::SET_COOKIE, v);
+            }
+            res
+        }
         Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
     }
 }
@@ -97,12 +107,12 @@ async fn redirect_to_idp(
 /// `GET /sso/{login_id}/start`: off to the organization's IdP.
 async fn start(
     State(state): State<AppState>,
-    session: Session,
+    ClientIp(ip): ClientIp,
     Path(login_id): Path<String>,
     Query(params): Query<StartParams>,
 ) -> Response {
     match flow::connection_by_login_id(&state, &login_id).await {
-        Ok(Some(conn)) => redirect_to_idp(&state, &session, &conn, Purpose::Login, &params).await,
+        Ok(Some(conn)) => redirect_to_idp(&state, ip, &conn, Purpose::Login, &params).await,
         Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
     }
@@ -111,7 +121,7 @@ async fn start(
 /// `GET /sso/{org_id}/oidc/test/{ticket}`: a one-time link that runs a test.
 async fn test(
     State(state): State<AppState>,
-    session: Session,
+    ClientIp(ip): ClientIp,
     Path((org_id, ticket)): Path<(String, String)>,
 ) -> Response {
     let redeemed = flow::redeem_test_ticket(&state.db, &org_id, &ticket).await;
@@ -122,14 +132,7 @@ async fn test(
     };
     match conn {
         Ok(Some(conn)) => {
-            redirect_to_idp(
-                &state,
-                &session,
-                &conn,
-                Purpose::Test,
-                &StartParams::default(),
-            )
-            .await
+            redirect_to_idp(&state, ip, &conn, Purpose::Test, &StartParams::default()).await
         }
         Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
@@ -141,24 +144,43 @@ async fn callback(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
+    headers: http::HeaderMap,
     Path(org_id): Path<String>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    let bound = match params.state.as_deref() {
-        Some(s) => flow::take_browser_binding(&session, s).await,
-        None => false,
-    };
-    match flow::finish(&state, &org_id, &params, bound, ip).await {
+    let bound = params
+        .state
+        .as_deref()
+        .is_some_and(|s| flow::is_bound(&headers, s));
+    let mut res = finish_callback(&state, &session, &org_id, &params, bound, ip).await;
+    // The flow is over either way: its binding goes.
+    if let Some(s) = params.state.as_deref()
+        && let Ok(v) = http::HeaderValue::from_str(&flow::clear_binding_cookie(s))
+    {
+        res.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn finish_callback(
+    state: &AppState,
+    session: &Session,
+    org_id: &str,
+    params: &CallbackParams,
+    bound: bool,
+    ip: Option<std::net::IpAddr>,
+) -> Response {
+    match flow::finish(state, org_id, params, bound, ip).await {
         Ok(Finished::SignedIn {
             auth,
             lifetime_secs,
             landing,
-        }) => match app::auth::ssr::establish_session(&session, auth, lifetime_secs).await {
+        }) => match app::auth::ssr::establish_session(session, auth, lifetime_secs).await {
             Ok(()) => Redirect::to(&landing).into_response(),
             Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
         },
         Ok(Finished::LinkRequired(link)) => {
-            match app::sso::link::ssr::store(&session, &link).await {
+            match app::sso::link::ssr::store(session, &link).await {
                 Ok(()) => Redirect::to("/login/sso-link").into_response(),
                 Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
             }
@@ -210,7 +232,7 @@ fn same_origin_path(public_url: &str, target: &str) -> Option<String> {
 
 async fn initiate(
     state: &AppState,
-    session: &Session,
+    ip: Option<std::net::IpAddr>,
     org_id: &str,
     params: InitiateParams,
 ) -> Response {
@@ -238,25 +260,25 @@ async fn initiate(
             .and_then(|t| same_origin_path(&state.settings.public_url, t)),
         login_hint: params.login_hint,
     };
-    redirect_to_idp(state, session, &conn, Purpose::Login, &start).await
+    redirect_to_idp(state, ip, &conn, Purpose::Login, &start).await
 }
 
 /// `GET /sso/{org_id}/oidc/initiate`: the IdP's dashboard starts a sign-in.
 async fn initiate_get(
     State(state): State<AppState>,
-    session: Session,
+    ClientIp(ip): ClientIp,
     Path(org_id): Path<String>,
     Query(params): Query<InitiateParams>,
 ) -> Response {
-    initiate(&state, &session, &org_id, params).await
+    initiate(&state, ip, &org_id, params).await
 }
 
 /// The same, sent as a form post.
 async fn initiate_post(
     State(state): State<AppState>,
-    session: Session,
+    ClientIp(ip): ClientIp,
     Path(org_id): Path<String>,
     Form(params): Form<InitiateParams>,
 ) -> Response {
-    initiate(&state, &session, &org_id, params).await
+    initiate(&state, ip, &org_id, params).await
 }

@@ -99,3 +99,46 @@ async fn one_address_guessing_many_accounts_is_stopped_over_a_real_socket() {
         res.body
     );
 }
+
+/// Anyone can ask for `/sso/{login_id}/start`: it opens no server session,
+/// and one address may start 30 sign-ins a minute.
+#[tokio::test]
+async fn anonymous_sso_starts_write_no_session_and_are_limited_per_address() {
+    use crate::sso_idp::{assert_code, setup};
+    let s = setup(Backend::Sqlite).await;
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions")
+            .fetch_one(&s.app.state.db)
+            .await
+            .expect("count")
+    };
+    let before = sessions().await;
+    let from = |ip: &str| {
+        let mut req = Request::get(format!("/sso/{}/start", s.login_id))
+            .body(Body::empty())
+            .expect("request");
+        let peer: SocketAddr = format!("{ip}:5000").parse().expect("addr");
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        req
+    };
+    for i in 0..30 {
+        let res = s.app.send(from("198.51.100.9")).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "start {i}: {}", res.body);
+    }
+    assert_eq!(
+        sessions().await,
+        before,
+        "no session row per anonymous start"
+    );
+    let res = s.app.send(from("198.51.100.9")).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert_code(&res, "too_many_requests");
+    let res = s.app.send(from("198.51.100.10")).await;
+    assert_eq!(
+        res.status,
+        StatusCode::SEE_OTHER,
+        "another address: {}",
+        res.body
+    );
+}

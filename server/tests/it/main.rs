@@ -21,6 +21,7 @@ mod members;
 mod mfa;
 mod orgs;
 mod security_headers;
+mod sso_algorithms;
 mod sso_config;
 mod sso_flow;
 mod sso_idp;

@@ -62,6 +62,53 @@ pub(crate) struct Plan {
     pub(crate) header_alg_none: bool,
     pub(crate) tamper_signature: bool,
     pub(crate) userinfo_sub: Option<String>,
+    /// Signs with another algorithm and key: `PS256`, `ES256`, `EdDSA`
+    /// (keys the IdP publishes), or `HS256` with the client secret.
+    pub(crate) alg: Option<jsonwebtoken::Algorithm>,
+}
+
+/// Keys for algorithms other than RS256, published beside k1/k2.
+pub(crate) fn other_keys() -> Vec<(
+    jsonwebtoken::Algorithm,
+    &'static str,
+    jsonwebtoken::EncodingKey,
+)> {
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    vec![
+        (
+            Algorithm::PS256,
+            "kps",
+            EncodingKey::from_rsa_der(include_bytes!("keys/ps256.der")),
+        ),
+        (
+            Algorithm::ES256,
+            "kes",
+            EncodingKey::from_ec_der(include_bytes!("keys/es256.der")),
+        ),
+        (
+            Algorithm::EdDSA,
+            "ked",
+            EncodingKey::from_ed_der(include_bytes!("keys/ed25519.der")),
+        ),
+    ]
+}
+
+/// The public half of `keys/ed25519.der` (`openssl pkey -pubout`), which
+/// jsonwebtoken cannot derive.
+const ED25519_X: &str = "oZw9l9Mayuq6c6GtiSx8a6Jy3r5TgHAdYdxb_VVQu_E";
+
+fn other_jwks() -> Vec<Value> {
+    other_keys()
+        .into_iter()
+        .map(|(alg, kid, key)| {
+            if alg == jsonwebtoken::Algorithm::EdDSA {
+                return json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": ED25519_X});
+            }
+            let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, alg).expect("public key");
+            jwk.common.key_id = Some(kid.into());
+            serde_json::to_value(jwk).expect("jwk")
+        })
+        .collect()
 }
 
 #[derive(Clone)]
@@ -144,6 +191,18 @@ impl Idp {
                 claims[k] = v;
             }
         }
+        if let Some(alg) = plan.alg {
+            let (kid, key) = match other_keys().into_iter().find(|(a, _, _)| *a == alg) {
+                Some((_, kid, key)) => (Some(kid.to_owned()), key),
+                None => (
+                    None,
+                    jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+                ),
+            };
+            let mut header = jsonwebtoken::Header::new(alg);
+            header.kid = kid;
+            return jsonwebtoken::encode(&header, &claims, &key).expect("signed");
+        }
         let kid = plan.kid.unwrap_or("k1");
         let alg = if plan.header_alg_none {
             "none"
@@ -217,6 +276,7 @@ pub(crate) async fn jwks(State(idp): State<Idp>) -> impl IntoResponse {
         .iter()
         .filter(|k| published.contains(&k.kid))
         .map(|k| k.jwk.clone())
+        .chain(other_jwks())
         .collect();
     axum::Json(json!({ "keys": keys }))
 }
@@ -381,6 +441,17 @@ pub(crate) fn session_cookie(res: &crate::common::TestResponse) -> Option<String
         .map(str::to_owned)
 }
 
+/// The cookie that binds a flow to the browser that started it.
+pub(crate) fn binding_cookie(res: &crate::common::TestResponse) -> Option<String> {
+    res.headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("latchkey_sso_"))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
 pub(crate) struct Started {
     pub(crate) cookie: String,
     pub(crate) query: HashMap<String, String>,
@@ -395,8 +466,12 @@ pub(crate) async fn start(s: &Setup, path_and_query: &str) -> Started {
         "{location}"
     );
     let url = url::Url::parse(location).expect("url");
+    assert!(
+        session_cookie(&res).is_none(),
+        "an anonymous start opens no server session"
+    );
     Started {
-        cookie: session_cookie(&res).expect("the flow is bound to the browser"),
+        cookie: binding_cookie(&res).expect("the flow is bound to the browser"),
         query: url.query_pairs().into_owned().collect(),
     }
 }
