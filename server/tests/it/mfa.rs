@@ -353,3 +353,27 @@ db_test!(
         assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
     }
 );
+
+// One code, sent at once from two half-signed-in browsers (a phished code
+// replayed in parallel): it opens one session, never two.
+crate::on_each_backend!(a_code_used_twice_at_once_opens_one_session);
+
+async fn a_code_used_twice_at_once_opens_one_session(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let email = "mfa-race@example.com";
+    let first = app.sign_up(email).await;
+    let (key, _) = enrol(&app, &first).await;
+    let a = password_step(&app, email).await;
+    let b = password_step(&app, email).await;
+    let code = code_for(&key, 0);
+    let (ra, rb) = tokio::join!(code_step(&app, &a, &code), code_step(&app, &b, &code));
+    let opened = [&ra, &rb]
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        opened, 1,
+        "{} {} / {} {}",
+        ra.status, ra.body, rb.status, rb.body
+    );
+}

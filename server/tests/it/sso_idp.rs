@@ -430,6 +430,68 @@ pub(crate) async fn verified_and_enabled(app: &TestApp, org_id: &str, domain: &s
         .expect("enable");
 }
 
+/// Another organization whose connection uses the same test IdP (one
+/// issuer shared by two organizations), with `domain` verified, enabled.
+pub(crate) struct OtherOrg {
+    pub(crate) id: String,
+    pub(crate) slug: String,
+    pub(crate) login_id: String,
+}
+
+pub(crate) async fn second_org(s: &Setup, name: &str, domain: &str) -> OtherOrg {
+    let (owner, slug) = s.app.org_with_owner(&format!("owner@{domain}"), name).await;
+    let body = json!({
+        "provider_label": "TestIdP", "discovery_url": s.idp.base,
+        "client_id": CLIENT_ID, "client_secret": SECRET,
+    });
+    let res = s
+        .app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{slug}/sso"),
+            Auth::Cookie(&owner),
+            Some(body),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let login_id = res.json()["login_url"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("login url")
+        .to_owned();
+    let id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("org id");
+    verified_and_enabled(&s.app, &id, domain).await;
+    OtherOrg { id, slug, login_id }
+}
+
+/// A full sign-in at `org` with `plan`; the callback's answer.
+pub(crate) async fn sign_in_at(
+    s: &Setup,
+    org: &OtherOrg,
+    plan: Plan,
+) -> crate::common::TestResponse {
+    s.idp.plan(plan);
+    let started = start(s, &format!("/sso/{}/start", org.login_id)).await;
+    let code = s.idp.authorize(&started.query);
+    let qs = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("code", code.as_str()),
+            ("state", started.query["state"].as_str()),
+            ("iss", s.idp.base.as_str()),
+        ])
+        .finish();
+    s.app
+        .get(
+            &format!("/sso/{}/oidc/callback?{qs}", org.id),
+            Some(&started.cookie),
+        )
+        .await
+}
+
 /// The session cookie a response set, as a `Cookie` header value.
 pub(crate) fn session_cookie(res: &crate::common::TestResponse) -> Option<String> {
     res.headers

@@ -261,56 +261,13 @@ async fn identities_are_per_organization(backend: Backend) {
     let (res, _) = sign_in_with(&s, Plan::default()).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 
-    let (owner_b, b) = s.app.org_with_owner("owner@beta.test", "Beta").await;
-    let body = serde_json::json!({
-        "provider_label": "TestIdP", "discovery_url": s.idp.base,
-        "client_id": CLIENT_ID, "client_secret": SECRET,
-    });
-    let res = s
-        .app
-        .api(
-            "PUT",
-            &format!("/api/v1/orgs/{b}/sso"),
-            crate::common::Auth::Cookie(&owner_b),
-            Some(body),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let b_login = res.json()["login_url"]
-        .as_str()
-        .expect("login url")
-        .rsplit('/')
-        .next()
-        .expect("id")
-        .to_owned();
-    let b_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
-        .bind(&b)
-        .fetch_one(&s.app.state.db)
-        .await
-        .expect("org id");
-    verified_and_enabled(&s.app, &b_id, "beta.test").await;
-
+    let b = second_org(&s, "Beta", "beta.test").await;
     // Same issuer, same sub, an address of B's domain.
-    s.idp.plan(Plan {
+    let plan = Plan {
         claims: vec![("email".into(), serde_json::json!("ada@beta.test"))],
         ..Default::default()
-    });
-    let started = start(&s, &format!("/sso/{b_login}/start")).await;
-    let code = s.idp.authorize(&started.query);
-    let qs = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("code", code.as_str()),
-            ("state", &started.query["state"]),
-            ("iss", &s.idp.base),
-        ])
-        .finish();
-    let res = s
-        .app
-        .get(
-            &format!("/sso/{b_id}/oidc/callback?{qs}"),
-            Some(&started.cookie),
-        )
-        .await;
+    };
+    let res = sign_in_at(&s, &b, plan).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     let cookie = session_cookie(&res).expect("signed in at B");
     let me = s.app.get("/api/v1/me", Some(&cookie)).await.json();
@@ -321,7 +278,11 @@ async fn identities_are_per_organization(backend: Backend) {
         .iter()
         .filter_map(|o| o["slug"].as_str())
         .collect();
-    assert_eq!(orgs, [b.as_str()], "B's sign-in opens only B's account");
+    assert_eq!(
+        orgs,
+        [b.slug.as_str()],
+        "B's sign-in opens only B's account"
+    );
     assert_eq!(identities(&s).await, 2);
 }
 on_each_backend!(identities_are_per_organization);

@@ -4,6 +4,7 @@
 //! a JSON error and ends nothing.
 
 use crate::common::Backend;
+use crate::on_each_backend;
 use crate::sso_idp::*;
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -349,3 +350,28 @@ async fn console_sign_out_can_continue_to_the_idp() {
         "the Latchkey session ended first"
     );
 }
+
+/// Two organizations share one issuer, and one person (`sub` user-1) is
+/// signed in at both: A's logout token ends the session at A only.
+async fn a_logout_token_ends_sessions_of_its_own_organization_only(backend: Backend) {
+    let s = setup(backend).await;
+    let at_a = signed_in(&s).await;
+    let b = second_org(&s, "Beta", "beta.test").await;
+    let plan = Plan {
+        claims: vec![("email".into(), json!("ada@beta.test"))],
+        ..Default::default()
+    };
+    let res = sign_in_at(&s, &b, plan).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let at_b = session_cookie(&res).expect("signed in at B");
+    assert_eq!(sso_sessions(&s).await, 2);
+
+    let token = s
+        .idp
+        .sign("k1", &good_header(), &good_claims(&s, "jti-shared"));
+    let res = post_logout(&s, &token).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(!is_signed_in(&s, &at_a).await, "A's session ended");
+    assert!(is_signed_in(&s, &at_b).await, "B's session stays");
+}
+on_each_backend!(a_logout_token_ends_sessions_of_its_own_organization_only);
