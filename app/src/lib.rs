@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login/sso-link") view=sso::SsoLinkPage ssr=ssr.clone()/>
                 <Route path=path!("/account/security") view=mfa::AccountSecurityPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
+                <Route path=path!("/verify-email/:token") view=auth::VerifyEmailPage ssr=ssr.clone()/>
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=orgs::InvitationPage ssr=ssr.clone()/>
                 <Route path=path!("/sso/:login_id") view=sso::SsoLoginPage ssr=ssr.clone()/>

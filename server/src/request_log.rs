@@ -55,13 +55,15 @@ pub async fn log(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// The path as logged: the secrets some paths carry (invitation tokens, SSO
-/// test tickets) are replaced, so logs cannot be used to accept or replay them.
+/// The path as logged: the secrets some paths carry (invitation and email
+/// verification tokens, SSO test tickets) are replaced, so logs cannot be used to accept or replay them.
 fn redacted(path: &str) -> String {
-    if let Some(rest) = path.strip_prefix("/invite/")
-        && !rest.is_empty()
-    {
-        return "/invite/[redacted]".into();
+    for prefix in ["/invite/", "/verify-email/"] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return format!("{prefix}[redacted]");
+        }
     }
     if let Some((before, _)) = path.split_once("/oidc/test/") {
         return format!("{before}/oidc/test/[redacted]");
@@ -82,5 +84,6 @@ mod tests {
         );
         assert_eq!(redacted("/o/acme/members"), "/o/acme/members");
         assert_eq!(redacted("/invite/"), "/invite/");
+        assert_eq!(redacted("/verify-email/abc"), "/verify-email/[redacted]");
     }
 }

@@ -1,12 +1,14 @@
 //! Accounts and sessions: sign up, sign in, sign out, who is signed in.
 
+#[cfg(feature = "ssr")]
+pub mod email_ownership;
 mod pages;
 pub mod return_to;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 pub(crate) use pages::AuthCard;
-pub use pages::{SignInPage, SignOutForm, SignUpPage};
+pub use pages::{SignInPage, SignOutForm, SignUpPage, VerificationLinkForm, VerifyEmailPage};
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -98,11 +100,53 @@ pub async fn sign_up(email: String, name: String, password: String) -> Result<()
     };
     let user = ssr::create_account(&ctx.state.db, account).await?;
     tracing::info!(user_id = %user.id, "account created");
+    // Proof of the address: a link by email when SMTP is configured
+    // (otherwise a platform operator makes one on request).
+    if let Some(mailer) = &ctx.state.mailer {
+        let token = email_ownership::issue(&ctx.state.db, &user.id, &user.email).await?;
+        let url = email_ownership::verify_url(&ctx.state.settings.public_url, &token);
+        mailer.send_email_verification(&user.email, &url);
+    }
     ssr::record_sign_in(&ctx.state.db, &user.id).await?;
     let lifetime = ctx.state.settings.password_session_secs;
     ssr::establish_session(&ctx.session, password_session(&user.id), lifetime).await?;
     ctx.redirect("/orgs/new");
     Ok(())
+}
+
+/// Opens a verification link (a form post from `/verify-email/{token}`, so
+/// link scanners that only fetch pages do not use it up).
+#[server(endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    email_ownership::verify(&ctx.state.db, &token).await?;
+    ctx.redirect(&format!("/verify-email/{token}?done=1"));
+    Ok(())
+}
+
+/// A platform operator makes a verification link for an account, to pass on
+/// where no SMTP server is configured.
+#[server(endpoint = "operator_verification_link")]
+pub async fn operator_verification_link(email: String) -> Result<String, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let operator = ctx.require_user().await?;
+    if !operator.is_operator {
+        return Err(AppError::forbidden("Only platform operators can do this."));
+    }
+    let email = crate::email::normalize_email(&email)?;
+    let user = ssr::find_user_by_email(&ctx.state.db, &email)
+        .await?
+        .ok_or_else(|| AppError::not_found("There is no account with this email.").on("email"))?;
+    if email_ownership::is_verified(&ctx.state.db, &user.id).await? {
+        return Err(
+            AppError::conflict("already_verified", "This address is already verified.").on("email"),
+        );
+    }
+    let token = email_ownership::issue(&ctx.state.db, &user.id, &user.email).await?;
+    Ok(email_ownership::verify_url(
+        &ctx.state.settings.public_url,
+        &token,
+    ))
 }
 
 #[server(endpoint = "sign_in")]

@@ -179,3 +179,55 @@ pub fn SignOutForm(#[prop(default = None)] idp: Option<String>) -> impl IntoView
         })}
     }
 }
+
+/// `/verify-email/{token}`: one button, so a link scanner that only fetches
+/// the page does not use the link up.
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<super::VerifyEmail>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let params = leptos_router::hooks::use_params_map();
+    let query = use_query_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let done =
+        move || query.read().get("done").is_some() || matches!(action.value().get(), Some(Ok(())));
+    view! {
+        <AuthCard title="Verify your email">
+            <Show
+                when=done
+                fallback=move || view! {
+                    <p class="muted">"Confirm that this address is yours."</p>
+                    <ActionForm action>
+                        <input type="hidden" name="token" value=token/>
+                        <FormError error fields=&[]/>
+                        <SubmitButton label="Confirm my email" pending_label="Confirming…" pending=action.pending()/>
+                    </ActionForm>
+                }
+            >
+                <p role="status" data-email-verified>"Your email address is verified."</p>
+                <p><A href="/">"Continue"</A></p>
+            </Show>
+        </AuthCard>
+    }
+}
+
+/// On the operator page: a verification link for an account, to pass on
+/// where no SMTP server sends it.
+#[component]
+pub fn VerificationLinkForm() -> impl IntoView {
+    let action = ServerAction::<super::OperatorVerificationLink>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let link = move || action.value().get().and_then(Result::ok);
+    view! {
+        <section class="panel" aria-labelledby="verify-heading">
+            <h2 id="verify-heading">"Email verification links"</h2>
+            <p class="muted small">"Without SMTP, Latchkey cannot email the link that proves an account's address. Make one here and give it to the person; it works once, for 3 days."</p>
+            <ActionForm action>
+                <Field label="Account email" name="email" input_type="email" required=true error=field_error(error, "email")/>
+                <FormError error fields=&["email"]/>
+                <SubmitButton label="Make a link" pending_label="Making…" pending=action.pending()/>
+            </ActionForm>
+            {move || link().map(|url| view! { <p class="mono" data-verification-link>{url}</p> })}
+        </section>
+    }
+}

@@ -86,6 +86,7 @@ pub fn OperatorPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <crate::auth::VerificationLinkForm/>
         </main>
     }
 }

@@ -201,8 +201,8 @@ async fn attempt_sign_in(
                 None => {
                     let id = random::id("usr");
                     sqlx::query(
-                        "INSERT INTO users (id, email, name, password_hash, is_operator, created_at) \
-                         VALUES ($1, $2, $3, NULL, 0, $4)",
+                        "INSERT INTO users (id, email, name, password_hash, is_operator, created_at, email_verified_at) \
+                         VALUES ($1, $2, $3, NULL, 0, $4, $4)",
                     )
                     .bind(&id)
                     .bind(&email)

@@ -34,32 +34,51 @@ impl Mailer {
 
     /// Sends an invitation email in the background.
     pub fn send_invitation(&self, to: &str, org_name: &str, role: &str, accept_url: &str) {
-        let Ok(to_box) = to.parse::<Mailbox>() else {
-            tracing::warn!(
-                "invitation email not sent: the recipient address is not valid for SMTP"
-            );
-            return;
-        };
         let body = format!(
             "You have been invited to join {org_name} on Latchkey as {role}.\n\n\
              Accept the invitation here (the link works once and expires in 7 days):\n{accept_url}\n\n\
              If you did not expect this, you can ignore this email.\n"
         );
+        self.send(
+            to,
+            &format!("Join {org_name} on Latchkey"),
+            body,
+            "invitation",
+        );
+    }
+
+    /// Sends the link that proves the address, in the background.
+    pub fn send_email_verification(&self, to: &str, url: &str) {
+        let body = format!(
+            "Confirm that this address is yours by opening this link (it works once and expires in 3 days):\n{url}\n\n\
+             If you did not create a Latchkey account, you can ignore this email.\n"
+        );
+        self.send(to, "Verify your email for Latchkey", body, "verification");
+    }
+
+    fn send(&self, to: &str, subject: &str, body: String, what: &'static str) {
+        let Ok(to_box) = to.parse::<Mailbox>() else {
+            tracing::warn!(
+                what,
+                "email not sent: the recipient address is not valid for SMTP"
+            );
+            return;
+        };
         let message = Message::builder()
             .from(self.from.clone())
             .to(to_box)
-            .subject(format!("Join {org_name} on Latchkey"))
+            .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body);
         let Ok(message) = message else {
-            tracing::warn!("invitation email not sent: the message could not be built");
+            tracing::warn!(what, "email not sent: the message could not be built");
             return;
         };
         let transport = self.transport.clone();
         tokio::spawn(async move {
             match transport.send(message).await {
-                Ok(_) => tracing::info!("invitation email sent"),
-                Err(e) => tracing::warn!(error = %e, "invitation email could not be sent"),
+                Ok(_) => tracing::info!(what, "email sent"),
+                Err(e) => tracing::warn!(what, error = %e, "email could not be sent"),
             }
         });
     }

@@ -69,6 +69,9 @@ pub struct MeOrg {
 pub struct Me {
     pub user_id: String,
     pub email: String,
+    /// Whether the address is proven (verification link, accepted
+    /// invitation, or an account made by SSO).
+    pub email_verified: bool,
     pub name: String,
     pub is_operator: bool,
     /// `session` or `token`.
@@ -109,7 +112,9 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
             role: o.role,
         })
         .collect();
+    let email_verified = app::auth::email_ownership::is_verified(&state.db, &user.id).await?;
     Ok(Json(Me {
+        email_verified,
         user_id: user.id,
         email: user.email,
         name: user.name,

@@ -316,3 +316,73 @@ db_test!(
         assert!(short.prune(db).await.expect("prune") >= 1);
     }
 );
+
+db_test!(
+    email_ownership_is_proven_by_a_link_an_invitation_or_sso,
+    |app| {
+        let cookie = app.sign_up("unproven@own.test").await;
+        let me = |c: String| {
+            let app = &app;
+            async move { app.get("/api/v1/me", Some(&c)).await.json()["email_verified"].clone() }
+        };
+        assert_eq!(
+            me(cookie.clone()).await,
+            false,
+            "a password sign-up proves nothing"
+        );
+
+        // Without SMTP, an operator makes the link; nobody else can.
+        let form = [("email", "unproven@own.test")];
+        let res = app
+            .server_fn("operator_verification_link", &form, Some(&cookie))
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+        let operator = app.sign_up("operator@own.test").await;
+        assert!(
+            app::auth::ssr::grant_operator(&app.state.db, "operator@own.test")
+                .await
+                .expect("grant")
+        );
+        let res = app
+            .server_fn("operator_verification_link", &form, Some(&operator))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let url: String = serde_json::from_str(&res.body).expect("a url");
+        let token = url.rsplit('/').next().expect("token").to_owned();
+        assert!(url.contains("/verify-email/"), "{url}");
+
+        for bad in ["nope", ""] {
+            let res = app.server_fn("verify_email", &[("token", bad)], None).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad:?}: {}", res.body);
+        }
+        assert_eq!(me(cookie.clone()).await, false);
+        let res = app
+            .server_fn("verify_email", &[("token", &token)], None)
+            .await;
+        assert!(
+            res.status.is_success() || res.status.is_redirection(),
+            "{}",
+            res.body
+        );
+        assert_eq!(me(cookie.clone()).await, true);
+        let res = app
+            .server_fn("verify_email", &[("token", &token)], None)
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::NOT_FOUND,
+            "a link works once: {}",
+            res.body
+        );
+        let res = app
+            .server_fn("operator_verification_link", &form, Some(&operator))
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+
+        // Accepting an invitation sent to the address proves it.
+        let (owner, org) = app.org_with_owner("owner@own.test", "Own").await;
+        let invited = app.join(&owner, &org, "invited@own.test", "member").await;
+        assert_eq!(me(invited).await, true);
+        assert_eq!(me(owner).await, false);
+    }
+);

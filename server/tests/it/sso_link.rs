@@ -272,6 +272,10 @@ async fn identities_are_per_organization(backend: Backend) {
     let cookie = session_cookie(&res).expect("signed in at B");
     let me = s.app.get("/api/v1/me", Some(&cookie)).await.json();
     assert_eq!(me["email"], "ada@beta.test", "{me}");
+    assert_eq!(
+        me["email_verified"], true,
+        "an account made by SSO owns its address"
+    );
     let orgs: Vec<&str> = me["orgs"]
         .as_array()
         .expect("orgs")
