@@ -170,6 +170,8 @@ pub struct Connection {
     pub default_role: String,
     pub role_mappings: Vec<RoleMapping>,
     pub session_secs: i64,
+    /// Issuer and client ID are those of a staged change (a test of it).
+    pub staged: bool,
 }
 
 type ConnRow = (
@@ -219,7 +221,25 @@ async fn connection_where(
         default_role: r.11,
         role_mappings: serde_json::from_str(&r.12).unwrap_or_default(),
         session_secs: r.13,
+        staged: false,
     }))
+}
+
+/// The connection a test runs against: the staged change, when one waits,
+/// else the configuration in effect.
+pub async fn connection_for_test(
+    state: &AppState,
+    org_id: &str,
+) -> Result<Option<Connection>, AppError> {
+    let Some(mut conn) = connection_by_org(state, org_id).await? else {
+        return Ok(None);
+    };
+    if let Some(p) = super::ssr::pending_change(&state.db, org_id).await? {
+        conn.issuer = p.issuer;
+        conn.client_id = p.client_id;
+        conn.staged = true;
+    }
+    Ok(Some(conn))
 }
 
 pub async fn connection_by_login_id(
@@ -555,7 +575,11 @@ pub async fn finish(
         tracing::warn!(org = %row.org_id, path_org = %path_org_id, "sso callback under another organization's path");
         return Err(fail(Refusal::UnknownState, None, purpose));
     }
-    let conn = match connection_by_org(state, &row.org_id).await {
+    let loaded = match purpose {
+        Purpose::Test => connection_for_test(state, &row.org_id).await,
+        Purpose::Login => connection_by_org(state, &row.org_id).await,
+    };
+    let conn = match loaded {
         Ok(Some(c)) => c,
         Ok(None) => return Err(fail(Refusal::UnknownLogin, None, purpose)),
         Err(e) => return Err(fail(e.into(), None, purpose)),
@@ -640,7 +664,8 @@ async fn verify(
         .as_deref()
         .ok_or_else(|| Refusal::Idp("the answer carries no sign-in code".into()))?;
     let http = http_client(guard);
-    let secret = super::ssr::client_secret(&state.db, &state.keys, &conn.org_id).await?;
+    let secret =
+        super::ssr::client_secret(&state.db, &state.keys, &conn.org_id, conn.staged).await?;
     let client = client(state, conn, metadata.clone(), secret.clone())?;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -805,6 +830,9 @@ async fn record_test(
         }
         Err(r) => (0, Some(r.to_string()), None),
     };
+    if conn.staged {
+        return record_staged_test(state, conn, ok, error, summary).await;
+    }
     sqlx::query(
         "UPDATE sso_connections SET last_test_ok = $2, last_test_at = $3, last_test_error = $4, \
          last_test_claims = $5 WHERE org_id = $1",
@@ -816,6 +844,55 @@ async fn record_test(
     .bind(summary)
     .execute(&state.db)
     .await?;
+    Ok(())
+}
+
+/// A test of a staged change: a pass puts the change into effect (one
+/// statement, so no sign-in sees half of it) and is the new last test; a
+/// failure is kept beside the change and leaves what serves untouched.
+async fn record_staged_test(
+    state: &AppState,
+    conn: &Connection,
+    ok: i64,
+    error: Option<String>,
+    summary: Option<String>,
+) -> Result<(), Refusal> {
+    if ok == 0 {
+        sqlx::query("UPDATE sso_connections SET pending_last_error = $2 WHERE org_id = $1")
+            .bind(&conn.org_id)
+            .bind(error)
+            .execute(&state.db)
+            .await?;
+        return Ok(());
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "UPDATE sso_connections SET discovery_url = pending_discovery_url, issuer = pending_issuer, \
+         client_id = pending_client_id, client_secret_enc = COALESCE(pending_client_secret_enc, client_secret_enc), \
+         last_test_ok = 1, last_test_at = $2, last_test_error = NULL, last_test_claims = $3, \
+         pending_discovery_url = NULL, pending_issuer = NULL, pending_client_id = NULL, \
+         pending_client_secret_enc = NULL, pending_saved_at = NULL, pending_last_error = NULL \
+         WHERE org_id = $1 AND pending_issuer IS NOT NULL",
+    )
+    .bind(&conn.org_id)
+    .bind(now())
+    .bind(summary)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        Event {
+            org_id: &conn.org_id,
+            actor: &Actor::System,
+            action: "sso.change_applied",
+            target: None,
+            details: serde_json::json!({ "issuer": conn.issuer, "client_id": conn.client_id }),
+            ip: None,
+        },
+    )
+    .await
+    .map_err(|_| Refusal::Internal)?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -95,6 +95,23 @@ pub struct SsoConfig {
     /// `{public_url}/sso/{login_id}` once configured.
     pub login_url: Option<String>,
     pub last_test: Option<LastTest>,
+    /// A saved change not yet in effect: "saved, not yet tested".
+    pub pending_change: Option<PendingChange>,
+}
+
+/// A change of provider, client ID or client secret saved while a tested
+/// configuration serves. Sign-ins keep using the tested configuration until
+/// a test of this one passes, which puts it into effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PendingChange {
+    pub discovery_url: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret_changed: bool,
+    pub saved_at: i64,
+    /// Why the last test of this change failed, if one did.
+    pub last_error: Option<String>,
 }
 
 /// Counts changes to the connection made on the Security page, so the

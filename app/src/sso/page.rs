@@ -111,6 +111,14 @@ fn SsoBody(
             })}
         </div>
         <FormError error=toggle_error/>
+        {config.pending_change.clone().map(|p| view! {
+            <div class="notice" role="status" data-pending-change>
+                <strong>"Saved, not yet tested."</strong>
+                " A new provider, client ID or secret (" <code>{p.client_id.clone()}</code> " at " <code>{p.issuer.clone()}</code>
+                ") takes effect when a test of it passes; until then sign-ins keep using the last tested settings."
+                {p.last_error.map(|e| view! { <p class="form-error">"Its last test failed: " {e}</p> })}
+            </div>
+        })}
         <div class="idp-setup">
             <h3>"1. Register Latchkey at your identity provider"</h3>
             <p class="muted small">

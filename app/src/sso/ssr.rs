@@ -3,7 +3,7 @@
 use super::discovery;
 use super::mapping::{self, Provisioning, RoleMapping};
 use super::net::Guard;
-use super::{ClaimNames, DEFAULT_SCOPES, DEFAULT_SESSION_SECS, LastTest, SsoConfig};
+use super::{ClaimNames, DEFAULT_SCOPES, DEFAULT_SESSION_SECS, LastTest, PendingChange, SsoConfig};
 use crate::audit::ssr::{Event, Target, record};
 use crate::error::AppError;
 use crate::orgs::access::Access;
@@ -198,6 +198,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             post_logout_redirect_uri: post_logout_redirect_uri(settings),
             login_url: None,
             last_test: None,
+            pending_change: None,
         },
         Some(s) => SsoConfig {
             configured: true,
@@ -220,7 +221,47 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             initiate_login_uri,
             post_logout_redirect_uri: post_logout_redirect_uri(settings),
             last_test: s.last_test,
+            pending_change: pending_change(db, org_id).await?,
         },
+    })
+}
+
+type PendingRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The staged change of `org_id`'s connection, if one waits for a test.
+pub async fn pending_change(db: &Db, org_id: &str) -> Result<Option<PendingChange>, AppError> {
+    let row: Option<PendingRow> = sqlx::query_as(
+        "SELECT pending_discovery_url, pending_issuer, pending_client_id, \
+         CAST(CASE WHEN pending_client_secret_enc IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+         pending_saved_at, pending_last_error FROM sso_connections WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(match row {
+        Some((
+            Some(discovery_url),
+            Some(issuer),
+            Some(client_id),
+            secret,
+            Some(saved_at),
+            last_error,
+        )) => Some(PendingChange {
+            discovery_url,
+            issuer,
+            client_id,
+            client_secret_changed: secret != 0,
+            saved_at,
+            last_error,
+        }),
+        _ => None,
     })
 }
 
@@ -365,8 +406,41 @@ pub async fn save(
     let reset_test = existing
         .as_ref()
         .is_none_or(|e| e.discovery_url != discovery_url || e.client_id != client_id);
+    // Who may sign in is decided by the provider, the client ID and the
+    // secret: a change to them, made while a tested configuration serves,
+    // waits for its own test (no untested IdP, and no lock-out meanwhile).
+    let tested = existing
+        .as_ref()
+        .is_some_and(|e| e.last_test.as_ref().is_some_and(|t| t.ok));
+    let trust_changed = existing.as_ref().is_some_and(|e| {
+        e.discovery_url != discovery_url || e.issuer != doc.issuer || e.client_id != client_id
+    }) || (existing.is_some() && secret.is_some());
+    let stage = tested && trust_changed;
     let mut tx = db.begin().await?;
     match &existing {
+        Some(_) if stage => {
+            sqlx::query(
+                "UPDATE sso_connections SET provider_label = $2, scopes = $3, claims = $4, session_max_age_secs = $5, \
+                 pending_discovery_url = $6, pending_issuer = $7, pending_client_id = $8, pending_client_secret_enc = $9, \
+                 pending_saved_at = $10, pending_last_error = NULL, updated_at = $10 WHERE org_id = $1",
+            )
+            .bind(&access.org_id)
+            .bind(&label)
+            .bind(&scopes)
+            .bind(serde_json::to_string(&claims).unwrap_or_default())
+            .bind(session)
+            .bind(&discovery_url)
+            .bind(&doc.issuer)
+            .bind(&client_id)
+            .bind(
+                secret
+                    .as_deref()
+                    .map(|s| keys.secrets().encrypt(s, &secret_context(&access.org_id))),
+            )
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
         None => {
             let sealed = keys.secrets().encrypt(
                 secret.as_deref().unwrap_or_default(),
@@ -392,9 +466,14 @@ pub async fn save(
             .await?;
         }
         Some(_) => {
+            // Applied directly: nothing tested serves yet (or nothing that
+            // decides trust changed), and an older staged change is void.
             sqlx::query(
                 "UPDATE sso_connections SET provider_label = $2, discovery_url = $3, issuer = $4, client_id = $5, \
-                 scopes = $6, claims = $7, session_max_age_secs = $8, updated_at = $9 WHERE org_id = $1",
+                 scopes = $6, claims = $7, session_max_age_secs = $8, updated_at = $9, \
+                 pending_discovery_url = NULL, pending_issuer = NULL, pending_client_id = NULL, \
+                 pending_client_secret_enc = NULL, pending_saved_at = NULL, pending_last_error = NULL \
+                 WHERE org_id = $1",
             )
             .bind(&access.org_id)
             .bind(&label)
@@ -440,7 +519,9 @@ pub async fn save(
         &mut *tx,
         Event::by(
             access,
-            if existing.is_some() {
+            if stage {
+                "sso.change_staged"
+            } else if existing.is_some() {
                 "sso.updated"
             } else {
                 "sso.configured"
@@ -637,12 +718,19 @@ pub async fn delete(
 }
 
 /// The decrypted client secret, for the token request (server side only).
-pub async fn client_secret(db: &Db, keys: &Keys, org_id: &str) -> Result<Option<String>, AppError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT client_secret_enc FROM sso_connections WHERE org_id = $1")
-            .bind(org_id)
-            .fetch_optional(db)
-            .await?;
+pub async fn client_secret(
+    db: &Db,
+    keys: &Keys,
+    org_id: &str,
+    staged: bool,
+) -> Result<Option<String>, AppError> {
+    // A staged change without a new secret keeps the current one.
+    let sql = if staged {
+        "SELECT COALESCE(pending_client_secret_enc, client_secret_enc) FROM sso_connections WHERE org_id = $1"
+    } else {
+        "SELECT client_secret_enc FROM sso_connections WHERE org_id = $1"
+    };
+    let row: Option<(String,)> = sqlx::query_as(sql).bind(org_id).fetch_optional(db).await?;
     row.map(|(sealed,)| {
         keys.secrets()
             .decrypt(&sealed, &secret_context(org_id))

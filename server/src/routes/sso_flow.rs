@@ -126,7 +126,7 @@ async fn test(
 ) -> Response {
     let redeemed = flow::redeem_test_ticket(&state.db, &org_id, &ticket).await;
     let conn = match redeemed {
-        Ok(true) => flow::connection_by_org(&state, &org_id).await,
+        Ok(true) => flow::connection_for_test(&state, &org_id).await,
         Ok(false) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownState, None),
         Err(e) => Err(e),
     };

@@ -202,7 +202,7 @@ sso_test!(
                 .await
                 .expect("row");
         assert!(!stored.contains(SECRET) && stored.starts_with("v1."));
-        let plain = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id)
+        let plain = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id, false)
             .await
             .expect("decrypt");
         assert_eq!(plain.as_deref(), Some(SECRET));
@@ -212,7 +212,7 @@ sso_test!(
             .api("PUT", &path, Auth::Cookie(&owner), Some(input(&idp, None)))
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        let kept = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id)
+        let kept = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id, false)
             .await
             .expect("decrypt");
         assert_eq!(kept.as_deref(), Some(SECRET));
@@ -225,7 +225,7 @@ sso_test!(
             )
             .await;
         assert_eq!(res.status, StatusCode::OK);
-        let rotated = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id)
+        let rotated = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id, false)
             .await
             .expect("decrypt");
         assert_eq!(rotated.as_deref(), Some("rotated-secret-value"));
@@ -571,7 +571,8 @@ sso_test!(
             StatusCode::NO_CONTENT
         );
 
-        // Changing the client ID invalidates the last test.
+        // Changing the client ID of a tested configuration is staged: the
+        // tested one stays in effect until a test of the change passes.
         assert!(
             app.api("GET", &path, Auth::Cookie(&owner), None)
                 .await
@@ -584,7 +585,10 @@ sso_test!(
             .api("PUT", &path, Auth::Cookie(&owner), Some(changed))
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        assert!(res.json()["last_test"].is_null());
+        let saved = res.json();
+        assert!(saved["last_test"].is_object(), "{saved}");
+        assert_eq!(saved["client_id"], "latchkey-client");
+        assert_eq!(saved["pending_change"]["client_id"], "another-client");
 
         let events = app
             .api(
@@ -604,7 +608,7 @@ sso_test!(
         assert_eq!(
             actions,
             vec![
-                "sso.updated",
+                "sso.change_staged",
                 "sso.disabled",
                 "sso.enabled",
                 "sso.configured"

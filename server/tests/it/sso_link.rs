@@ -290,3 +290,104 @@ async fn identities_are_per_organization(backend: Backend) {
     assert_eq!(identities(&s).await, 2);
 }
 on_each_backend!(identities_are_per_organization);
+
+/// Runs "Test connection" through the test IdP as the owner would.
+async fn run_test(s: &Setup) {
+    let res = s
+        .app
+        .api(
+            "POST",
+            "/api/v1/orgs/flow-co/sso/test",
+            crate::common::Auth::Cookie(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let url = res.json()["test_url"].as_str().expect("url").to_owned();
+    let path = url
+        .strip_prefix(&s.app.state.settings.public_url)
+        .expect("absolute")
+        .to_owned();
+    let started = start(s, &path).await;
+    finish_at_idp(s, &started).await;
+}
+
+async fn sso_config(s: &Setup) -> serde_json::Value {
+    s.app
+        .api(
+            "GET",
+            "/api/v1/orgs/flow-co/sso",
+            crate::common::Auth::Cookie(&s.owner),
+            None,
+        )
+        .await
+        .json()
+}
+
+/// An admin (or whoever took over an admin's session) repoints a working
+/// connection: nothing untested ever signs anyone in, and nobody is locked
+/// out while the change waits for its test.
+async fn a_change_of_client_or_secret_waits_for_its_test(backend: Backend) {
+    let s = setup(backend).await;
+    sqlx::query("UPDATE sso_connections SET last_test_ok = 1, last_test_at = 1 WHERE org_id = $1")
+        .bind(&s.org_id)
+        .execute(&s.app.state.db)
+        .await
+        .expect("the configuration in effect passed a test");
+
+    // A wrong secret is staged; sign-ins keep the tested one.
+    let res = put_sso(
+        &s.app,
+        &s.owner,
+        &s.idp,
+        serde_json::json!({"client_secret": "not-the-secret"}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let saved = res.json();
+    assert_eq!(
+        saved["pending_change"]["client_secret_changed"], true,
+        "{saved}"
+    );
+    let (res, cookie) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(
+        is_signed_in(&s, &cookie).await,
+        "no lock-out while a change waits"
+    );
+
+    // Its test fails at the IdP: the change stays staged, with the reason,
+    // and what serves is untouched.
+    run_test(&s).await;
+    let config = sso_config(&s).await;
+    assert!(
+        config["pending_change"]["last_error"].is_string(),
+        "{config}"
+    );
+    assert_eq!(config["last_test"]["ok"], true, "{config}");
+    let (res, _) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // The right secret, tested, takes effect.
+    let res = put_sso(
+        &s.app,
+        &s.owner,
+        &s.idp,
+        serde_json::json!({"client_secret": SECRET}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    run_test(&s).await;
+    let config = sso_config(&s).await;
+    assert!(config["pending_change"].is_null(), "{config}");
+    assert_eq!(config["last_test"]["ok"], true, "{config}");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'sso.change_applied'")
+            .fetch_one(&s.app.state.db)
+            .await
+            .expect("count");
+    assert_eq!(applied, 1);
+    let (res, _) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+on_each_backend!(a_change_of_client_or_secret_waits_for_its_test);
