@@ -43,15 +43,19 @@ pub mod pending {
     const PENDING_KEY: &str = "mfa_pending";
     pub const NEW_CODES_KEY: &str = "mfa_new_codes";
     /// Time to type the code after the password.
-    const TTL_SECS: i64 = 300;
-    pub const MAX_ATTEMPTS: u32 = 5;
+    pub const TTL_SECS: i64 = 300;
+    /// Codes one password step may try.
+    pub const MAX_ATTEMPTS: i64 = 5;
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct Pending {
+        /// Names this password step's attempt counter, which is kept in the
+        /// database: parallel guesses through one session share it.
+        #[serde(default)]
+        pub id: String,
         pub user_id: String,
         pub return_to: Option<String>,
         pub expires_at: i64,
-        pub attempts: u32,
     }
 
     fn session_error(e: tower_sessions::session::Error) -> AppError {
@@ -65,10 +69,10 @@ pub mod pending {
         return_to: Option<&str>,
     ) -> Result<(), AppError> {
         let pending = Pending {
+            id: crate::ssr::random::lower_alnum(20),
             user_id: user_id.to_owned(),
             return_to: return_to.map(str::to_owned),
             expires_at: crate::ssr::now() + TTL_SECS,
-            attempts: 0,
         };
         session
             .insert(PENDING_KEY, pending)
@@ -83,14 +87,19 @@ pub mod pending {
             .await
             .ok()
             .flatten()
-            .filter(|p| p.expires_at > crate::ssr::now() && p.attempts < MAX_ATTEMPTS)
+            .filter(|p| p.expires_at > crate::ssr::now() && !p.id.is_empty())
     }
 
-    pub async fn save(session: &Session, pending: &Pending) -> Result<(), AppError> {
-        session
-            .insert(PENDING_KEY, pending)
-            .await
-            .map_err(session_error)
+    /// Claims one of this password step's attempts; false once they are
+    /// used up (counted in one statement, so parallel guesses cannot share
+    /// a stale count).
+    pub async fn claim_attempt(
+        db: &crate::ssr::db::Db,
+        pending: &Pending,
+    ) -> Result<bool, AppError> {
+        let key = format!("mfa_step:{}", pending.id);
+        let (tries, _) = crate::auth::ssr::count_in_window(db, &key, TTL_SECS).await?;
+        Ok(tries <= MAX_ATTEMPTS)
     }
 
     pub async fn clear(session: &Session) -> Result<(), AppError> {
@@ -186,14 +195,21 @@ pub async fn disable_mfa(code: String) -> Result<(), AppError> {
 #[server(endpoint = "verify_mfa")]
 pub async fn verify_mfa(code: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let Some(mut waiting) = pending::current(&ctx.session).await else {
-        pending::clear(&ctx.session).await?;
-        return Err(AppError::unprocessable(
+    let expired = || {
+        AppError::unprocessable(
             "mfa_expired",
             "This sign-in has expired or had too many wrong codes. Sign in again.",
-        ));
+        )
+    };
+    let Some(waiting) = pending::current(&ctx.session).await else {
+        pending::clear(&ctx.session).await?;
+        return Err(expired());
     };
     let db = &ctx.state.db;
+    if !pending::claim_attempt(db, &waiting).await? {
+        pending::clear(&ctx.session).await?;
+        return Err(expired());
+    }
     let limiter = &ctx.state.login_limiter;
     let email = crate::auth::ssr::find_user(db, &waiting.user_id)
         .await?
@@ -201,11 +217,7 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
         .unwrap_or_default();
     // Wrong codes count as failed sign-ins of the account and the address.
     limiter.claim(db, ctx.ip, &email).await?;
-    if let Err(e) = ssr::verify(db, &ctx.state.keys, &waiting.user_id, &code).await {
-        waiting.attempts += 1;
-        pending::save(&ctx.session, &waiting).await?;
-        return Err(e);
-    }
+    ssr::verify(db, &ctx.state.keys, &waiting.user_id, &code).await?;
     limiter.release(db, ctx.ip, &email).await?;
     limiter.clear(db, &email).await?;
     pending::clear(&ctx.session).await?;
