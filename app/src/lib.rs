@@ -25,8 +25,6 @@ use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    ssr::security_headers::set_for_this_page();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -41,7 +41,7 @@ pub async fn verify(db: &Db, token: &str) -> Result<(), AppError> {
     let not_valid = || {
         AppError::not_found("This verification link is not valid, was already used or has expired.")
     };
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let row: Option<(String, String, i64)> = sqlx::query_as(
         "DELETE FROM email_verifications WHERE token_hash = $1 RETURNING user_id, email, expires_at",
     )

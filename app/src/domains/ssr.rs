@@ -125,7 +125,7 @@ pub async fn add(
     }
     let id = random::id("dom");
     let created_at = now();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let inserted = sqlx::query(
         "INSERT INTO domains (id, org_id, domain, status, token, created_at, expires_at) \
          VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
@@ -270,7 +270,7 @@ async fn mark_verified(
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
     let at = now();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let done = sqlx::query(
         "UPDATE domains SET status = 'verified', method = $2, verified_at = $3, last_checked_at = $3, last_error = NULL \
          WHERE id = $1 AND status = 'pending'",
@@ -320,7 +320,7 @@ pub async fn restart(
         ));
     }
     let at = now();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query(
         "UPDATE domains SET status = 'pending', token = $2, created_at = $3, expires_at = $4, \
          last_checked_at = NULL, last_error = NULL, method = NULL WHERE id = $1",
@@ -366,7 +366,7 @@ pub async fn remove(
             ),
         ));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("DELETE FROM domains WHERE id = $1")
         .bind(&domain.id)
         .execute(&mut *tx)
@@ -517,7 +517,7 @@ pub async fn reject(
         .on("reason"));
     }
     let (org_id, domain) = pending_by_id(db, id).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     // A rejected check ends like an expired one: the organization may restart it.
     sqlx::query("UPDATE domains SET status = 'expired', last_error = $2, last_checked_at = $3 WHERE id = $1")
         .bind(&domain.id)
@@ -555,7 +555,7 @@ pub async fn recheck_pending(db: &Db, settings: &Settings) -> Result<(usize, usi
     .fetch_all(db)
     .await?;
     for (id, org_id, domain) in &overdue {
-        let mut tx = db.begin().await?;
+        let mut tx = crate::ssr::db::begin_write(db).await?;
         sqlx::query("UPDATE domains SET status = 'expired' WHERE id = $1 AND status = 'pending'")
             .bind(id)
             .execute(&mut *tx)

@@ -145,7 +145,7 @@ pub async fn start(
     let sealed = keys
         .secrets()
         .encrypt(&totp::base32(&secret), &context(&user.id));
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("DELETE FROM user_mfa WHERE user_id = $1")
         .bind(&user.id)
         .execute(&mut *tx)
@@ -224,7 +224,7 @@ pub async fn confirm(
             invalid_code()
         });
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("UPDATE user_mfa SET confirmed_at = $2 WHERE user_id = $1")
         .bind(&user.id)
         .bind(now())
@@ -270,7 +270,7 @@ pub async fn regenerate_recovery_codes(
     code: &str,
 ) -> Result<Vec<String>, AppError> {
     verify_enrolled(db, keys, user, code).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let codes = issue_recovery_codes(&mut tx, &user.id).await?;
     tx.commit().await?;
     Ok(codes)
@@ -308,7 +308,7 @@ pub async fn verify(db: &Db, keys: &Keys, user_id: &str, code: &str) -> Result<(
 /// cannot remove it.
 pub async fn disable(db: &Db, keys: &Keys, user: &CurrentUser, code: &str) -> Result<(), AppError> {
     verify_enrolled(db, keys, user, code).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     for table in ["user_mfa", "mfa_recovery_codes"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(&user.id)
@@ -345,7 +345,7 @@ pub async fn set_required(
             "Set up two-factor authentication for yourself first (Account › Security), so this does not lock you out.",
         ));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("UPDATE organizations SET require_mfa = $2 WHERE id = $1")
         .bind(&access.org_id)
         .bind(i64::from(required))

@@ -83,7 +83,7 @@ pub async fn create(
     let token = format!("{TOKEN_PREFIX}{}", random::alnum(40));
     let id = random::id("inv");
     let created_at = now();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query(
         "UPDATE invitations SET revoked_at = $3 WHERE org_id = $1 AND email = $2 \
          AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -155,7 +155,7 @@ pub async fn revoke(
 ) -> Result<(), AppError> {
     access.require(Permission::MembersWrite)?;
     let inv = pending(db, &access.org_id, id).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("UPDATE invitations SET revoked_at = $3 WHERE org_id = $1 AND id = $2")
         .bind(&access.org_id)
         .bind(id)
@@ -193,7 +193,7 @@ pub async fn resend(
     let mut inv = pending(db, &access.org_id, id).await?;
     let token = format!("{TOKEN_PREFIX}{}", random::alnum(40));
     let expires_at = now() + LIFETIME_SECS;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query(
         "UPDATE invitations SET token_hash = $3, expires_at = $4 WHERE org_id = $1 AND id = $2",
     )
@@ -348,7 +348,7 @@ pub async fn accept(
             f.email, user.email
         )));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     // Single use: only the request that flips accepted_at goes on.
     let claimed = sqlx::query(
         "UPDATE invitations SET accepted_at = $2, accepted_by = $3 \

@@ -153,7 +153,7 @@ async fn begin_member_change<'a>(
     if touches_owner {
         owners_only(access)?;
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("UPDATE organizations SET slug = slug WHERE id = $1")
         .bind(&access.org_id)
         .execute(&mut *tx)

@@ -117,7 +117,7 @@ pub async fn create(
     let perms = check_permissions(perms)?;
     super::access::may_grant_permissions(db, access, &name, &perms, ip).await?;
     let description: String = description.trim().chars().take(200).collect();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let inserted = sqlx::query("INSERT INTO roles (org_id, name, description, permissions, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&access.org_id)
         .bind(&name)
@@ -194,7 +194,7 @@ pub async fn update(
     ensure_editable(db, access, name, "edited").await?;
     let perms = check_permissions(perms)?;
     super::access::may_grant_permissions(db, access, name, &perms, ip).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let done = sqlx::query("UPDATE roles SET permissions = $3 WHERE org_id = $1 AND name = $2")
         .bind(&access.org_id)
         .bind(name)
@@ -243,7 +243,7 @@ pub async fn delete(
             ),
         ));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let done = sqlx::query("DELETE FROM roles WHERE org_id = $1 AND name = $2")
         .bind(&access.org_id)
         .bind(name)

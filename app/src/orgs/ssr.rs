@@ -70,7 +70,7 @@ pub async fn create_org(
         } else {
             format!("{base}-{n}")
         };
-        let mut tx = db.begin().await?;
+        let mut tx = crate::ssr::db::begin_write(db).await?;
         let inserted = sqlx::query(
             "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
         )

@@ -182,7 +182,7 @@ pub mod manage {
         .await?;
         let (name,) =
             row.ok_or_else(|| AppError::not_found("There is no active API token with this id."))?;
-        let mut tx = db.begin().await?;
+        let mut tx = crate::ssr::db::begin_write(db).await?;
         sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2")
             .bind(&access.org_id)
             .bind(id)

@@ -865,7 +865,7 @@ async fn record_staged_test(
             .await?;
         return Ok(());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(&state.db).await?;
     sqlx::query(
         "UPDATE sso_connections SET discovery_url = pending_discovery_url, issuer = pending_issuer, \
          client_id = pending_client_id, client_secret_enc = COALESCE(pending_client_secret_enc, client_secret_enc), \

@@ -160,7 +160,7 @@ pub mod ssr {
             ));
         }
         state.login_limiter.clear(&state.db, &user.email).await?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = crate::ssr::db::begin_write(&state.db).await?;
         sqlx::query(
             "INSERT INTO sso_identities (issuer, subject, user_id, org_id, email, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",

@@ -319,7 +319,7 @@ pub async fn back_channel(
         }
     };
     let jti: String = claims.jti.unwrap_or_default().chars().take(255).collect();
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(&state.db).await?;
     let fresh = sqlx::query(
         "INSERT INTO sso_logout_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",

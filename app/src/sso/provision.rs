@@ -164,7 +164,7 @@ async fn attempt_sign_in(
     let trusted = trusted_email(db, conn, claims).await?;
     let now = now();
     let profile = profile_of(conn, claims);
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let (user_id, email, old_profile) = match known {
         Some((user_id, old)) => {
             let old: Value = old

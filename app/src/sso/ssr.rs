@@ -416,7 +416,7 @@ pub async fn save(
         e.discovery_url != discovery_url || e.issuer != doc.issuer || e.client_id != client_id
     }) || (existing.is_some() && secret.is_some());
     let stage = tested && trust_changed;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     match &existing {
         Some(_) if stage => {
             sqlx::query(
@@ -640,7 +640,7 @@ pub async fn save_provisioning(
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
     let p = mapping::check(db, access, input, ip).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     write_provisioning(&mut tx, access, &p, ip).await?;
     tx.commit().await?;
     get(db, settings, &access.org_id).await
@@ -663,7 +663,7 @@ pub async fn delete(
     ip: Option<IpAddr>,
 ) -> Result<Disconnected, AppError> {
     access.require(Permission::SsoWrite)?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     let done = sqlx::query("DELETE FROM sso_connections WHERE org_id = $1")
         .bind(&access.org_id)
         .execute(&mut *tx)
@@ -806,7 +806,7 @@ async fn set_enabled(
     on: bool,
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query("UPDATE sso_connections SET enabled = $2, updated_at = $3 WHERE org_id = $1")
         .bind(&access.org_id)
         .bind(i64::from(on))

@@ -32,6 +32,19 @@ impl Backend {
     }
 }
 
+/// Begins a write transaction. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+/// fails at once (SQLITE_BUSY) when another connection wrote in between,
+/// whatever the busy timeout; with the lock taken first, writers wait their
+/// turn on the busy timeout instead. PostgreSQL begins as usual.
+pub async fn begin_write(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if db.connect_options().database_url.scheme() == "sqlite" {
+        db.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        db.begin().await
+    }
+}
+
 /// Opens the pool. SQLite files are created when missing and switched to WAL
 /// so readers never wait for the writer.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {

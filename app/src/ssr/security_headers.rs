@@ -1,8 +1,8 @@
-//! The Content-Security-Policy of every rendered page, built around the
-//! per-request nonce leptos_axum puts in each render's context (the
-//! hydration script and the resource data scripts carry it).
+//! The Content-Security-Policy of every rendered page, built around a
+//! per-request nonce: the server picks it before rendering, sends it in the
+//! header, and the render gives it to every inline script (the hydration
+//! script and the resource data scripts carry Leptos' nonce).
 
-use http::{HeaderValue, header};
 use leptos::prelude::use_context;
 
 /// The policy for a page whose inline scripts carry `nonce`. No
@@ -16,16 +16,19 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
-/// Sets the policy on the response being rendered (call it from the shell).
-pub fn set_for_this_page() {
-    let (Some(nonce), Some(res)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce)) {
-        res.insert_header(header::CONTENT_SECURITY_POLICY, value);
+/// The nonce the server chose for this request (a request extension): the
+/// one its Content-Security-Policy header names.
+#[derive(Debug, Clone)]
+pub struct CspNonce(pub String);
+
+/// Makes this render use the request's nonce for its inline scripts (the
+/// hydration script, resource data). Call it from the render context, after
+/// leptos_axum provided its own.
+pub fn provide_request_nonce() {
+    let nonce = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(n)) = nonce {
+        leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(n));
     }
 }
 

@@ -61,14 +61,21 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(page_state.clone()),
+            move || {
+                provide_context(page_state.clone());
+                app::ssr::security_headers::provide_request_nonce();
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
         >(
-            move || provide_context(fallback_state.clone()), shell
+            move || {
+                provide_context(fallback_state.clone());
+                app::ssr::security_headers::provide_request_nonce();
+            },
+            shell,
         ))
         .layer(axum::middleware::from_fn(server_fn_status::apply))
         .layer(sessions)

@@ -1,16 +1,30 @@
-//! Headers every response carries. Pages add their own
-//! Content-Security-Policy (with the render's nonce); responses without one
-//! get a strict default so nothing else can be framed or run scripts either.
+//! Headers every response carries. HTML pages get a Content-Security-Policy
+//! around a nonce chosen here, before the render (which gives it to its
+//! inline scripts); other responses a strict default, so nothing else can be
+//! framed or run scripts either.
 
+use app::ssr::security_headers::{CspNonce, content_security_policy};
 use app::ssr::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use base64::Engine;
 use http::{HeaderValue, header};
 
-pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let nonce =
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(app::ssr::random::bytes::<16>());
+    req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.run(req).await;
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     let h = res.headers_mut();
+    if html && let Ok(v) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     // URLs can carry secrets (invitation links, test tickets): never tell
