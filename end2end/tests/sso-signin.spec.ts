@@ -94,5 +94,5 @@ test('login page branding previews live, saves, and takes a logo upload', async 
   // Something that is not an image is refused with a readable message.
   await page.getByLabel('Logo', { exact: true }).setInputFiles({ name: 'evil.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg onload="alert(1)"></svg>') });
   await page.getByRole('button', { name: 'Upload logo' }).click();
-  await expect(page.locator('#branding .form-error')).toContainText('The logo was refused');
+  await expect(page.locator('#branding .form-error')).toContainText('The logo was refused: this SVG contains scripts');
 });

@@ -3,6 +3,8 @@
 mod page;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+mod svg;
 
 pub use page::{BrandingSection, LoginPreview, logo_url};
 
@@ -12,6 +14,32 @@ use serde::{Deserialize, Serialize};
 
 /// Largest logo accepted, decoded.
 pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// Codes of a refused logo (the upload form is a plain POST that redirects
+/// back with one of them) and what the page says for each.
+pub const LOGO_MISSING: &str = "logo_missing";
+pub const LOGO_TOO_LARGE: &str = "logo_too_large";
+pub const LOGO_TYPE: &str = "logo_type";
+
+/// The page's words for a refused upload's code; unknown codes get the
+/// general rule, so nothing from the URL is ever shown.
+pub fn logo_refusal(code: &str) -> &'static str {
+    match code {
+        LOGO_TOO_LARGE => "The logo was refused: it is larger than 256 KiB.",
+        "svg_active_content" => {
+            "The logo was refused: this SVG contains scripts, event handlers or animation. Export it as a plain image."
+        }
+        "svg_outside_reference" => {
+            "The logo was refused: this SVG loads something from outside the file (a link, image or style sheet). Embed it or remove it."
+        }
+        "svg_malformed" => {
+            "The logo was refused: this is not a well-formed SVG document (root element <svg>, no DOCTYPE)."
+        }
+        _ => {
+            "The logo was refused: upload a PNG, JPEG, WebP or SVG image of at most 256 KiB, without scripts."
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -48,7 +48,7 @@ pub fn BrandingSection() -> impl IntoView {
     );
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let query = use_query_map();
-    let upload_failed = move || query.read().get("logo_error").is_some();
+    let upload_failed = move || query.read().get("logo_error");
     view! {
         <section class="panel" id="branding" aria-labelledby="branding-heading">
             <h2 id="branding-heading">"Login page branding"</h2>
@@ -66,10 +66,8 @@ pub fn BrandingSection() -> impl IntoView {
                     })
                 }}
             </Suspense>
-            {move || upload_failed().then(|| view! {
-                <p class="form-error" role="alert">
-                    "The logo was refused: upload a PNG, JPEG, WebP or SVG image of at most 256 KiB, without scripts."
-                </p>
+            {move || upload_failed().map(|code| view! {
+                <p class="form-error" role="alert">{super::logo_refusal(&code)}</p>
             })}
         </section>
     }

@@ -60,7 +60,19 @@ pub async fn validate(guard: Guard, input: &str) -> Result<Discovery, AppError> 
     }
     let (doc_url, expected_issuer) = split_discovery_url(input);
     let body = net::get(guard, &doc_url).await.map_err(fetch_error)?;
-    let doc: Discovery = serde_json::from_slice(&body).map_err(|e| {
+    check_document(guard, &doc_url, &expected_issuer, &body).await
+}
+
+/// The second hop: what the fetched document says, and every URL it names
+/// through the same guard as the first (a public discovery URL naming a
+/// private JWKS or token endpoint is refused before anything is fetched).
+async fn check_document(
+    guard: Guard,
+    doc_url: &str,
+    expected_issuer: &str,
+    body: &[u8],
+) -> Result<Discovery, AppError> {
+    let doc: Discovery = serde_json::from_slice(body).map_err(|e| {
         on_discovery(format!(
             "The document at {doc_url} is not an OpenID Connect discovery document ({}).",
             e.to_string()
@@ -80,8 +92,14 @@ pub async fn validate(guard: Guard, input: &str) -> Result<Discovery, AppError> 
             "This provider does not support the authorization code flow (response type `code`), which Latchkey uses.",
         ));
     }
+    if doc.token_endpoint.is_none() {
+        return Err(on_discovery(
+            "The discovery document names no token endpoint.",
+        ));
+    }
     for endpoint in [
         Some(&doc.authorization_endpoint),
+        Some(&doc.jwks_uri),
         doc.token_endpoint.as_ref(),
         doc.userinfo_endpoint.as_ref(),
         doc.end_session_endpoint.as_ref(),
@@ -90,11 +108,6 @@ pub async fn validate(guard: Guard, input: &str) -> Result<Discovery, AppError> 
     .flatten()
     {
         net::check_url(guard, endpoint).await.map_err(fetch_error)?;
-    }
-    if doc.token_endpoint.is_none() {
-        return Err(on_discovery(
-            "The discovery document names no token endpoint.",
-        ));
     }
     let jwks = net::get(guard, &doc.jwks_uri).await.map_err(fetch_error)?;
     let usable = usable_keys(&jwks)
@@ -151,6 +164,53 @@ mod tests {
                 "https://idp.example.com/tenant".into()
             )
         );
+    }
+
+    /// A discovery document as a public provider would serve it (public
+    /// address literals, so nothing is resolved), with one endpoint replaced.
+    fn document(field: &str, url: &str) -> Vec<u8> {
+        let mut doc = serde_json::json!({
+            "issuer": "https://idp.example.com",
+            "authorization_endpoint": "https://93.184.216.34/auth",
+            "token_endpoint": "https://93.184.216.34/token",
+            "userinfo_endpoint": "https://93.184.216.34/me",
+            "end_session_endpoint": "https://93.184.216.34/logout",
+            "jwks_uri": "https://93.184.216.34/jwks",
+            "response_types_supported": ["code"],
+        });
+        doc[field] = url.into();
+        serde_json::to_vec(&doc).expect("json")
+    }
+
+    #[tokio::test]
+    async fn urls_named_by_the_document_pass_the_same_guard() {
+        let strict = Guard {
+            allow_private: false,
+        };
+        for (field, private) in [
+            ("jwks_uri", "https://10.0.0.5/jwks"),
+            ("token_endpoint", "https://[::ffff:169.254.169.254]/token"),
+            ("userinfo_endpoint", "https://127.0.0.1:8443/me"),
+            ("authorization_endpoint", "https://192.168.1.1/auth"),
+            ("end_session_endpoint", "https://[fd00::1]/logout"),
+            ("token_endpoint", "http://93.184.216.34/token"),
+        ] {
+            let e = check_document(
+                strict,
+                "https://idp.example.com/.well-known/openid-configuration",
+                "https://idp.example.com",
+                &document(field, private),
+            )
+            .await
+            .expect_err(private);
+            assert_eq!(e.code, "invalid_discovery", "{private}");
+            assert!(e.message.contains(private), "{private}: {}", e.message);
+            assert!(
+                e.message.contains("private, local or reserved") || e.message.contains("https"),
+                "{private}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

@@ -187,6 +187,12 @@ async fn read_body(raw: &str, res: &mut reqwest::Response) -> Result<Vec<u8>, Fe
 /// GETs `raw` through the guard and returns the body (at most 1 MiB).
 pub async fn get(guard: Guard, raw: &str) -> Result<Vec<u8>, FetchError> {
     let (url, addr) = check_url(guard, raw).await?;
+    get_at(raw, url, addr).await
+}
+
+/// GETs `url` from `addr`, the address the guard checked, whatever the
+/// host's name resolves to by now.
+async fn get_at(raw: &str, url: url::Url, addr: SocketAddr) -> Result<Vec<u8>, FetchError> {
     let client = client_for(raw, &url, addr)?;
     let mut res = client
         .get(url)
@@ -370,5 +376,52 @@ mod tests {
             .expect("allowed in development");
         assert_eq!(url.path(), "/x");
         assert_eq!(addr.port(), 9);
+    }
+
+    /// Resolve, check, then connect to what was checked: a name that no
+    /// longer resolves (or now resolves elsewhere, as in DNS rebinding) is
+    /// never looked up again.
+    #[tokio::test]
+    async fn connections_go_to_the_checked_address() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = vec![0; 4096];
+            let n = socket.read(&mut request).await.expect("read");
+            socket
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\npinned!",
+                )
+                .await
+                .expect("write");
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        // `.invalid` never resolves (RFC 6761): only the pin can reach it.
+        let raw = format!("http://rebound.invalid:{}/jwks", addr.port());
+        let url = url::Url::parse(&raw).expect("url");
+        let body = get_at(&raw, url, addr).await.expect("fetched");
+        assert_eq!(body, b"pinned!");
+        let request = server.await.expect("server");
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains(&format!("host: rebound.invalid:{}", addr.port())),
+            "{request}"
+        );
+        // Without the pin the same name goes nowhere.
+        assert!(matches!(
+            check_url(
+                Guard {
+                    allow_private: true
+                },
+                &raw
+            )
+            .await,
+            Err(FetchError::Unresolvable(_))
+        ));
     }
 }

@@ -42,14 +42,17 @@ async fn upload(
     }
     let saved = match bytes {
         Some(b) => app::branding::ssr::set_logo(&state.db, &access, &b, ip).await,
-        None => Err(app::error::AppError::unprocessable("invalid_logo", "No file").on("logo")),
+        None => Err(
+            app::error::AppError::unprocessable(app::branding::LOGO_MISSING, "No file").on("logo"),
+        ),
     };
     match saved {
         Ok(_) => Redirect::to(&format!("{back}#branding")).into_response(),
         Err(e) if e.kind == app::error::ErrorKind::Forbidden => {
             super::error::ApiError::from(e).into_response()
         }
-        Err(_) => Redirect::to(&format!("{back}?logo_error=1#branding")).into_response(),
+        // The code is one of ours (letters and underscores), never input.
+        Err(e) => Redirect::to(&format!("{back}?logo_error={}#branding", e.code)).into_response(),
     }
 }
 

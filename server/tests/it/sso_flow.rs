@@ -594,7 +594,7 @@ async fn branding_shows_on_the_login_page_and_logos_cannot_run_script() {
     let res = upload_logo(&s, Some(&s.owner), b"<svg onload=\"alert(1)\"></svg>").await;
     assert_eq!(
         res.location(),
-        Some("/o/flow-co/settings/security?logo_error=1#branding")
+        Some("/o/flow-co/settings/security?logo_error=svg_active_content#branding")
     );
     let res = upload_logo(&s, Some(&s.owner), png).await;
     assert_eq!(
@@ -624,14 +624,32 @@ async fn branding_shows_on_the_login_page_and_logos_cannot_run_script() {
             .contains(&format!("/branding/{}/logo?v=", s.org_id))
     );
 
-    // A clean SVG is accepted, and opened directly it downloads.
-    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><circle r=\"4\"/></svg>";
+    // An SVG that fetches from elsewhere is refused (a tracking pixel in the
+    // login page would tell another site who signs in).
+    let res = upload_logo(
+        &s,
+        Some(&s.owner),
+        b"<svg><image href=\"https://tracker.example/p.png\"/></svg>",
+    )
+    .await;
+    assert!(
+        res.location()
+            .is_some_and(|l| l.contains("logo_error=svg_outside_reference"))
+    );
+
+    // A drawing is stored as rewritten from the allow-list (editor metadata
+    // gone), and opened directly it downloads.
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:i=\"urn:editor\" i:v=\"1\"><metadata>m</metadata><circle r=\"4\"/></svg>";
     upload_logo(&s, Some(&s.owner), svg).await;
     let logo = s
         .app
         .get(&format!("/branding/{}/logo", s.org_id), None)
         .await;
     assert_eq!(logo.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(
+        logo.body,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><circle r=\"4\"></circle></svg>"
+    );
     assert!(
         logo.header("content-disposition")
             .is_some_and(|d| d.starts_with("attachment"))
