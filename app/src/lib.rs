@@ -10,9 +10,11 @@ pub mod domains;
 #[cfg(feature = "ssr")]
 pub mod email;
 pub mod error;
+pub mod identity;
 pub mod mfa;
 pub mod orgs;
 pub mod pages;
+pub mod return_to;
 pub mod sso;
 #[cfg(feature = "ssr")]
 pub mod ssr;

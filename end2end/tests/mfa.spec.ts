@@ -1,20 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createHmac } from 'node:crypto';
-import { PASSWORD, createOrg, signIn, signUp, uniqueEmail, waitForHydration } from './helpers';
-
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) for a base32 key, in the test's own code. */
-function totp(base32: string, at = Date.now()): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const h = createHmac('sha1', key).update(counter).digest();
-  const o = h[19] & 0xf;
-  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
-  return String(n % 1_000_000).padStart(6, '0');
-}
+import { PASSWORD, createOrg, signIn, signUp, totp, uniqueEmail, waitForHydration } from './helpers';
 
 test('a user turns on two-factor authentication and signs in with a code, then with a recovery code', async ({ page }) => {
   const email = uniqueEmail('mfa');

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Deletes expired sessions, unfinished SSO flows and stale sign-in failure
 /// counters every ten minutes.
-pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::auth::ssr::LoginLimiter>) {
+pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::identity::limits::LoginLimiter>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {

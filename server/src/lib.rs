@@ -63,7 +63,7 @@ pub async fn init(config: &Config) -> Result<AppState> {
             trusted_proxies: config.trusted_proxies.clone(),
         }),
         leptos_options,
-        login_limiter: Arc::new(app::auth::ssr::LoginLimiter::default()),
+        login_limiter: Arc::new(app::identity::limits::LoginLimiter::default()),
         mailer: match &config.smtp {
             Some((url, from)) => Some(
                 app::ssr::mail::Mailer::new(url, from)
@@ -113,9 +113,9 @@ pub async fn bootstrap(
     password: &str,
     org_name: &str,
 ) -> Result<BootstrapOutput, AppError> {
-    let user = app::auth::ssr::ensure_account(
+    let user = app::identity::accounts::ensure_account(
         &state.db,
-        app::auth::ssr::NewAccount {
+        app::identity::accounts::NewAccount {
             email,
             name: "",
             password,

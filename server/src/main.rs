@@ -58,7 +58,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             action: OperatorAction::Grant { email },
         } => {
             let state = server::init(&config).await?;
-            let granted = app::auth::ssr::grant_operator(&state.db, &email)
+            let granted = app::identity::accounts::grant_operator(&state.db, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if !granted {

@@ -4,31 +4,14 @@
 
 use super::{ContinueSignIn, SignIn, SignOut, SignUp};
 use crate::error::AppError;
-use crate::ui::{Field, FormError, SubmitButton};
+use crate::ui::{AuthCard, Field, FormError, SubmitButton};
 use leptos::prelude::*;
-use leptos_meta::Title;
+
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
     Signal::derive(move || error.get().and_then(|e| e.message_for(field)))
-}
-
-#[component]
-pub(crate) fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
-    view! {
-        <Title text=title.clone()/>
-        <main class="auth-page">
-            <div class="auth-card">
-                <a href="/" class="brand">
-                    <span class="brand-mark" aria-hidden="true">"◆"</span>
-                    " Latchkey"
-                </a>
-                <h1>{title}</h1>
-                {children()}
-            </div>
-        </main>
-    }
 }
 
 /// `/login`, email first: an address whose domain signs in through SSO

@@ -404,7 +404,7 @@ mod tests {
              <defs><linearGradient id='g'><stop offset='0' stop-color='#fff'/></linearGradient></defs>\
              <circle r='4' fill='url(#g)'/><text x='1'>A &amp; B</text></svg>",
         )
-        .unwrap();
+        .expect("sanitized");
         assert_eq!(
             out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 8 8\">\
@@ -420,7 +420,7 @@ mod tests {
              xmlns:xlink='http://www.w3.org/1999/xlink' inkscape:version='1.2' data-x='1'>\
              <metadata><rdf>x</rdf></metadata><sodipodi/><use xlink:href='#a'/><rect width='2'/></svg>",
         )
-        .unwrap();
+        .expect("sanitized");
         assert_eq!(
             out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\"><use href=\"#a\"></use><rect width=\"2\"></rect></svg>"
@@ -491,7 +491,7 @@ mod tests {
             "<svg><a href='#top'><rect width='1'/></a><image href='data:image/png;base64,iVBOR'/>\
              <style>.c{fill:url(#g)}</style></svg>",
         )
-        .unwrap();
+        .expect("sanitized");
         assert_eq!(
             out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"1\"></rect>\

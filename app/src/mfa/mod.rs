@@ -98,7 +98,7 @@ pub mod pending {
         pending: &Pending,
     ) -> Result<bool, AppError> {
         let key = format!("mfa_step:{}", pending.id);
-        let (tries, _) = crate::auth::ssr::count_in_window(db, &key, TTL_SECS).await?;
+        let (tries, _) = crate::identity::limits::count_in_window(db, &key, TTL_SECS).await?;
         Ok(tries <= MAX_ATTEMPTS)
     }
 
@@ -147,7 +147,7 @@ pub async fn start_mfa(password: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 async fn set_session_mfa(session: &tower_sessions::Session, mfa: bool) -> Result<(), AppError> {
     use crate::ssr::session_store::AUTH_KEY;
-    if let Some(mut auth) = crate::auth::ssr::session_auth(session).await {
+    if let Some(mut auth) = crate::identity::sessions::session_auth(session).await {
         auth.mfa = mfa;
         session.insert(AUTH_KEY, auth).await.map_err(|e| {
             tracing::error!(error = %e, "session store failed");
@@ -211,7 +211,7 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
         return Err(expired());
     }
     let limiter = &ctx.state.login_limiter;
-    let email = crate::auth::ssr::find_user(db, &waiting.user_id)
+    let email = crate::identity::accounts::find_user(db, &waiting.user_id)
         .await?
         .map(|u| u.email)
         .unwrap_or_default();
@@ -221,13 +221,15 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
     limiter.release(db, ctx.ip, &email).await?;
     limiter.clear(db, &email).await?;
     pending::clear(&ctx.session).await?;
-    crate::auth::ssr::record_sign_in(db, &waiting.user_id).await?;
-    let mut auth = crate::auth::password_session(&waiting.user_id);
+    crate::identity::accounts::record_sign_in(db, &waiting.user_id).await?;
+    let mut auth = crate::identity::sessions::password_session(&waiting.user_id);
     auth.mfa = true;
     let lifetime = ctx.state.settings.password_session_secs;
-    crate::auth::ssr::establish_session(&ctx.session, auth, lifetime).await?;
+    crate::identity::sessions::establish_session(&ctx.session, auth, lifetime).await?;
     tracing::info!(user_id = %waiting.user_id, "signed in with password and second factor");
-    ctx.redirect(&crate::auth::landing_path(waiting.return_to.as_deref()));
+    ctx.redirect(&crate::return_to::landing_path(
+        waiting.return_to.as_deref(),
+    ));
     Ok(())
 }
 

@@ -142,7 +142,7 @@ pub fn MfaSignInPage() -> impl IntoView {
             .then(|| view! { <p><a href="/login">"Sign in again"</a></p> })
     };
     view! {
-        <crate::auth::AuthCard title="Two-factor authentication">
+        <crate::ui::AuthCard title="Two-factor authentication">
             <p class="muted">"Enter the six-digit code from your authenticator app, or one of your recovery codes."</p>
             <ActionForm action>
                 <Field label="Code" name="code" autocomplete="one-time-code" required=true error=code_error(error)/>
@@ -150,7 +150,7 @@ pub fn MfaSignInPage() -> impl IntoView {
                 <SubmitButton label="Verify" pending_label="Checking…" pending=action.pending()/>
             </ActionForm>
             {expired}
-        </crate::auth::AuthCard>
+        </crate::ui::AuthCard>
     }
 }
 

@@ -4,8 +4,8 @@
 
 use super::totp;
 use super::{MfaSetup, MfaStatus};
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::identity::CurrentUser;
 use crate::orgs::access::Access;
 use crate::orgs::permissions::Permission;
 use crate::ssr::crypto::{Keys, sha256_hex};
@@ -108,7 +108,7 @@ pub async fn status(db: &Db, keys: &Keys, user: &CurrentUser) -> Result<MfaStatu
 pub async fn start(
     db: &Db,
     keys: &Keys,
-    limiter: &crate::auth::ssr::LoginLimiter,
+    limiter: &crate::identity::limits::LoginLimiter,
     user: &CurrentUser,
     password: &str,
     ip: Option<std::net::IpAddr>,
@@ -127,7 +127,7 @@ pub async fn start(
     // The same limits as the password form: a stolen session must not turn
     // this into an unlimited password-guessing oracle.
     limiter.claim(db, ip, &user.email).await?;
-    if !crate::auth::ssr::verify_password(password.to_owned(), stored).await {
+    if !crate::identity::password::verify_password(password.to_owned(), stored).await {
         return Err(AppError::unprocessable(
             "wrong_password",
             "That is not your current password.",

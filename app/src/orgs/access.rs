@@ -4,8 +4,8 @@
 
 use super::permissions::{self, Permission};
 use super::tokens::TokenCaller;
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::identity::CurrentUser;
 use crate::ssr::db::Db;
 use std::net::IpAddr;
 

@@ -5,9 +5,9 @@ use super::members::role_exists;
 use super::permissions::Permission;
 use super::{Invitation, InvitationView};
 use crate::audit::ssr::{Event, Target, record};
-use crate::auth::CurrentUser;
 use crate::email::normalize_email;
 use crate::error::AppError;
+use crate::identity::CurrentUser;
 use crate::ssr::crypto::sha256_hex as hash;
 use crate::ssr::db::Db;
 use crate::ssr::{now, random};
@@ -295,7 +295,7 @@ pub async fn view(
     let f = find(db, token)
         .await?
         .ok_or_else(|| AppError::not_found("This invitation link is not valid."))?;
-    let account_exists = crate::auth::ssr::find_user_by_email(db, &f.email)
+    let account_exists = crate::identity::accounts::find_user_by_email(db, &f.email)
         .await?
         .is_some();
     Ok(InvitationView {
@@ -366,7 +366,7 @@ pub async fn accept(
         ));
     }
     // The invitation went to this address: accepting it proves it.
-    crate::auth::email_ownership::mark_verified(&mut *tx, &user.id, &user.email).await?;
+    crate::identity::email_ownership::mark_verified(&mut *tx, &user.id, &user.email).await?;
     let existing: Option<(String,)> =
         sqlx::query_as("SELECT status FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(&f.org_id)

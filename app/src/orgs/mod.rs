@@ -24,8 +24,8 @@ pub use members_page::MembersPage;
 pub use pages::{NewOrgPage, OverviewPage, use_org_param};
 pub use settings_pages::{RolesPage, TokensPage};
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::identity::CurrentUser;
 use leptos::prelude::*;
 use permissions::Permission;
 use serde::{Deserialize, Serialize};
@@ -154,7 +154,8 @@ pub async fn create_org(name: String) -> Result<(), AppError> {
 #[server(endpoint = "home_target")]
 pub async fn home_target() -> Result<String, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let Some(user) = crate::auth::ssr::session_user(&ctx.state.db, &ctx.session).await? else {
+    let Some(user) = crate::identity::sessions::session_user(&ctx.state.db, &ctx.session).await?
+    else {
         return Ok("/login".into());
     };
     let orgs = ssr::orgs_of_user(&ctx.state.db, &user.id).await?;
@@ -186,7 +187,7 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
             AppError::not_found("There is no such organization, or you are not a member of it.")
         })?;
     let member_count = ssr::count_members(db, &current.id).await?;
-    let idp_logout = match crate::auth::ssr::session_auth(&ctx.session).await {
+    let idp_logout = match crate::identity::sessions::session_auth(&ctx.session).await {
         Some(auth) => crate::sso::logout::rp_logout_offer(&ctx.state, &auth).await,
         None => None,
     };
@@ -288,7 +289,7 @@ pub async fn resend_invitation(org: String, id: String) -> Result<Invitation, Ap
 #[server(endpoint = "invitation_info")]
 pub async fn invitation_info(token: String) -> Result<InvitationView, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let viewer = crate::auth::ssr::session_user(&ctx.state.db, &ctx.session).await?;
+    let viewer = crate::identity::sessions::session_user(&ctx.state.db, &ctx.session).await?;
     invitations::view(&ctx.state.db, &token, viewer.as_ref()).await
 }
 
@@ -319,20 +320,20 @@ pub async fn accept_invitation_signup(
             format!("This invitation is {}.", view.state),
         ));
     }
-    let user = crate::auth::ssr::create_account(
+    let user = crate::identity::accounts::create_account(
         db,
-        crate::auth::ssr::NewAccount {
+        crate::identity::accounts::NewAccount {
             email: &view.email,
             name: &name,
             password: &password,
         },
     )
     .await?;
-    crate::auth::ssr::record_sign_in(db, &user.id).await?;
+    crate::identity::accounts::record_sign_in(db, &user.id).await?;
     let lifetime = ctx.state.settings.password_session_secs;
-    crate::auth::ssr::establish_session(
+    crate::identity::sessions::establish_session(
         &ctx.session,
-        crate::auth::password_session(&user.id),
+        crate::identity::sessions::password_session(&user.id),
         lifetime,
     )
     .await?;

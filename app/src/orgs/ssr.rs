@@ -3,8 +3,8 @@
 use super::OrgSummary;
 use super::access::Actor;
 use crate::audit::ssr::{Event, Target, record};
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::identity::CurrentUser;
 use crate::ssr::db::{Db, is_unique_violation};
 use crate::ssr::{now, random};
 use std::net::IpAddr;

@@ -183,29 +183,42 @@ pub mod manage {
         let (name,) =
             row.ok_or_else(|| AppError::not_found("There is no active API token with this id."))?;
         let mut tx = crate::ssr::db::begin_write(db).await?;
+        revoke_one(&mut tx, access, id, &name, serde_json::json!({}), ip).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks one token revoked and audits it, inside the caller's
+    /// transaction.
+    async fn revoke_one(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        access: &Access,
+        id: &str,
+        name: &str,
+        details: serde_json::Value,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AppError> {
         sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2")
             .bind(&access.org_id)
             .bind(id)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         record(
-            &mut *tx,
+            &mut **tx,
             Event::by(
                 access,
                 "token.revoked",
                 Target {
                     kind: "token",
                     id,
-                    label: &name,
+                    label: name,
                 },
-                serde_json::json!({}),
+                details,
                 ip,
             ),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Revokes every active token `user_id` created in the organization of
@@ -226,26 +239,8 @@ pub mod manage {
         .fetch_all(&mut **tx)
         .await?;
         for (id, name) in &tokens {
-            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now())
-                .execute(&mut **tx)
-                .await?;
-            record(
-                &mut **tx,
-                Event::by(
-                    access,
-                    "token.revoked",
-                    Target {
-                        kind: "token",
-                        id,
-                        label: name,
-                    },
-                    serde_json::json!({ "reason": reason, "created_by": user_id }),
-                    ip,
-                ),
-            )
-            .await?;
+            let details = serde_json::json!({ "reason": reason, "created_by": user_id });
+            revoke_one(tx, access, id, name, details, ip).await?;
         }
         Ok(())
     }

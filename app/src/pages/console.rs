@@ -37,6 +37,18 @@ pub fn ConsoleLayout() -> impl IntoView {
                             </div>
                         </main>
                     }.into_any(),
+                    // Another organization's SSO (or a password) does not
+                    // count here: say so, and offer a fresh sign-in.
+                    Err(e) if e.code == "sso_required" => view! {
+                        <main class="auth-page">
+                            <div class="panel error-panel" role="alert" data-code="sso_required">
+                                <h2>"Single sign-on required"</h2>
+                                <p>{e.message}</p>
+                                <SignOutForm/>
+                                <p><a href="/">"Back to your organizations"</a></p>
+                            </div>
+                        </main>
+                    }.into_any(),
                     Err(e) => view! {
                         <main class="auth-page">
                             <ErrorPanel title="Cannot open this organization" message=e.message/>

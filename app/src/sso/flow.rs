@@ -9,8 +9,8 @@ use super::mapping::RoleMapping;
 use super::provider::{Metadata, http_client};
 use super::provision::{self, Verified};
 use crate::audit::ssr::{self as audit, Event};
-use crate::auth::SessionAuth;
 use crate::error::AppError;
+use crate::identity::SessionAuth;
 use crate::orgs::access::Actor;
 use crate::ssr::db::Db;
 use crate::ssr::state::AppState;
@@ -341,7 +341,7 @@ pub async fn begin(
     .bind(nonce.secret())
     .bind(verifier.secret())
     .bind(&conn.issuer)
-    .bind(return_to.and_then(crate::auth::return_to::safe_return_to))
+    .bind(return_to.and_then(crate::return_to::safe_return_to))
     .bind(user_id)
     .bind(now)
     .bind(now + STATE_TTL_SECS)
@@ -364,9 +364,10 @@ const STARTS_PER_MINUTE: i64 = 30;
 /// Counts a start from `ip` and refuses it past the per-minute limit.
 pub async fn claim_start(state: &AppState, ip: Option<IpAddr>) -> Result<(), Refusal> {
     let Some(ip) = ip else { return Ok(()) };
-    let (count, _) = crate::auth::ssr::count_in_window(&state.db, &format!("sso_start:{ip}"), 60)
-        .await
-        .map_err(|_| Refusal::Internal)?;
+    let (count, _) =
+        crate::identity::limits::count_in_window(&state.db, &format!("sso_start:{ip}"), 60)
+            .await
+            .map_err(|_| Refusal::Internal)?;
     if count > STARTS_PER_MINUTE {
         tracing::warn!(%ip, "too many sso starts from one address");
         return Err(Refusal::TooManyStarts);

@@ -44,7 +44,7 @@ pub fn SsoLinkPage() -> impl IntoView {
     let password_error =
         Signal::derive(move || error.get().and_then(|e| e.message_for("password")));
     view! {
-        <crate::auth::AuthCard title="Link your account">
+        <crate::ui::AuthCard title="Link your account">
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match pending.await {
@@ -70,7 +70,7 @@ pub fn SsoLinkPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </crate::auth::AuthCard>
+        </crate::ui::AuthCard>
     }
 }
 
@@ -137,7 +137,7 @@ pub mod ssr {
                 "This account link has expired. Start the sign-in again.",
             )
         })?;
-        let user = crate::auth::ssr::authenticate(
+        let user = crate::identity::password::authenticate(
             &state.db,
             &state.login_limiter,
             &link.email,

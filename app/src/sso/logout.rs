@@ -7,7 +7,7 @@
 use super::flow::{Connection, connection_by_org, guard};
 use super::provider::Metadata;
 use crate::audit::ssr::{self as audit, Event};
-use crate::auth::SessionAuth;
+use crate::identity::SessionAuth;
 use crate::orgs::access::Actor;
 use crate::ssr::now;
 use crate::ssr::state::AppState;

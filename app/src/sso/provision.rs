@@ -7,7 +7,7 @@ use super::flow::{Connection, Finished, Refusal, claim_str, display_name, truste
 use super::link::ssr::{PendingLink, TTL_SECS as LINK_TTL_SECS};
 use super::mapping;
 use crate::audit::ssr::{self as audit, Event, Target};
-use crate::auth::{CurrentUser, SessionAuth};
+use crate::identity::{CurrentUser, SessionAuth};
 use crate::orgs::access::Actor;
 use crate::ssr::db::{Db, is_unique_violation};
 use crate::ssr::state::AppState;

@@ -863,7 +863,7 @@ pub async fn start_test(
 pub async fn check_password_sign_in(
     db: &Db,
     settings: &Settings,
-    user: &crate::auth::CurrentUser,
+    user: &crate::identity::CurrentUser,
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
     let domain = crate::email::domain_of(&user.email).to_owned();

@@ -6,8 +6,8 @@
 //! synchronously, and the function works from that value afterwards.
 
 use super::state::AppState;
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::identity::CurrentUser;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use leptos::prelude::use_context;
@@ -64,7 +64,7 @@ impl RequestCtx {
 
     /// The signed-in user, or 401.
     pub async fn require_user(&self) -> Result<CurrentUser, AppError> {
-        crate::auth::ssr::session_user(&self.state.db, &self.session)
+        crate::identity::sessions::session_user(&self.state.db, &self.session)
             .await?
             .ok_or_else(AppError::unauthorized)
     }

@@ -2,7 +2,7 @@
 
 use super::crypto::Keys;
 use super::db::Db;
-use crate::auth::ssr::LoginLimiter;
+use crate::identity::limits::LoginLimiter;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;

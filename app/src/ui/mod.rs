@@ -9,6 +9,7 @@ pub use form::{Field, FormError, SubmitButton};
 pub use time::{format_time, parse_date};
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 /// What a page shows when it has nothing to list yet.
 #[component]
@@ -75,5 +76,23 @@ mod tests {
             super::encode_query_value("/o/a b?x=1&y"),
             "/o/a%20b%3Fx%3D1%26y"
         );
+    }
+}
+
+/// The centred card of the sign-in, sign-up and other account pages.
+#[component]
+pub fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title.clone()/>
+        <main class="auth-page">
+            <div class="auth-card">
+                <a href="/" class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    " Latchkey"
+                </a>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
     }
 }

@@ -112,7 +112,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
             role: o.role,
         })
         .collect();
-    let email_verified = app::auth::email_ownership::is_verified(&state.db, &user.id).await?;
+    let email_verified = app::identity::email_ownership::is_verified(&state.db, &user.id).await?;
     Ok(Json(Me {
         email_verified,
         user_id: user.id,

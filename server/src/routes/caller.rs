@@ -1,8 +1,8 @@
 //! Who is calling the REST API: a bearer API token or the console session.
 
 use super::error::ApiError;
-use app::auth::CurrentUser;
 use app::error::AppError;
+use app::identity::CurrentUser;
 use app::orgs::tokens::{TokenCaller, authenticate_token};
 use app::ssr::state::AppState;
 use axum::extract::FromRequestParts;
@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for Caller {
                     )
                 })?;
             let user = match &token.created_by {
-                Some(id) => app::auth::ssr::find_user(&state.db, id).await?,
+                Some(id) => app::identity::accounts::find_user(&state.db, id).await?,
                 None => None,
             };
             return Ok(Self::Token { token, user });
@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for Caller {
             .get::<Session>()
             .cloned()
             .ok_or_else(AppError::internal)?;
-        let user = app::auth::ssr::session_user(&state.db, &session)
+        let user = app::identity::sessions::session_user(&state.db, &session)
             .await?
             .ok_or_else(AppError::unauthorized)?;
         Ok(Self::Session(user))

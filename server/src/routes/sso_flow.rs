@@ -175,10 +175,12 @@ async fn finish_callback(
             auth,
             lifetime_secs,
             landing,
-        }) => match app::auth::ssr::establish_session(session, auth, lifetime_secs).await {
-            Ok(()) => Redirect::to(&landing).into_response(),
-            Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
-        },
+        }) => {
+            match app::identity::sessions::establish_session(session, auth, lifetime_secs).await {
+                Ok(()) => Redirect::to(&landing).into_response(),
+                Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
+            }
+        }
         Ok(Finished::LinkRequired(link)) => {
             match app::sso::link::ssr::store(session, &link).await {
                 Ok(()) => Redirect::to("/login/sso-link").into_response(),
@@ -216,7 +218,7 @@ pub struct InitiateParams {
 /// `target_link_uri` as a local path, when it points at this server.
 fn same_origin_path(public_url: &str, target: &str) -> Option<String> {
     if target.starts_with('/') {
-        return app::auth::return_to::safe_return_to(target).map(str::to_owned);
+        return app::return_to::safe_return_to(target).map(str::to_owned);
     }
     let ours = url::Url::parse(public_url).ok()?;
     let theirs = url::Url::parse(target).ok()?;
@@ -227,7 +229,7 @@ fn same_origin_path(public_url: &str, target: &str) -> Option<String> {
         Some(q) => format!("{}?{q}", theirs.path()),
         None => theirs.path().to_owned(),
     };
-    app::auth::return_to::safe_return_to(&path).map(str::to_owned)
+    app::return_to::safe_return_to(&path).map(str::to_owned)
 }
 
 async fn initiate(

@@ -266,7 +266,7 @@ async fn sign_in_works_as_a_plain_form_post() {
 db_test!(
     the_failed_sign_in_limit_is_shared_through_the_database,
     |app| {
-        use app::auth::ssr::LoginLimiter;
+        use app::identity::limits::LoginLimiter;
         use std::time::Duration;
         let db = &app.state.db;
         let ip: Option<std::net::IpAddr> = Some("203.0.113.7".parse().expect("ip"));
@@ -339,7 +339,7 @@ db_test!(
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
         let operator = app.sign_up("operator@own.test").await;
         assert!(
-            app::auth::ssr::grant_operator(&app.state.db, "operator@own.test")
+            app::identity::accounts::grant_operator(&app.state.db, "operator@own.test")
                 .await
                 .expect("grant")
         );

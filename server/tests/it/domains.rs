@@ -334,7 +334,7 @@ dns_test!(
         assert_eq!(res.status, StatusCode::FORBIDDEN);
         let operator = app.sign_up("staff@latchkey.test").await;
         assert!(
-            app::auth::ssr::grant_operator(&app.state.db, "staff@latchkey.test")
+            app::identity::accounts::grant_operator(&app.state.db, "staff@latchkey.test")
                 .await
                 .expect("grant")
         );

@@ -12,6 +12,12 @@ pub fn safe_return_to(raw: &str) -> Option<&str> {
     ok.then_some(raw)
 }
 
+/// Where to go after signing in: `return_to` when it is a local path,
+/// otherwise the home page (which picks the right console).
+pub fn landing_path(return_to: Option<&str>) -> String {
+    return_to.and_then(safe_return_to).unwrap_or("/").to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_return_to;

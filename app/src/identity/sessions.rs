@@ -1,0 +1,67 @@
+//! Putting an authenticated identity into the session, and reading it back.
+
+use super::accounts::find_user;
+use super::{CurrentUser, SessionAuth};
+use crate::error::AppError;
+use crate::ssr::db::Db;
+use crate::ssr::session_store::AUTH_KEY;
+use tower_sessions::{Expiry, Session};
+
+fn session_error(err: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error = %err, "session store error");
+    AppError::internal()
+}
+
+/// Signs `auth.user_id` in: a fresh session id (against fixation), the
+/// identity, and an absolute expiry.
+pub async fn establish_session(
+    session: &Session,
+    auth: SessionAuth,
+    lifetime_secs: i64,
+) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(AUTH_KEY, auth)
+        .await
+        .map_err(session_error)?;
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(lifetime_secs);
+    session.set_expiry(Some(Expiry::AtDateTime(expires)));
+    Ok(())
+}
+
+pub async fn session_auth(session: &Session) -> Option<SessionAuth> {
+    session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten()
+}
+
+/// The signed-in user of `session`, if the session and the user still exist.
+pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+    match session_auth(session).await {
+        Some(auth) => Ok(find_user(db, &auth.user_id).await?.map(|user| CurrentUser {
+            mfa: auth.mfa,
+            sso_org: (auth.method == "sso")
+                .then(|| auth.org_id.clone())
+                .flatten(),
+            ..user
+        })),
+        None => Ok(None),
+    }
+}
+
+pub async fn end_session(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}
+
+/// How a password sign-in is remembered (a second factor, when given, is
+/// added to it by the MFA step).
+pub fn password_session(user_id: &str) -> SessionAuth {
+    SessionAuth {
+        user_id: user_id.to_owned(),
+        org_id: None,
+        method: "password".into(),
+        created_at: crate::ssr::now(),
+        idp_sid: None,
+        idp_sub: None,
+        idp_id_token: None,
+        mfa: false,
+    }
+}
