@@ -212,95 +212,155 @@ async fn json_of(
     res.json()
 }
 
-db_test!(every_rest_route_refuses_every_caller_it_should, |app| {
-    // Organization A, its people and one of each resource.
-    let (owner, org) = app.org_with_owner("owner@matrix.test", "Matrix").await;
-    let base = format!("/api/v1/orgs/{org}");
-    let own = Auth::Cookie(&owner);
-    json_of(
-        &app,
-        "POST",
-        &format!("{base}/roles"),
-        own,
-        Some(json!({"name": "auditor", "description": "", "permissions": ["audit:read"]})),
-    )
-    .await;
-    json_of(
-        &app,
-        "POST",
-        &format!("{base}/roles"),
-        own,
-        Some(json!({"name": "spare", "description": "", "permissions": []})),
-    )
-    .await;
-    let viewer = app.join(&owner, &org, "viewer@matrix.test", "viewer").await;
-    let narrow = app
-        .join(&owner, &org, "auditor@matrix.test", "auditor")
-        .await;
-    let guest = app.join(&owner, &org, "guest@matrix.test", "guest").await;
-    let guest_id = app.user_id(&guest).await;
-    let invitation = json_of(
-        &app,
-        "POST",
-        &format!("{base}/invitations"),
-        own,
-        Some(json!({"email": "pending@matrix.test", "role": "guest"})),
-    )
-    .await;
-    let token = json_of(
-        &app,
-        "POST",
-        &format!("{base}/api-tokens"),
-        own,
-        Some(json!({"name": "ci", "role": "viewer"})),
-    )
-    .await;
-    json_of(
-        &app,
-        "POST",
-        &format!("{base}/domains"),
-        own,
-        Some(json!({"domain": "matrix.example"})),
-    )
-    .await;
-    // A token whose creator was removed since.
-    let leaver = app.join(&owner, &org, "leaver@matrix.test", "admin").await;
-    let leaver_id = app.user_id(&leaver).await;
-    let old = json_of(
-        &app,
-        "POST",
-        &format!("{base}/api-tokens"),
-        Auth::Cookie(&leaver),
-        Some(json!({"name": "old", "role": "admin"})),
-    )
-    .await;
-    let res = app
-        .api("DELETE", &format!("{base}/members/{leaver_id}"), own, None)
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-    // Organization B: its owner, and a token of B.
-    let (other_owner, other) = app
-        .org_with_owner("owner@other-matrix.test", "Other Matrix")
-        .await;
-    let other_token = json_of(
-        &app,
-        "POST",
-        &format!("/api/v1/orgs/{other}/api-tokens"),
-        Auth::Cookie(&other_owner),
-        Some(json!({"name": "b", "role": "admin"})),
-    )
-    .await;
+async fn post(app: &TestApp, path: &str, auth: Auth<'_>, body: Value) -> Value {
+    json_of(app, "POST", path, auth, Some(body)).await
+}
 
-    let secret = |t: &Value| t["secret"].as_str().expect("secret").to_owned();
-    let (old_secret, other_secret) = (secret(&old), secret(&other_token));
-    let auth_of = |caller: Caller| match caller {
-        Caller::Anonymous => Auth::None,
-        Caller::OtherOrgMember => Auth::Cookie(&other_owner),
-        Caller::OtherOrgToken => Auth::Token(&other_secret),
-        Caller::TokenOfRemovedCreator => Auth::Token(&old_secret),
-        Caller::Viewer => Auth::Cookie(&viewer),
-        Caller::NarrowRole => Auth::Cookie(&narrow),
-    };
+/// Organization A with one of each resource and every kind of caller, and
+/// organization B with its owner and a token; emails end in `@{tag}`.
+struct Fixture {
+    owner: String,
+    org: String,
+    guest_id: String,
+    invitation_id: String,
+    token_id: String,
+    viewer: String,
+    narrow: String,
+    other_owner: String,
+    /// The secret of a token whose creator was removed since.
+    old_secret: String,
+    /// The secret of a token of organization B.
+    other_secret: String,
+}
+
+impl Fixture {
+    async fn build(app: &TestApp, tag: &str) -> Self {
+        let (owner, org) = app
+            .org_with_owner(&format!("owner@{tag}"), &format!("Matrix {tag}"))
+            .await;
+        let base = format!("/api/v1/orgs/{org}");
+        let own = Auth::Cookie(&owner);
+        for (name, permissions) in [("auditor", json!(["audit:read"])), ("spare", json!([]))] {
+            post(
+                app,
+                &format!("{base}/roles"),
+                own,
+                json!({"name": name, "description": "", "permissions": permissions}),
+            )
+            .await;
+        }
+        let viewer = app
+            .join(&owner, &org, &format!("viewer@{tag}"), "viewer")
+            .await;
+        let narrow = app
+            .join(&owner, &org, &format!("auditor@{tag}"), "auditor")
+            .await;
+        let guest = app
+            .join(&owner, &org, &format!("guest@{tag}"), "guest")
+            .await;
+        let guest_id = app.user_id(&guest).await;
+        let invitation = post(
+            app,
+            &format!("{base}/invitations"),
+            own,
+            json!({"email": format!("pending@{tag}"), "role": "guest"}),
+        )
+        .await;
+        let token = post(
+            app,
+            &format!("{base}/api-tokens"),
+            own,
+            json!({"name": "ci", "role": "viewer"}),
+        )
+        .await;
+        post(
+            app,
+            &format!("{base}/domains"),
+            own,
+            json!({"domain": "matrix.example"}),
+        )
+        .await;
+        let leaver = app
+            .join(&owner, &org, &format!("leaver@{tag}"), "admin")
+            .await;
+        let leaver_id = app.user_id(&leaver).await;
+        let old = post(
+            app,
+            &format!("{base}/api-tokens"),
+            Auth::Cookie(&leaver),
+            json!({"name": "old", "role": "admin"}),
+        )
+        .await;
+        let res = app
+            .api("DELETE", &format!("{base}/members/{leaver_id}"), own, None)
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        let (other_owner, other) = app
+            .org_with_owner(&format!("owner@other-{tag}"), &format!("Other {tag}"))
+            .await;
+        let other_token = post(
+            app,
+            &format!("/api/v1/orgs/{other}/api-tokens"),
+            Auth::Cookie(&other_owner),
+            json!({"name": "b", "role": "admin"}),
+        )
+        .await;
+        let text = |v: &Value, key: &str| v[key].as_str().expect(key).to_owned();
+        Self {
+            invitation_id: text(&invitation, "id"),
+            token_id: text(&token, "id"),
+            old_secret: text(&old, "secret"),
+            other_secret: text(&other_token, "secret"),
+            owner,
+            org,
+            guest_id,
+            viewer,
+            narrow,
+            other_owner,
+        }
+    }
+
+    /// The credential `caller` presents.
+    fn auth(&self, caller: Caller) -> Auth<'_> {
+        match caller {
+            Caller::Anonymous => Auth::None,
+            Caller::OtherOrgMember => Auth::Cookie(&self.other_owner),
+            Caller::OtherOrgToken => Auth::Token(&self.other_secret),
+            Caller::TokenOfRemovedCreator => Auth::Token(&self.old_secret),
+            Caller::Viewer => Auth::Cookie(&self.viewer),
+            Caller::NarrowRole => Auth::Cookie(&self.narrow),
+        }
+    }
+
+    /// Nothing any caller tried changed anything of A's.
+    async fn assert_unchanged(&self, app: &TestApp) {
+        let base = format!("/api/v1/orgs/{}", self.org);
+        let own = Auth::Cookie(&self.owner);
+        let members = json_of(app, "GET", &format!("{base}/members"), own, None).await;
+        assert_eq!(members["total"], 4, "{members}");
+        let guest_row = members["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["user_id"] == self.guest_id.as_str())
+            .cloned();
+        assert_eq!(guest_row.expect("guest still there")["role"], "guest");
+        for (list, len) in [
+            ("invitations", 1),
+            ("api-tokens", 1),
+            ("domains", 1),
+            ("roles", 7),
+        ] {
+            let items = json_of(app, "GET", &format!("{base}/{list}"), own, None).await;
+            assert_eq!(items.as_array().map(Vec::len), Some(len), "{list}: {items}");
+        }
+        let sso = json_of(app, "GET", &format!("{base}/sso"), own, None).await;
+        assert_eq!(sso["configured"], false, "{sso}");
+    }
+}
+
+db_test!(every_rest_route_refuses_every_caller_it_should, |app| {
+    let fx = Fixture::build(&app, "matrix.test").await;
 
     // The table covers exactly the routes the server documents.
     let doc = app.get("/api/v1/openapi.json", None).await.json();
@@ -334,21 +394,21 @@ db_test!(every_rest_route_refuses_every_caller_it_should, |app| {
     for route in routes() {
         let path = route
             .path
-            .replace("{org}", &org)
-            .replace("{user_id}", &guest_id)
+            .replace("{org}", &fx.org)
+            .replace("{user_id}", &fx.guest_id)
             .replace("{name}", "spare")
             .replace("{domain}", "matrix.example");
         let path = if path.contains("/invitations/") {
-            path.replace("{id}", invitation["id"].as_str().expect("id"))
+            path.replace("{id}", &fx.invitation_id)
         } else {
-            path.replace("{id}", token["id"].as_str().expect("id"))
+            path.replace("{id}", &fx.token_id)
         };
         for caller in CALLERS {
             let res = app
                 .api(
                     &route.method.to_uppercase(),
                     &path,
-                    auth_of(caller),
+                    fx.auth(caller),
                     route.body.clone(),
                 )
                 .await;
@@ -364,29 +424,7 @@ db_test!(every_rest_route_refuses_every_caller_it_should, |app| {
         }
     }
     assert_eq!(cells, routes().len() * CALLERS.len());
-
-    // Nothing any of them tried changed anything.
-    let members = json_of(&app, "GET", &format!("{base}/members"), own, None).await;
-    assert_eq!(members["total"], 4, "{members}");
-    let guest_row = members["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["user_id"] == guest_id.as_str())
-        .cloned();
-    assert_eq!(guest_row.expect("guest still there")["role"], "guest");
-    let invitations = json_of(&app, "GET", &format!("{base}/invitations"), own, None).await;
-    assert_eq!(
-        invitations.as_array().map(Vec::len),
-        Some(1),
-        "{invitations}"
-    );
-    let tokens = json_of(&app, "GET", &format!("{base}/api-tokens"), own, None).await;
-    assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
-    let domains = json_of(&app, "GET", &format!("{base}/domains"), own, None).await;
-    assert_eq!(domains.as_array().map(Vec::len), Some(1), "{domains}");
-    let sso = json_of(&app, "GET", &format!("{base}/sso"), own, None).await;
-    assert_eq!(sso["configured"], false, "{sso}");
+    fx.assert_unchanged(&app).await;
 });
 
 /// What a server function expects of its caller.
@@ -575,90 +613,9 @@ fn expected_fn(caller: Caller, needs: Needs) -> Option<StatusCode> {
 db_test!(
     every_server_function_refuses_every_caller_it_should,
     |app| {
-        let (owner, org) = app
-            .org_with_owner("owner@fn-matrix.test", "Fn Matrix")
-            .await;
-        let base = format!("/api/v1/orgs/{org}");
-        let own = Auth::Cookie(&owner);
-        json_of(
-            &app,
-            "POST",
-            &format!("{base}/roles"),
-            own,
-            Some(json!({"name": "auditor", "description": "", "permissions": ["audit:read"]})),
-        )
-        .await;
-        json_of(
-            &app,
-            "POST",
-            &format!("{base}/roles"),
-            own,
-            Some(json!({"name": "spare", "description": "", "permissions": []})),
-        )
-        .await;
-        let viewer = app
-            .join(&owner, &org, "viewer@fn-matrix.test", "viewer")
-            .await;
-        let narrow = app
-            .join(&owner, &org, "auditor@fn-matrix.test", "auditor")
-            .await;
-        let guest = app
-            .join(&owner, &org, "guest@fn-matrix.test", "guest")
-            .await;
-        let guest_id = app.user_id(&guest).await;
-        let invitation = json_of(
-            &app,
-            "POST",
-            &format!("{base}/invitations"),
-            own,
-            Some(json!({"email": "pending@fn-matrix.test", "role": "guest"})),
-        )
-        .await;
-        let token = json_of(
-            &app,
-            "POST",
-            &format!("{base}/api-tokens"),
-            own,
-            Some(json!({"name": "ci", "role": "viewer"})),
-        )
-        .await;
-        json_of(
-            &app,
-            "POST",
-            &format!("{base}/domains"),
-            own,
-            Some(json!({"domain": "matrix.example"})),
-        )
-        .await;
-        let leaver = app
-            .join(&owner, &org, "leaver@fn-matrix.test", "admin")
-            .await;
-        let leaver_id = app.user_id(&leaver).await;
-        let old = json_of(
-            &app,
-            "POST",
-            &format!("{base}/api-tokens"),
-            Auth::Cookie(&leaver),
-            Some(json!({"name": "old", "role": "admin"})),
-        )
-        .await;
-        let res = app
-            .api("DELETE", &format!("{base}/members/{leaver_id}"), own, None)
-            .await;
-        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-        let (other_owner, other) = app
-            .org_with_owner("owner@other-fn-matrix.test", "Other Fn")
-            .await;
-        let other_token = json_of(
-            &app,
-            "POST",
-            &format!("/api/v1/orgs/{other}/api-tokens"),
-            Auth::Cookie(&other_owner),
-            Some(json!({"name": "b", "role": "admin"})),
-        )
-        .await;
-        let bearer = |t: &Value| format!("Bearer {}", t["secret"].as_str().expect("secret"));
-        let (old_bearer, other_bearer) = (bearer(&old), bearer(&other_token));
+        let fx = Fixture::build(&app, "fn-matrix.test").await;
+        let bearer = |secret: &str| format!("Bearer {secret}");
+        let (old_bearer, other_bearer) = (bearer(&fx.old_secret), bearer(&fx.other_secret));
 
         // The table covers exactly the server functions the app registers.
         let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
@@ -676,10 +633,10 @@ db_test!(
         let mut cells = 0;
         for (name, needs, form) in server_fns() {
             let form = form
-                .replace("{org}", &org)
-                .replace("{user_id}", &guest_id)
-                .replace("{invitation}", invitation["id"].as_str().expect("id"))
-                .replace("{token}", token["id"].as_str().expect("id"));
+                .replace("{org}", &fx.org)
+                .replace("{user_id}", &fx.guest_id)
+                .replace("{invitation}", &fx.invitation_id)
+                .replace("{token}", &fx.token_id);
             for caller in CALLERS {
                 let Some(want) = expected_fn(caller, needs) else {
                     continue;
@@ -692,13 +649,13 @@ db_test!(
                     .header(http::header::ACCEPT, "application/json");
                 req = match caller {
                     Caller::Anonymous => req,
-                    Caller::OtherOrgMember => req.header(http::header::COOKIE, &other_owner),
+                    Caller::OtherOrgMember => req.header(http::header::COOKIE, &fx.other_owner),
                     Caller::OtherOrgToken => req.header(http::header::AUTHORIZATION, &other_bearer),
                     Caller::TokenOfRemovedCreator => {
                         req.header(http::header::AUTHORIZATION, &old_bearer)
                     }
-                    Caller::Viewer => req.header(http::header::COOKIE, &viewer),
-                    Caller::NarrowRole => req.header(http::header::COOKIE, &narrow),
+                    Caller::Viewer => req.header(http::header::COOKIE, &fx.viewer),
+                    Caller::NarrowRole => req.header(http::header::COOKIE, &fx.narrow),
                 };
                 let res = app
                     .send(
@@ -711,20 +668,7 @@ db_test!(
             }
         }
         assert!(cells >= 200, "{cells} cells");
-
-        // Nothing any of them tried changed anything.
-        let members = json_of(&app, "GET", &format!("{base}/members"), own, None).await;
-        assert_eq!(members["total"], 4, "{members}");
-        let invitations = json_of(&app, "GET", &format!("{base}/invitations"), own, None).await;
-        assert_eq!(
-            invitations.as_array().map(Vec::len),
-            Some(1),
-            "{invitations}"
-        );
-        let tokens = json_of(&app, "GET", &format!("{base}/api-tokens"), own, None).await;
-        assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
-        let roles = json_of(&app, "GET", &format!("{base}/roles"), own, None).await;
-        assert_eq!(roles.as_array().map(Vec::len), Some(7), "{roles}");
+        fx.assert_unchanged(&app).await;
     }
 );
 

@@ -476,20 +476,23 @@ pub(crate) async fn sign_in_at(
 ) -> crate::common::TestResponse {
     s.idp.plan(plan);
     let started = start(s, &format!("/sso/{}/start", org.login_id)).await;
+    finish_at(s, &started, &org.id).await
+}
+
+/// Signs in at the IdP for a started flow and comes back to the callback
+/// of `org_id` (the flow's own organization, or another to test refusals).
+pub(crate) async fn finish_at(
+    s: &Setup,
+    started: &Started,
+    org_id: &str,
+) -> crate::common::TestResponse {
     let code = s.idp.authorize(&started.query);
-    let qs = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("code", code.as_str()),
-            ("state", started.query["state"].as_str()),
-            ("iss", s.idp.base.as_str()),
-        ])
-        .finish();
-    s.app
-        .get(
-            &format!("/sso/{}/oidc/callback?{qs}", org.id),
-            Some(&started.cookie),
-        )
-        .await
+    let query = [
+        ("code", code.as_str()),
+        ("state", started.query["state"].as_str()),
+        ("iss", s.idp.base.as_str()),
+    ];
+    callback_at(s, org_id, &query, Some(&started.cookie)).await
 }
 
 /// The session cookie a response set, as a `Cookie` header value.
@@ -543,11 +546,20 @@ pub(crate) async fn callback(
     query: &[(&str, &str)],
     cookie: Option<&str>,
 ) -> crate::common::TestResponse {
+    callback_at(s, &s.org_id, query, cookie).await
+}
+
+async fn callback_at(
+    s: &Setup,
+    org_id: &str,
+    query: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> crate::common::TestResponse {
     let qs = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(query)
         .finish();
     s.app
-        .get(&format!("/sso/{}/oidc/callback?{qs}", s.org_id), cookie)
+        .get(&format!("/sso/{org_id}/oidc/callback?{qs}"), cookie)
         .await
 }
 

@@ -123,21 +123,7 @@ async fn a_callback_under_another_organizations_path_is_refused() {
         .await
         .expect("org id");
     let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
-    let code = s.idp.authorize(&started.query);
-    let qs = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("code", code.as_str()),
-            ("state", started.query["state"].as_str()),
-            ("iss", s.idp.base.as_str()),
-        ])
-        .finish();
-    let res = s
-        .app
-        .get(
-            &format!("/sso/{other_id}/oidc/callback?{qs}"),
-            Some(&started.cookie),
-        )
-        .await;
+    let res = finish_at(&s, &started, &other_id).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
     assert_code(&res, "expired");
     assert!(!is_signed_in(&s, &started.cookie).await);

@@ -444,22 +444,7 @@ async fn concurrent_first_sign_ins(backend: Backend) {
     // Two browsers start and finish at the IdP; their callbacks race.
     let a = start(&s, &format!("/sso/{}/start", s.login_id)).await;
     let b = start(&s, &format!("/sso/{}/start", s.login_id)).await;
-    let code_a = s.idp.authorize(&a.query);
-    let code_b = s.idp.authorize(&b.query);
-    let qa = [
-        ("code", code_a.as_str()),
-        ("state", a.query["state"].as_str()),
-        ("iss", s.idp.base.as_str()),
-    ];
-    let qb = [
-        ("code", code_b.as_str()),
-        ("state", b.query["state"].as_str()),
-        ("iss", s.idp.base.as_str()),
-    ];
-    let (ra, rb) = tokio::join!(
-        callback(&s, &qa, Some(&a.cookie)),
-        callback(&s, &qb, Some(&b.cookie)),
-    );
+    let (ra, rb) = tokio::join!(finish_at(&s, &a, &s.org_id), finish_at(&s, &b, &s.org_id),);
     assert_eq!(ra.status, StatusCode::SEE_OTHER, "{}", ra.body);
     assert_eq!(rb.status, StatusCode::SEE_OTHER, "{}", rb.body);
     let count = |sql: &'static str| {
