@@ -129,15 +129,30 @@ impl FromServerFnError for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl AppError {
+    /// The database (or the session store in it) cannot be reached. A page
+    /// rendering on the server answers 503 too (the outage guard then
+    /// serves its clear page), not 200 with an error panel.
+    pub fn database_unavailable() -> Self {
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+        }
+        Self::new(
+            ErrorKind::Unavailable,
+            "database_unavailable",
+            "The database is not reachable right now. Please try again.",
+        )
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         tracing::error!(error = %err, "database error");
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::new(
-                ErrorKind::Unavailable,
-                "database_unavailable",
-                "The database is not reachable right now. Please try again.",
-            ),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::database_unavailable()
+            }
             _ => Self::internal(),
         }
     }

@@ -46,6 +46,10 @@ pub struct ConfigArgs {
     /// Seconds between background re-checks of pending domains (default 600, with jitter).
     #[arg(long, env = "LATCHKEY_DOMAIN_RECHECK_SECS", global = true)]
     pub domain_recheck_secs: Option<String>,
+    /// Seconds Latchkey keeps answering after SIGTERM, with health and
+    /// readiness saying `draining`, before it stops accepting (default 5).
+    #[arg(long, env = "LATCHKEY_DRAIN_SECS", global = true)]
+    pub drain_secs: Option<String>,
     /// SMTP server for invitation emails, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
     #[arg(long, env = "LATCHKEY_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
@@ -75,6 +79,7 @@ pub struct Config {
     pub dns_timeout_secs: u64,
     pub domain_pending_hours: u64,
     pub domain_recheck_secs: u64,
+    pub drain_secs: u64,
     pub trusted_proxies: Vec<app::ssr::client_addr::Cidr>,
 }
 
@@ -248,6 +253,7 @@ impl Config {
             600,
             10..=86_400,
         )?;
+        let drain_secs = number("LATCHKEY_DRAIN_SECS", &args.drain_secs, 5, 0..=300)?;
         let trusted_proxies =
             app::ssr::client_addr::Cidr::parse_list(non_empty(&args.trusted_proxies).unwrap_or(""))
                 .map_err(|e| err("LATCHKEY_TRUSTED_PROXIES", e))?;
@@ -257,6 +263,7 @@ impl Config {
             dns_timeout_secs,
             domain_pending_hours,
             domain_recheck_secs,
+            drain_secs,
             smtp,
             database_url,
             bind,
@@ -345,8 +352,10 @@ mod tests {
             dns_timeout_secs: Some("2".into()),
             domain_pending_hours: Some("24".into()),
             domain_recheck_secs: Some("60".into()),
+            drain_secs: Some("0".into()),
         })
         .expect("valid");
+        assert_eq!(c.drain_secs, 0);
         assert_eq!(c.public_url, "https://sso.example.com");
         assert!(c.secure_cookies());
         assert_eq!(c.dns_servers.len(), 2);

@@ -28,13 +28,25 @@ pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::identity::limi
     });
 }
 
-/// Re-checks pending domains every `every` (± 20 % jitter, so instances
-/// sharing a database spread their lookups) and expires overdue ones.
+/// Re-checks pending domains and expires overdue ones, once per `every`
+/// across all instances sharing the database: each instance wakes at
+/// `every` ± 20 % and runs the job only if it takes the lease, which lasts
+/// most of an interval (so the next wake-up anywhere can take it over).
 pub fn spawn_domain_recheck(state: app::ssr::state::AppState, every: Duration) {
+    let holder = app::ssr::random::id("inst");
+    let lease = i64::try_from(every.mul_f64(0.9).as_secs()).unwrap_or(i64::MAX);
     tokio::spawn(async move {
         loop {
             let jitter = rand::random::<f64>() * 0.4 + 0.8;
             tokio::time::sleep(every.mul_f64(jitter)).await;
+            match app::ssr::lease::claim(&state.db, "domain_recheck", &holder, lease).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not take the domain re-check lease");
+                    continue;
+                }
+            }
             match app::domains::ssr::recheck_pending(&state.db, &state.settings).await {
                 Ok((0, 0)) => {}
                 Ok((expired, verified)) => {

@@ -73,6 +73,7 @@ pub async fn init(config: &Config) -> Result<AppState> {
             None => None,
         },
         sso_providers: Arc::default(),
+        draining: Arc::default(),
     })
 }
 

@@ -83,21 +83,55 @@ async fn serve(config: Config) -> Result<()> {
         state.clone(),
         std::time::Duration::from_secs(config.domain_recheck_secs),
     );
+    let draining = state.draining.clone();
     let app = server::routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {} (LATCHKEY_BIND)", config.bind))?;
     tracing::info!(addr = %config.bind, public_url = %config.public_url, "Latchkey is listening");
-    axum::serve(
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let drain = std::time::Duration::from_secs(config.drain_secs);
+    let signalled = stopping.clone();
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("serving HTTP")
+    .with_graceful_shutdown(async move {
+        let signal = shutdown_signal().await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        signalled.notify_one();
+        // SIGTERM (an orchestrator): keep answering while the load balancer
+        // sees `draining` and stops sending. Ctrl-C (a person): stop now.
+        if signal == Signal::Terminate && !drain.is_zero() {
+            tracing::info!(secs = drain.as_secs(), "draining before shutdown");
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("no longer accepting connections; finishing requests in flight");
+    });
+    // Requests in flight get a bounded time to finish; then the process
+    // exits anyway, still with success (the shutdown was asked for).
+    tokio::select! {
+        served = server => served.context("serving HTTP"),
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(drain + IN_FLIGHT_LIMIT).await;
+        } => {
+            tracing::warn!(secs = IN_FLIGHT_LIMIT.as_secs(), "requests still running after the shutdown limit; exiting");
+            Ok(())
+        }
+    }
 }
 
-async fn shutdown() {
+/// How long requests in flight may run on after accepting has stopped.
+const IN_FLIGHT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+async fn shutdown_signal() -> Signal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -110,9 +144,10 @@ async fn shutdown() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
+    let signal = tokio::select! {
+        _ = ctrl_c => Signal::Interrupt,
+        _ = term => Signal::Terminate,
+    };
+    tracing::info!(?signal, "shutting down");
+    signal
 }

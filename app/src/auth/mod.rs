@@ -186,7 +186,7 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
 #[server(endpoint = "sign_out")]
 pub async fn sign_out(idp: Option<String>) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let auth = crate::identity::sessions::session_auth(&ctx.session).await;
+    let auth = crate::identity::sessions::session_auth(&ctx.session).await?;
     let idp_url = match (&auth, idp.is_some()) {
         (Some(auth), true) => crate::sso::logout::rp_logout_url(&ctx.state, auth).await,
         _ => None,

@@ -9,7 +9,13 @@ use tower_sessions::{Expiry, Session};
 
 fn session_error(err: tower_sessions::session::Error) -> AppError {
     tracing::error!(error = %err, "session store error");
-    AppError::internal()
+    match err {
+        // The store is the database: it is down, not broken.
+        tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend(_)) => {
+            AppError::database_unavailable()
+        }
+        _ => AppError::internal(),
+    }
 }
 
 /// Signs `auth.user_id` in: a fresh session id (against fixation), the
@@ -29,13 +35,19 @@ pub async fn establish_session(
     Ok(())
 }
 
-pub async fn session_auth(session: &Session) -> Option<SessionAuth> {
-    session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten()
+/// How the session's user signed in, if anyone did. A store that cannot be
+/// read is an error, never "signed out": during a database outage a
+/// signed-in person must get 503, not a sign-in page.
+pub async fn session_auth(session: &Session) -> Result<Option<SessionAuth>, AppError> {
+    session
+        .get::<SessionAuth>(AUTH_KEY)
+        .await
+        .map_err(session_error)
 }
 
 /// The signed-in user of `session`, if the session and the user still exist.
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
-    match session_auth(session).await {
+    match session_auth(session).await? {
         Some(auth) => Ok(find_user(db, &auth.user_id).await?.map(|user| CurrentUser {
             mfa: auth.mfa,
             sso_org: (auth.method == "sso")

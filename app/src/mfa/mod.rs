@@ -147,7 +147,7 @@ pub async fn start_mfa(password: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 async fn set_session_mfa(session: &tower_sessions::Session, mfa: bool) -> Result<(), AppError> {
     use crate::ssr::session_store::AUTH_KEY;
-    if let Some(mut auth) = crate::identity::sessions::session_auth(session).await {
+    if let Some(mut auth) = crate::identity::sessions::session_auth(session).await? {
         auth.mfa = mfa;
         session.insert(AUTH_KEY, auth).await.map_err(|e| {
             tracing::error!(error = %e, "session store failed");

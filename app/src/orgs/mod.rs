@@ -187,7 +187,7 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
             AppError::not_found("There is no such organization, or you are not a member of it.")
         })?;
     let member_count = ssr::count_members(db, &current.id).await?;
-    let idp_logout = match crate::identity::sessions::session_auth(&ctx.session).await {
+    let idp_logout = match crate::identity::sessions::session_auth(&ctx.session).await? {
         Some(auth) => crate::sso::logout::rp_logout_offer(&ctx.state, &auth).await,
         None => None,
     };

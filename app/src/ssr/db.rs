@@ -12,6 +12,9 @@ use std::time::Duration;
 
 pub type Db = AnyPool;
 
+/// How long a request waits for a connection before it answers 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +63,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error>
     };
     AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        // With the database down, a request fails within seconds (503)
+        // rather than holding its client; the pool reconnects by itself
+        // once the database is back.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -81,9 +87,25 @@ pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(db).await
 }
 
-/// Answers whether the database responds; used by the health endpoint.
+/// Answers whether the database responds within two seconds; used by
+/// health, readiness and the outage guard.
 pub async fn ping(db: &Db) -> bool {
-    sqlx::query("SELECT 1").execute(db).await.is_ok()
+    tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(db))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+/// Whether migrations this binary knows are missing from the database (an
+/// instance of a newer release must not take traffic before they are in).
+pub async fn migrations_pending(db: &Db) -> Result<bool, sqlx::Error> {
+    let applied: Vec<(i64,)> =
+        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(db)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .any(|m| !applied.iter().any(|(v,)| *v == m.version)))
 }
 
 /// True when `err` is a unique-constraint violation (on either backend), so

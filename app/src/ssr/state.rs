@@ -38,6 +38,9 @@ pub struct AppState {
     pub mailer: Option<super::mail::Mailer>,
     /// Discovery documents and key sets of identity providers, per issuer.
     pub sso_providers: Arc<crate::sso::provider::ProviderCache>,
+    /// Set once a shutdown has begun: health and readiness say `draining`
+    /// so a load balancer sends no new work.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

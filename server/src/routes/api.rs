@@ -5,16 +5,15 @@ use super::caller::Caller;
 use super::error::{ApiError, ErrorBody, not_found};
 use app::ssr::state::AppState;
 use axum::extract::State;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(super::health::health))
+        .route("/ready", get(super::health::ready))
         .route("/me", get(me))
         .route("/openapi.json", get(super::openapi::document))
         .merge(super::orgs_api::router())
@@ -22,39 +21,6 @@ pub fn router() -> Router<AppState> {
         .merge(super::sso_api::router())
         .merge(super::security_api::router())
         .fallback(not_found)
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok` or `unavailable`.
-    pub status: &'static str,
-    pub database: &'static str,
-    pub version: &'static str,
-}
-
-/// Liveness and database reachability.
-#[utoipa::path(
-    get,
-    path = "/api/v1/health",
-    tag = "system",
-    responses(
-        (status = 200, description = "Serving, database reachable", body = Health),
-        (status = 503, description = "Database unreachable", body = Health)
-    )
-)]
-pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let db_ok = app::ssr::db::ping(&state.db).await;
-    let body = Health {
-        status: if db_ok { "ok" } else { "unavailable" },
-        database: if db_ok { "ok" } else { "unreachable" },
-        version: env!("CARGO_PKG_VERSION"),
-    };
-    let status = if db_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(body))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

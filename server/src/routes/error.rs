@@ -41,7 +41,15 @@ impl IntoResponse for ApiError {
                 field: self.0.field,
             },
         };
-        (status, Json(body)).into_response()
+        let mut res = (status, Json(body)).into_response();
+        if status == http::StatusCode::SERVICE_UNAVAILABLE {
+            // Unavailable is passing (the database is away): say when to retry.
+            res.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("10"),
+            );
+        }
+        res
     }
 }
 

@@ -5,9 +5,11 @@ pub mod api;
 mod branding;
 pub mod caller;
 mod cross_site;
+mod db_outage;
 pub mod domains_api;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod openapi;
 pub mod orgs_api;
 pub mod security_api;
@@ -79,6 +81,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(server_fn_status::apply))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            db_outage::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cross_site::guard,

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{api, domains_api, orgs_api, security_api, sso_api};
+use super::{api, domains_api, health, orgs_api, security_api, sso_api};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -10,7 +10,8 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Latchkey API", description = "Organizations, domains and OpenID Connect single sign-on."),
     paths(
-        api::health,
+        health::health,
+        health::ready,
         api::me,
         orgs_api::list_members,
         orgs_api::update_member,
@@ -40,7 +41,7 @@ use utoipa::{Modify, OpenApi};
         security_api::read,
         security_api::write,
     ),
-    components(schemas(api::Health, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
+    components(schemas(health::Health, health::Readiness, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

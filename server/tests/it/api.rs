@@ -17,7 +17,7 @@ async fn health_says_unavailable_when_the_database_is_gone() {
     app.state.db.close().await;
     let res = app.get("/api/v1/health", None).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(res.json()["database"], "unreachable");
+    assert_eq!(res.json()["database"], "unavailable");
 }
 
 db_test!(me_without_a_session_is_401_json, |app| {

@@ -146,7 +146,7 @@ fn routes() -> Vec<Route> {
 
 /// Documented routes anyone may call (the document itself, at
 /// `/api/v1/openapi.json`, is public too and fetched below).
-const PUBLIC: [(&str, &str); 1] = [("get", "/api/v1/health")];
+const PUBLIC: [(&str, &str); 2] = [("get", "/api/v1/health"), ("get", "/api/v1/ready")];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {

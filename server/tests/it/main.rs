@@ -20,6 +20,7 @@ mod mail;
 mod members;
 mod mfa;
 mod orgs;
+mod reliability;
 mod security_headers;
 mod sso_algorithms;
 mod sso_config;

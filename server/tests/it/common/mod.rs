@@ -109,6 +109,27 @@ impl TestApp {
         }
     }
 
+    /// An instance on the database at `database_url` (e.g. through a proxy
+    /// the test controls).
+    pub async fn at_url(database_url: String) -> Self {
+        let dir = tempdir();
+        let args = ConfigArgs {
+            database_url: Some(database_url),
+            data_dir: Some(dir.path().display().to_string()),
+            secret_key: Some("k".repeat(48)),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).expect("valid test config");
+        let state = server::init(&config).await.expect("init");
+        let router = server::routes::router(state.clone());
+        Self {
+            router,
+            state,
+            config,
+            _dir: dir,
+        }
+    }
+
     /// A second instance (own caches, own router) on this one's database,
     /// as behind a load balancer.
     pub async fn on_same_database(other: &TestApp) -> Self {
