@@ -62,6 +62,46 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
+// Opt-in for load tests (bench/load.mjs): E2E_IDP_AUTO_LOGIN=1 answers the
+// interaction page at once, with no form: it signs in the `login_hint` of
+// the authorization request (else `?login=` on the interaction URL, else
+// E2E_IDP_AUTO_LOGIN_DEFAULT) and grants the requested scopes in the same
+// step, so /auth -> /interaction/:uid -> /auth/:uid -> redirect_uri.
+// Unset, nothing here runs and the IdP behaves as above.
+if (process.env.E2E_IDP_AUTO_LOGIN === '1') {
+  provider.use(async (ctx, next) => {
+    if (ctx.method !== 'GET' || !/^\/interaction\/[^/]+$/.test(ctx.path)) {
+      return next();
+    }
+    const { prompt, params, session, grantId } = await provider.interactionDetails(ctx.req, ctx.res);
+    let result;
+    if (prompt.name === 'login') {
+      const accountId = params.login_hint || ctx.query.login
+        || process.env.E2E_IDP_AUTO_LOGIN_DEFAULT || 'auto@example.com';
+      const grant = new provider.Grant({ accountId, clientId: params.client_id });
+      grant.addOIDCScope(String(params.scope ?? 'openid'));
+      result = { login: { accountId }, consent: { grantId: await grant.save() } };
+    } else if (prompt.name === 'consent') {
+      const grant = grantId
+        ? await provider.Grant.find(grantId)
+        : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+      const { details } = prompt;
+      if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+      if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+      result = { consent: { grantId: await grant.save() } };
+    } else {
+      ctx.throw(501, 'not implemented');
+    }
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, {
+      mergeWithLastSubmission: false,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(returnTo);
+    ctx.status = 303;
+    return undefined;
+  });
+}
+
 provider.listen(port, '127.0.0.1', () => {
   console.log(`test IdP on ${issuer}`);
 });

@@ -15,6 +15,7 @@ mod cross_site;
 mod dns;
 mod domains;
 mod escalation;
+mod instances;
 mod limits;
 mod mail;
 mod members;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -22,8 +22,8 @@ fn free_port() -> u16 {
 }
 
 /// `node end2end/idp.mjs` on a free port, killed when dropped.
-struct RealIdp {
-    base: String,
+pub(crate) struct RealIdp {
+    pub(crate) base: String,
     child: std::process::Child,
 }
 
@@ -35,7 +35,7 @@ impl Drop for RealIdp {
 }
 
 impl RealIdp {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = free_port();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
         // Spawning is quick; std keeps the test off tokio's process feature.
@@ -68,22 +68,25 @@ impl RealIdp {
 
 /// A browser enough for these flows: cookies per origin, redirects
 /// followed (POST becomes GET on 302/303, as browsers do).
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     jar: HashMap<String, HashMap<String, String>>,
 }
 
-struct Page {
-    url: url::Url,
-    status: StatusCode,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) url: url::Url,
+    pub(crate) status: StatusCode,
+    pub(crate) body: String,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // A connection per request, so a load balancer in a test
+                // can send each one to the instance it chooses.
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("client"),
             jar: HashMap::new(),
@@ -94,7 +97,7 @@ impl Browser {
         url.origin().ascii_serialization()
     }
 
-    async fn go(&mut self, url: &str, form: Option<Vec<(String, String)>>) -> Page {
+    pub(crate) async fn go(&mut self, url: &str, form: Option<Vec<(String, String)>>) -> Page {
         let mut url = url::Url::parse(url).expect("absolute URL");
         let mut form = form;
         for _ in 0..20 {
@@ -148,7 +151,7 @@ impl Browser {
 
 /// The first `<form … action="…">` of an oidc-provider page and its hidden
 /// inputs.
-fn form_of(page: &Page) -> (String, Vec<(String, String)>) {
+pub(crate) fn form_of(page: &Page) -> (String, Vec<(String, String)>) {
     let action = page
         .body
         .split("action=\"")
@@ -177,7 +180,18 @@ fn form_of(page: &Page) -> (String, Vec<(String, String)>) {
 /// Signs in at the IdP's development login (and consents) when it asks;
 /// returns the page Latchkey finally shows.
 async fn sign_in(browser: &mut Browser, start: &str, idp: &str, login: &str) -> Page {
-    let mut page = browser.go(start, None).await;
+    let page = browser.go(start, None).await;
+    finish_at_idp(browser, page, idp, login).await
+}
+
+/// From a page of the IdP: its login and consent forms until the browser
+/// is back at Latchkey.
+pub(crate) async fn finish_at_idp(
+    browser: &mut Browser,
+    mut page: Page,
+    idp: &str,
+    login: &str,
+) -> Page {
     while page.url.as_str().starts_with(idp) {
         let (action, mut fields) = form_of(&page);
         if page.body.contains("name=\"login\"") {

@@ -1,0 +1,893 @@
+#!/usr/bin/env node
+// SSO sign-in load against 1 and 2 Latchkey instances sharing one PostgreSQL
+// database, with the real npm `oidc-provider` (end2end/idp.mjs in its opt-in
+// automatic login mode) as the organization's IdP. See bench/README.md.
+//
+// One sign-in, as a fresh browser (its own cookie jar, its own client
+// address):
+//   GET  {public}/sso/{login_id}/start?login_hint=EMAIL   -> 303 to the IdP
+//   GET  {idp}/auth?...  -> /interaction/:uid -> /auth/:uid -> 303 to the callback
+//   GET  {public}/sso/{org_id}/oidc/callback?code=...     -> 303 to the landing page
+//   GET  {public}/api/v1/me                               -> 200 with the email
+// {public} is a round-robin proxy run by this script (the load balancer), so
+// with 2 instances a sign-in often starts on one and finishes on the other.
+//
+// Only Node built-ins; oidc-provider comes from end2end/node_modules.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------- options
+
+const HELP = `usage: node bench/load.mjs [options]
+
+  --bin PATH            latchkey binary (default target/release/latchkey if present,
+                        else target/debug/latchkey); copied aside first, so a rebuild
+                        during the run changes nothing
+  --pg URL              PostgreSQL server (default postgres://postgres@127.0.0.1:55432);
+                        a database path in the URL is ignored
+  --db NAME             database to DROP and create for the run (default latchkey_bench)
+  --n N                 measured sign-ins per (instances, concurrency) (default 1000)
+  --concurrency LIST    virtual browsers at once, e.g. 16,64 (default 16,64)
+  --instances LIST      Latchkey instances behind the proxy, e.g. 1,2 (default 1,2)
+  --users N             distinct people (default 64)
+  --same-user           every sign-in is the same person
+  --warmup N            unmeasured sign-ins before each measurement (default 20)
+  --cold                no first sign-in of every user before the runs: the first
+                        run (warm-up included) then creates the accounts, concurrently
+  --timeout SECS        per-request timeout (default 60)
+  --rust-log FILTER     RUST_LOG of the instances (default warn)
+  --domain NAME         the verified email domain (default bench.example.com)
+  --one-address         every browser sends the same X-Forwarded-For (shows the per-address
+                        limit of 30 sign-in starts a minute: 429 too_many_requests)
+  --keep-logs           keep the work directory (logs) even when everything passed
+  -h, --help
+Exit code: 0 when every sign-in succeeded, 1 when any failed, 2 when set-up failed.`;
+
+function parseArgs(argv) {
+  const o = {
+    bin: null,
+    pg: 'postgres://postgres@127.0.0.1:55432',
+    db: 'latchkey_bench',
+    n: 1000,
+    concurrency: [16, 64],
+    instances: [1, 2],
+    users: 64,
+    sameUser: false,
+    warmup: 20,
+    timeout: 60,
+    rustLog: 'warn',
+    domain: 'bench.example.com',
+    keepLogs: false,
+    cold: false,
+    oneAddress: false,
+  };
+  const list = (v) => v.split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, null];
+    const val = () => {
+      if (inline !== null) return inline;
+      if (i + 1 >= argv.length) die(`${flag} needs a value`);
+      return argv[++i];
+    };
+    switch (flag) {
+      case '-h': case '--help': console.log(HELP); process.exit(0); break;
+      case '--bin': o.bin = val(); break;
+      case '--pg': o.pg = val(); break;
+      case '--db': o.db = val(); break;
+      case '--n': o.n = Number(val()); break;
+      case '--concurrency': o.concurrency = list(val()); break;
+      case '--instances': o.instances = list(val()); break;
+      case '--users': o.users = Number(val()); break;
+      case '--same-user': o.sameUser = true; break;
+      case '--warmup': o.warmup = Number(val()); break;
+      case '--timeout': o.timeout = Number(val()); break;
+      case '--rust-log': o.rustLog = val(); break;
+      case '--domain': o.domain = val().toLowerCase(); break;
+      case '--keep-logs': o.keepLogs = true; break;
+      case '--cold': o.cold = true; break;
+      case '--one-address': o.oneAddress = true; break;
+      default: die(`unknown option ${a}\n\n${HELP}`);
+    }
+  }
+  if (!Number.isInteger(o.n) || o.n < 1) die('--n must be a positive integer');
+  if (!Number.isInteger(o.users) || o.users < 1) die('--users must be a positive integer');
+  if (!Number.isInteger(o.warmup) || o.warmup < 0) die('--warmup must be 0 or more');
+  if (!o.concurrency.length) die('--concurrency needs at least one positive integer');
+  if (!o.instances.length || o.instances.some((x) => x > 8)) die('--instances: 1 to 8 each');
+  if (!/^[a-z_][a-z0-9_]*$/.test(o.db)) die('--db: a plain identifier, please');
+  if (!o.bin) {
+    const release = path.join(ROOT, 'target/release/latchkey');
+    o.bin = fs.existsSync(release) ? release : path.join(ROOT, 'target/debug/latchkey');
+  }
+  o.bin = path.resolve(ROOT, o.bin);
+  if (!fs.existsSync(o.bin)) die(`no binary at ${o.bin}`);
+  const u = new URL(o.pg);
+  u.pathname = '';
+  u.search = '';
+  o.pgServer = u.toString().replace(/\/$/, '');
+  return o;
+}
+
+function die(msg, code = 2) {
+  console.error(`load.mjs: ${msg}`);
+  process.exit(code);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+// ---------------------------------------------------------------- processes
+
+const children = new Set();
+let workDir = null;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `cmd` with stdout and stderr appended to `logFile`. */
+function startProcess(name, cmd, args, { env, cwd = ROOT, logFile }) {
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const proc = { name, child, pid: child.pid, logFile, exited: null };
+  child.on('exit', (code, signal) => {
+    proc.exited = { code, signal };
+    children.delete(proc);
+  });
+  children.add(proc);
+  return proc;
+}
+
+async function stopProcess(proc) {
+  if (proc.exited) return;
+  const done = new Promise((r) => proc.child.once('exit', r));
+  proc.child.kill('SIGTERM');
+  const t = setTimeout(() => proc.exited || proc.child.kill('SIGKILL'), 5000);
+  await done;
+  clearTimeout(t);
+}
+
+async function stopAll() {
+  await Promise.all([...children].map(stopProcess));
+}
+
+function tail(file, lines = 30) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(url, proc, seconds = 90) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (proc?.exited) {
+      throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}) before answering ${url}:\n${tail(proc.logFile)}`);
+    }
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return;
+    } catch { /* not yet */ }
+    await sleep(200);
+  }
+  throw new Error(`${url} did not answer within ${seconds} s${proc ? `:\n${tail(proc.logFile)}` : ''}`);
+}
+
+// ---------------------------------------------------------------- CPU
+
+const CLK_TCK = (() => {
+  try {
+    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return v > 0 ? v : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of one process, in clock ticks; null when it is gone. */
+function cpuTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5); f[0] is field 3 (state).
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL backends connected to our database: pid -> ticks. Backends
+ * that exit between two readings lose their share (the pool keeps most). */
+function pgBackendTicks(db) {
+  const out = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd;
+    try {
+      cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.startsWith('postgres: ') && cmd.split(' ')[2] === db) {
+      const t = cpuTicks(d);
+      if (t !== null) out.set(d, t);
+    }
+  }
+  return out;
+}
+
+function cpuSnapshot(procs) {
+  const snap = { t: process.hrtime.bigint(), driver: process.cpuUsage(), procs: new Map(), pg: pgBackendTicks(opts.db) };
+  for (const p of procs) snap.procs.set(p.name, cpuTicks(p.pid));
+  return snap;
+}
+
+/** CPU milliseconds spent between two snapshots, per process name. */
+function cpuDelta(a, b) {
+  const out = {};
+  for (const [name, before] of a.procs) {
+    const after = b.procs.get(name);
+    out[name] = before === null || after == null ? NaN : ((after - before) * 1000) / CLK_TCK;
+  }
+  let pg = 0;
+  for (const [pid, after] of b.pg) pg += after - (a.pg.get(pid) ?? 0);
+  out.pg = (pg * 1000) / CLK_TCK;
+  const d = process.cpuUsage(a.driver);
+  out.driver = (d.user + d.system) / 1000;
+  return out;
+}
+
+// ---------------------------------------------------------------- the load balancer
+
+/** Round-robin HTTP proxy on the public URL's port: each request goes to the
+ * next instance, whichever browser sent it. Marks answers with the instance
+ * (`x-bench-backend`) so the driver can tell where a step ran. */
+function startProxy(port) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  const state = { backends: [], next: 0, counts: new Map(), errors: 0 };
+  const hop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+  const server = http.createServer((req, res) => {
+    if (!state.backends.length) {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('bench proxy: no backend');
+      return;
+    }
+    const b = state.backends[state.next++ % state.backends.length];
+    state.counts.set(b.name, (state.counts.get(b.name) ?? 0) + 1);
+    const headers = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!hop.has(k)) headers[k] = v;
+    const up = http.request(
+      { host: '127.0.0.1', port: b.port, method: req.method, path: req.url, headers, agent },
+      (ur) => {
+        const h = {};
+        for (const [k, v] of Object.entries(ur.headers)) if (!hop.has(k)) h[k] = v;
+        h['x-bench-backend'] = b.name;
+        res.writeHead(ur.statusCode, h);
+        ur.pipe(res);
+      },
+    );
+    up.on('error', (e) => {
+      state.errors++;
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'text/plain', 'x-bench-backend': b.name, 'x-bench-proxy-error': '1' });
+      }
+      res.end(`bench proxy: ${b.name}: ${e.code ?? e.message}`);
+    });
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 30_000;
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ server, state, agent })));
+}
+
+// ---------------------------------------------------------------- a browser
+
+/** Cookies as a browser keeps them: by host (not port), with path matching
+ * and deletion by Max-Age/Expires. Domain, Secure and SameSite are ignored
+ * (everything here is one host, plain http, top-level GETs). */
+class Jar {
+  constructor() {
+    this.cookies = new Map(); // `${host}\t${path}\t${name}` -> {host, path, name, value}
+  }
+
+  store(url, setCookies) {
+    for (const line of setCookies) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq < 1) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      let cpath = null;
+      let remove = false;
+      for (const attr of attrs) {
+        const [k, ...rest] = attr.split('=');
+        const key = k.trim().toLowerCase();
+        const v = rest.join('=').trim();
+        if (key === 'path' && v.startsWith('/')) cpath = v;
+        if (key === 'max-age' && Number(v) <= 0) remove = true;
+        if (key === 'expires' && Date.parse(v) < Date.now()) remove = true;
+      }
+      if (!cpath) {
+        const p = url.pathname;
+        cpath = p.lastIndexOf('/') > 0 ? p.slice(0, p.lastIndexOf('/')) : '/';
+      }
+      const key = `${url.hostname}\t${cpath}\t${name}`;
+      if (remove) this.cookies.delete(key);
+      else this.cookies.set(key, { host: url.hostname, path: cpath, name, value });
+    }
+  }
+
+  header(url) {
+    const p = url.pathname;
+    const out = [];
+    for (const c of this.cookies.values()) {
+      if (c.host !== url.hostname) continue;
+      const match = p === c.path || (p.startsWith(c.path) && (c.path.endsWith('/') || p[c.path.length] === '/'));
+      if (match) out.push(c);
+    }
+    out.sort((a, b) => b.path.length - a.path.length);
+    return out.map((c) => `${c.name}=${c.value}`).join('; ');
+  }
+}
+
+const UA = 'latchkey-bench/1 (Node.js)';
+
+/** One request without following redirects; cookies in and out of `jar`. */
+async function go(jar, url, { ip, accept = 'text/html', method = 'GET' } = {}) {
+  const u = new URL(url);
+  const headers = { accept, 'user-agent': UA };
+  const cookie = jar.header(u);
+  if (cookie) headers.cookie = cookie;
+  if (ip) headers['x-forwarded-for'] = ip;
+  const t0 = performance.now();
+  let res;
+  try {
+    res = await fetch(u, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(opts.timeout * 1000) });
+  } catch (e) {
+    const why = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.name);
+    return { status: 0, error: why, ms: performance.now() - t0, url: u };
+  }
+  jar.store(u, res.headers.getSetCookie());
+  const location = res.headers.get('location');
+  const body = location ? (await res.arrayBuffer(), '') : await res.text();
+  return {
+    status: res.status,
+    location: location ? new URL(location, u).toString() : null,
+    body,
+    backend: res.headers.get('x-bench-backend'),
+    ms: performance.now() - t0,
+    url: u,
+  };
+}
+
+/** The error code a Latchkey answer names: `data-code` on a refusal page, or
+ * `error.code` in JSON. */
+function codeOf(r) {
+  if (r.error) return r.error;
+  const m = /data-code="([^"]+)"/.exec(r.body ?? '');
+  if (m) return m[1];
+  try {
+    return JSON.parse(r.body).error?.code ?? '';
+  } catch {
+    return '';
+  }
+}
+
+const isRedirect = (r) => r.status >= 300 && r.status < 400 && r.location;
+
+// ---------------------------------------------------------------- the set-up
+
+let ctx = null; // {public, idp, dnsControl, orgId, orgSlug, loginId, token}
+
+async function api(method, p, body) {
+  const res = await fetch(`${ctx.public}${p}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${ctx.token}`,
+      accept: 'application/json',
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(opts.timeout * 1000),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
+
+async function must(what, promise, ok = [200]) {
+  const r = await promise;
+  if (!ok.includes(r.status)) throw new Error(`${what}: HTTP ${r.status}: ${r.text.slice(0, 500)}`);
+  return r.json;
+}
+
+/** Follows the IdP's redirects (auto login) until they leave the IdP. */
+async function throughIdp(jar, url, ip, login) {
+  let r = null;
+  for (let hops = 0; url.startsWith(`${ctx.idp}/`); hops++) {
+    if (hops > 10) return { fail: { step: 'idp', status: 0, code: 'too_many_redirects', body: url } };
+    if (login && new URL(url).pathname.startsWith('/interaction/')) {
+      const u = new URL(url);
+      u.searchParams.set('login', login);
+      url = u.toString();
+    }
+    r = await go(jar, url, { ip });
+    if (!isRedirect(r)) return { fail: { step: 'idp', status: r.status, code: r.error ?? idpError(r.body), body: r.body } };
+    url = r.location;
+  }
+  return { url };
+}
+
+function idpError(body = '') {
+  const m = /<pre>([\s\S]*?)<\/pre>|"error":"([^"]+)"/.exec(body);
+  return (m?.[1] ?? m?.[2] ?? '').replace(/\s+/g, ' ').slice(0, 80);
+}
+
+async function setUp(procs) {
+  // The organization and its owner, straight into the database.
+  const out = execFileSync(opts.binCopy, ['bootstrap', '--email', 'a@bench.test', '--password', 'correct horse battery', '--org-name', 'Bench'], {
+    cwd: ROOT,
+    env: instanceEnv({ port: procs.setupPort, name: 'bootstrap' }),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const boot = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+  ctx.orgId = boot.org_id;
+  ctx.orgSlug = boot.org_slug;
+  ctx.token = boot.api_token;
+  const org = ctx.orgId;
+
+  // A verified domain, through the test DNS server.
+  const dom = await must('POST domains', api('POST', `/api/v1/orgs/${org}/domains`, { domain: opts.domain }), [201]);
+  const pub = await fetch(`${ctx.dnsControl}/records`, {
+    method: 'POST',
+    body: JSON.stringify({ name: dom.txt_record_name, value: dom.txt_record_value }),
+  });
+  if (!pub.ok) throw new Error(`publishing the TXT record: HTTP ${pub.status}`);
+  const verified = await must('verify domain', api('POST', `/api/v1/orgs/${org}/domains/${encodeURIComponent(opts.domain)}/verify`));
+  if (verified.status !== 'verified') throw new Error(`domain not verified: ${JSON.stringify(verified)}`);
+
+  // Latchkey registered at the IdP with the redirect URI it shows.
+  const before = await must('GET sso', api('GET', `/api/v1/orgs/${org}/sso`));
+  const reg = await fetch(`${ctx.idp}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      redirect_uris: [before.redirect_uri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }),
+  });
+  if (reg.status !== 201) throw new Error(`IdP registration: HTTP ${reg.status}: ${await reg.text()}`);
+  const client = await reg.json();
+
+  await must('PUT sso', api('PUT', `/api/v1/orgs/${org}/sso`, {
+    provider_label: 'Bench IdP',
+    discovery_url: ctx.idp,
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    scopes: ['openid', 'profile', 'email'],
+    jit_enabled: true,
+    default_role: 'member',
+  }));
+
+  // Test connection: the one-time link, opened by a browser.
+  const { test_url: testUrl } = await must('POST sso/test', api('POST', `/api/v1/orgs/${org}/sso/test`));
+  const jar = new Jar();
+  const first = await go(jar, testUrl, { ip: '10.255.255.1' });
+  if (!isRedirect(first)) throw new Error(`test link: HTTP ${first.status} ${codeOf(first)}: ${first.body?.slice(0, 300)}`);
+  const back = await throughIdp(jar, first.location, '10.255.255.1', `test@${opts.domain}`);
+  if (back.fail) throw new Error(`test at the IdP: ${JSON.stringify(back.fail).slice(0, 500)}`);
+  const cb = await go(jar, back.url, { ip: '10.255.255.1' });
+  if (!isRedirect(cb)) throw new Error(`test callback: HTTP ${cb.status} ${codeOf(cb)}: ${cb.body?.slice(0, 300)}`);
+  const tested = await must('GET sso', api('GET', `/api/v1/orgs/${org}/sso`));
+  if (!tested.last_test?.ok) throw new Error(`the connection test failed: ${JSON.stringify(tested.last_test)}`);
+
+  const enabled = await must('enable', api('POST', `/api/v1/orgs/${org}/sso/enable`));
+  ctx.loginId = new URL(enabled.login_url).pathname.split('/').filter(Boolean).pop();
+  console.log(`set-up: org ${ctx.orgSlug} (${org}), domain ${opts.domain} verified, client ${client.client_id}, login URL ${enabled.login_url}`);
+}
+
+// ---------------------------------------------------------------- one sign-in
+
+let addressSeq = 0;
+
+/** A client address of its own for every sign-in: Latchkey lets one address
+ * start 30 sign-ins a minute, which a load from one machine would hit at
+ * once. The instances trust 127.0.0.1 as a proxy (LATCHKEY_TRUSTED_PROXIES). */
+function nextAddress() {
+  if (opts.oneAddress) return '10.0.0.1';
+  const i = ++addressSeq;
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+function emailFor(i) {
+  return opts.sameUser ? `user0@${opts.domain}` : `user${i % opts.users}@${opts.domain}`;
+}
+
+async function signIn(i) {
+  const jar = new Jar();
+  const ip = nextAddress();
+  const email = emailFor(i);
+  const t0 = performance.now();
+  const fail = (step, r, code) => ({
+    ok: false,
+    email,
+    step,
+    status: r?.status ?? 0,
+    code: code ?? (r ? codeOf(r) : ''),
+    body: r?.body ?? '',
+    backend: r?.backend ?? null,
+    ms: performance.now() - t0,
+  });
+
+  const start = await go(jar, `${ctx.public}/sso/${ctx.loginId}/start?login_hint=${encodeURIComponent(email)}`, { ip });
+  if (!isRedirect(start) || !start.location.startsWith(`${ctx.idp}/`)) return fail('start', start);
+
+  const back = await throughIdp(jar, start.location, ip, null);
+  if (back.fail) return { ok: false, email, ...back.fail, ms: performance.now() - t0 };
+  if (!back.url.startsWith(`${ctx.public}/sso/${ctx.orgId}/oidc/callback`)) {
+    return fail('idp', { status: 0, body: back.url }, 'unexpected_redirect');
+  }
+
+  const cb = await go(jar, back.url, { ip });
+  if (!isRedirect(cb)) return fail('callback', cb);
+  if (new URL(cb.location).pathname.startsWith('/login/sso-link')) return fail('callback', cb, 'link_required');
+
+  const me = await go(jar, `${ctx.public}/api/v1/me`, { ip, accept: 'application/json' });
+  if (me.status !== 200) return fail('me', me);
+  let who = null;
+  try {
+    who = JSON.parse(me.body);
+  } catch { /* below */ }
+  if (who?.email !== email || who?.authenticated_by !== 'session') {
+    return fail('me', me, `wrong_user:${who?.email ?? 'none'}`);
+  }
+  return {
+    ok: true,
+    email,
+    callbackMs: cb.ms,
+    ms: performance.now() - t0,
+    cross: start.backend !== cb.backend,
+  };
+}
+
+// ---------------------------------------------------------------- runs
+
+const allFailures = []; // {phase, result}
+
+async function runBatch(phase, n, concurrency, seqBase) {
+  let next = 0;
+  const results = [];
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      const r = await signIn(seqBase + i);
+      results.push(r);
+      if (!r.ok) allFailures.push({ phase, result: r });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return results;
+}
+
+function pct(sorted, q) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+function summarize(results, seconds, cpu, names) {
+  const ok = results.filter((r) => r.ok);
+  const cb = ok.map((r) => r.callbackMs).sort((a, b) => a - b);
+  const tot = ok.map((r) => r.ms).sort((a, b) => a - b);
+  const errors = new Map();
+  for (const r of results.filter((x) => !x.ok)) {
+    const key = `${r.step} ${r.status}${r.code ? ` ${r.code}` : ''}`;
+    errors.set(key, (errors.get(key) ?? 0) + 1);
+  }
+  const per = (ms) => ms / results.length;
+  const row = {
+    n: results.length,
+    ok: ok.length,
+    failed: results.length - ok.length,
+    rate: ok.length / seconds,
+    cbP50: pct(cb, 0.5),
+    cbP99: pct(cb, 0.99),
+    totP50: pct(tot, 0.5),
+    totP99: pct(tot, 0.99),
+    cross: ok.length ? (100 * ok.filter((r) => r.cross).length) / ok.length : NaN,
+    cpu: Object.fromEntries([...names, 'idp', 'pg', 'driver'].map((k) => [k, per(cpu[k] ?? NaN)])),
+    errors,
+    seconds,
+  };
+  return row;
+}
+
+function logMarker(procs, text) {
+  for (const p of procs) {
+    try {
+      fs.appendFileSync(p.logFile, `=== bench: ${text} ===\n`);
+    } catch { /* ignore */ }
+  }
+}
+
+function instanceEnv({ port, name }) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('LATCHKEY_') && !k.startsWith('LEPTOS_') && k !== 'RUST_LOG') env[k] = v;
+  }
+  return {
+    ...env,
+    LATCHKEY_BIND: `127.0.0.1:${port}`,
+    LATCHKEY_PUBLIC_URL: ctx.public,
+    LATCHKEY_DATABASE_URL: `${opts.pgServer}/${opts.db}`,
+    LATCHKEY_SECRET_KEY: 'latchkey-bench-secret-key-latchkey-bench-secret-key',
+    LATCHKEY_DATA_DIR: path.join(workDir, `data-${name}`),
+    LATCHKEY_DNS_SERVERS: `127.0.0.1:${ctx.dnsPort}`,
+    LATCHKEY_DNS_TIMEOUT_SECS: '2',
+    LATCHKEY_ALLOW_PRIVATE_IDP: 'true',
+    LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+    LEPTOS_SITE_ROOT: 'target/site',
+    RUST_LOG: opts.rustLog,
+    NO_COLOR: '1',
+  };
+}
+
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function printTable(rows, maxInstances) {
+  const names = Array.from({ length: maxInstances }, (_, i) => String.fromCharCode(65 + i));
+  const head = ['inst', 'conc', 'sign-ins', 'failed', 'sign-ins/s', 'cb p50 ms', 'cb p99 ms', 'all p50 ms', 'all p99 ms', 'A->B %',
+    ...names.map((n) => `cpu ${n}`), 'cpu IdP', 'cpu pg', 'cpu driver'];
+  const lines = rows.map((r) => [
+    String(r.instances), String(r.concurrency), String(r.n), String(r.failed), fmt(r.rate, 1),
+    fmt(r.cbP50), fmt(r.cbP99), fmt(r.totP50), fmt(r.totP99), r.instances > 1 ? fmt(r.cross) : '-',
+    ...names.map((n) => fmt(r.cpu[n], 1)), fmt(r.cpu.idp, 1), fmt(r.cpu.pg, 1), fmt(r.cpu.driver, 1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 1) + ':').join('|')}|`);
+  for (const l of lines) console.log(line(l));
+  console.log('cpu columns: CPU milliseconds per sign-in (utime+stime from /proc); A, B: Latchkey instances;');
+  console.log('pg: backends of the bench database; driver: this script (browsers and the proxy).');
+  console.log('A->B %: successful sign-ins whose callback ran on another instance than their start.');
+}
+
+/** WARN/ERROR lines of the instances' logs, counted by message, by phase. */
+function logReport(procsEver) {
+  let any = false;
+  for (const p of procsEver) {
+    let text;
+    try {
+      text = fs.readFileSync(p.logFile, 'utf8');
+    } catch {
+      continue;
+    }
+    let phase = 'start';
+    const counts = new Map();
+    for (const raw of text.split('\n')) {
+      const lineText = raw.replace(/\x1b\[[0-9;]*m/g, '');
+      const m = /^=== bench: (.*) ===$/.exec(lineText);
+      if (m) {
+        phase = m[1];
+        continue;
+      }
+      if (!/\b(WARN|ERROR)\b/.test(lineText)) continue;
+      // Without the timestamp, so equal messages group.
+      const msg = lineText
+        .replace(/^\S+Z\s+/, '')
+        .replace(/\b\d{4}-\d\d-\d\dT\S+/g, '<time>')
+        .replace(/\b(elapsed(?:_secs)?=)[\d.]+\w*/g, '$1…')
+        .slice(0, 400);
+      const key = `[${phase}] ${msg}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    if (!counts.size) continue;
+    any = true;
+    console.log(`\n${p.name} (${p.logFile}): WARN/ERROR lines`);
+    for (const [k, c] of [...counts.entries()].slice(0, 40)) console.log(`  ${String(c).padStart(5)} x ${k}`);
+    if (counts.size > 40) console.log(`  ... and ${counts.size - 40} other kinds`);
+  }
+  if (!any) console.log('\nNo WARN/ERROR lines in the Latchkey logs.');
+}
+
+function failureReport() {
+  if (!allFailures.length) return;
+  console.log(`\nFailed sign-ins: ${allFailures.length}`);
+  const groups = new Map();
+  for (const { phase, result: r } of allFailures) {
+    const key = `${r.step} ${r.status}${r.code ? ` ${r.code}` : ''}`;
+    const g = groups.get(key) ?? { count: 0, phases: new Map(), example: r };
+    g.count++;
+    g.phases.set(phase, (g.phases.get(phase) ?? 0) + 1);
+    groups.set(key, g);
+  }
+  for (const [key, g] of groups) {
+    const phases = [...g.phases].map(([p, c]) => `${p}: ${c}`).join(', ');
+    console.log(`  ${String(g.count).padStart(5)} x ${key}   (${phases})`);
+    const body = (g.example.body ?? '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300);
+    console.log(`          e.g. ${g.example.email}${g.example.backend ? ` on ${g.example.backend}` : ''}: ${body || '(no body)'}`);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
+  const binStat = fs.statSync(opts.bin);
+  opts.binCopy = path.join(workDir, 'latchkey');
+  fs.copyFileSync(opts.bin, opts.binCopy);
+  fs.chmodSync(opts.binCopy, 0o755);
+  const build = /\/release\//.test(opts.bin) ? 'release' : /\/debug\//.test(opts.bin) ? 'debug' : 'unknown';
+  console.log(`binary: ${opts.bin} (${build} build, modified ${binStat.mtime.toISOString()}), run from a copy in ${workDir}`);
+  console.log(`load: ${opts.n} sign-ins per run, concurrency ${opts.concurrency.join(',')}, instances ${opts.instances.join(',')}, ` +
+    `${opts.sameUser ? 'one user' : `${opts.users} users`}, warm-up ${opts.warmup}; ${os.cpus().length} CPUs; CLK_TCK ${CLK_TCK}`);
+
+  // The database.
+  const admin = `${opts.pgServer}/postgres`;
+  execFileSync('psql', [admin, '-Atq', '-v', 'ON_ERROR_STOP=1', '-c', `DROP DATABASE IF EXISTS ${opts.db} WITH (FORCE)`], { stdio: 'inherit' });
+  execFileSync('psql', [admin, '-Atq', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE ${opts.db}`], { stdio: 'inherit' });
+
+  const [dnsPort, dnsControlPort, idpPort, publicPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  ctx = {
+    public: `http://127.0.0.1:${publicPort}`,
+    idp: `http://127.0.0.1:${idpPort}`,
+    dnsControl: `http://127.0.0.1:${dnsControlPort}`,
+    dnsPort,
+  };
+
+  const dns = startProcess('dns', 'node', ['dns-server.mjs'], {
+    cwd: path.join(ROOT, 'end2end'),
+    env: { ...process.env, E2E_DNS_PORT: String(dnsPort), E2E_DNS_CONTROL_PORT: String(dnsControlPort) },
+    logFile: path.join(workDir, 'dns.log'),
+  });
+  const idp = startProcess('idp', 'node', ['idp.mjs'], {
+    cwd: path.join(ROOT, 'end2end'),
+    env: { ...process.env, E2E_IDP_PORT: String(idpPort), E2E_IDP_AUTO_LOGIN: '1', E2E_IDP_AUTO_LOGIN_DEFAULT: `test@${opts.domain}` },
+    logFile: path.join(workDir, 'idp.log'),
+  });
+  const proxy = await startProxy(publicPort);
+  await waitFor(`${ctx.dnsControl}/health`, dns);
+  await waitFor(`${ctx.idp}/.well-known/openid-configuration`, idp);
+
+  const instances = []; // running, in order A, B, ...
+  const procsEver = [];
+  const ensureInstances = async (count) => {
+    while (instances.length > count) {
+      const p = instances.pop();
+      await stopProcess(p);
+    }
+    while (instances.length < count) {
+      const name = String.fromCharCode(65 + instances.length);
+      const port = await freePort();
+      const p = startProcess(name, opts.binCopy, ['serve'], {
+        env: instanceEnv({ port, name }),
+        logFile: path.join(workDir, `latchkey-${name}.log`),
+      });
+      p.port = port;
+      procsEver.push(p);
+      await waitFor(`http://127.0.0.1:${port}/api/v1/health`, p);
+      instances.push(p);
+    }
+    proxy.state.backends = instances.map((p) => ({ name: p.name, port: p.port }));
+    proxy.state.next = 0;
+  };
+
+  const rows = [];
+  let seq = 0;
+  let setupFailed = null;
+  try {
+    await ensureInstances(opts.instances[0]);
+    logMarker(instances, 'set-up');
+    try {
+      await setUp({ setupPort: instances[0].port });
+    } catch (e) {
+      setupFailed = e;
+      throw e;
+    }
+
+    // Every person signs in once, so accounts exist before the measurements.
+    if (!opts.cold) {
+      const people = opts.sameUser ? 1 : opts.users;
+      logMarker(instances, 'first sign-in of every user');
+      const first = await runBatch('first sign-ins', people, Math.min(8, people), 0);
+      seq += people;
+      console.log(`first sign-ins: ${first.filter((r) => r.ok).length}/${people} ok`);
+    }
+
+    for (const count of opts.instances) {
+      await ensureInstances(count);
+      for (const c of opts.concurrency) {
+        const label = `${count} instance(s), concurrency ${c}`;
+        if (opts.warmup) {
+          logMarker(instances, `${label}: warm-up`);
+          await runBatch(`warm-up ${count}x${c}`, opts.warmup, c, seq);
+          seq += opts.warmup;
+        }
+        logMarker(instances, `${label}: measured`);
+        const procs = [...instances, idp];
+        const a = cpuSnapshot(procs);
+        const results = await runBatch(`run ${count}x${c}`, opts.n, c, seq);
+        const b = cpuSnapshot(procs);
+        seq += opts.n;
+        const seconds = Number(b.t - a.t) / 1e9;
+        const row = summarize(results, seconds, cpuDelta(a, b), instances.map((p) => p.name));
+        row.instances = count;
+        row.concurrency = c;
+        rows.push(row);
+        const errs = [...row.errors].map(([k, v]) => `${k}: ${v}`).join(', ');
+        console.log(`${label}: ${row.ok}/${row.n} ok in ${seconds.toFixed(1)} s, ${row.rate.toFixed(1)} sign-ins/s${errs ? `; errors ${errs}` : ''}`);
+      }
+    }
+  } catch (e) {
+    console.error(`\nload.mjs: ${setupFailed ? 'set-up failed' : 'stopped'}: ${e.stack ?? e}`);
+    setupFailed ??= e;
+  } finally {
+    logMarker(instances, 'end');
+    await stopAll();
+    proxy.server.close();
+    proxy.agent.destroy();
+  }
+
+  if (rows.length) {
+    console.log('');
+    printTable(rows, Math.max(...opts.instances));
+    const errs = rows.filter((r) => r.errors.size);
+    for (const r of errs) {
+      console.log(`errors at ${r.instances} instance(s), concurrency ${r.concurrency}: ${[...r.errors].map(([k, v]) => `${k} x${v}`).join(', ')}`);
+    }
+  }
+  console.log(`proxy: requests per instance ${JSON.stringify(Object.fromEntries(proxy.state.counts))}, upstream errors ${proxy.state.errors}`);
+  failureReport();
+  logReport(procsEver);
+  const idpLog = tail(idp.logFile, 200).split('\n').filter((l) => /error|Error/.test(l));
+  if (idpLog.length) console.log(`\nIdP log (${idp.logFile}), error lines:\n  ${idpLog.slice(0, 20).join('\n  ')}`);
+
+  fs.rmSync(opts.binCopy, { force: true });
+  const failed = allFailures.length > 0;
+  if (setupFailed || failed || opts.keepLogs) {
+    console.log(`\nlogs kept in ${workDir}`);
+  } else {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+  if (setupFailed) process.exit(2);
+  process.exit(failed ? 1 : 0);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    console.error(`\nload.mjs: ${sig}, stopping`);
+    await stopAll();
+    process.exit(130);
+  });
+}
+
+main().catch(async (e) => {
+  console.error(e.stack ?? e);
+  await stopAll();
+  process.exit(2);
+});
