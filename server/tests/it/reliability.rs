@@ -5,6 +5,7 @@
 
 use crate::common::{Backend, TestApp, fresh_database_url, postgres_url, tempdir};
 use crate::db_test;
+use crate::processes::Deployment;
 use http::StatusCode;
 use server::config::{Config, ConfigArgs};
 use std::sync::atomic::Ordering;
@@ -246,99 +247,22 @@ async fn a_database_outage_answers_503_and_service_resumes_without_a_restart() {
     assert_eq!(me.json()["email"], "ada@outage.test");
 }
 
-/// `latchkey serve` as a process, on SQLite in its own directory.
-struct Serving {
-    child: std::process::Child,
-    base: String,
-    token: String,
-    org: String,
-    _dir: crate::common::TempDir,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serving {
-    async fn start(drain_secs: u64) -> Self {
-        let dir = tempdir();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let command = |args: &[&str]| {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
-            cmd.args(args)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("LATCHKEY_DATA_DIR", dir.path())
-                .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
-                .env("LATCHKEY_PUBLIC_URL", &base)
-                .env("LATCHKEY_ALLOW_PRIVATE_IDP", "true")
-                .env("LATCHKEY_DRAIN_SECS", drain_secs.to_string())
-                .env("RUST_LOG", "warn");
-            cmd
-        };
-        let out = command(&[
-            "bootstrap",
-            "--email",
-            "ops@shutdown.test",
-            "--password",
-            crate::common::PASSWORD,
-            "--org-name",
-            "Shutdown",
-        ])
-        .output()
-        .expect("bootstrap");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let boot: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        let child = command(&["serve"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("serve");
-        let serving = Self {
-            child,
-            base,
-            token: boot["api_token"].as_str().expect("token").to_owned(),
-            org: boot["org_slug"].as_str().expect("slug").to_owned(),
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if reqwest::get(format!("{}/api/v1/health", serving.base))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return serving;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("latchkey serve did not answer within 10 s");
-    }
-
-    fn signal(&self, name: &str) {
-        let sent = std::process::Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-    }
-}
-
 /// SIGTERM: health says `draining` while new requests are still answered,
 /// then no new connection is accepted, the request in flight finishes with
 /// its real answer, and the process exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_finishes_requests_in_flight_and_exits_0() {
-    let mut server = Serving::start(2).await;
+    let dir = tempdir();
+    let port = crate::sso_real_idp::free_port();
+    let deployment = Deployment {
+        database_url: format!("sqlite://{}/latchkey.db", dir.path().display()),
+        public: format!("http://127.0.0.1:{port}"),
+        data_dir: dir.path().to_owned(),
+        drain_secs: 2,
+    };
+    let boot = deployment.bootstrap("ops@shutdown.test", "Shutdown");
+    let mut server = deployment.serve(Some(port)).await;
+    let base = server.base();
     // An identity provider that answers the discovery request only when told.
     let idp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let idp_url = format!("http://{}", idp.local_addr().expect("addr"));
@@ -356,8 +280,8 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_0() {
             .await;
     });
     let in_flight = tokio::spawn({
-        let url = format!("{}/api/v1/orgs/{}/sso", server.base, server.org);
-        let token = server.token.clone();
+        let url = format!("{base}/api/v1/orgs/{}/sso", boot.org);
+        let token = boot.token.clone();
         async move {
             reqwest::Client::new()
                 .put(url)
@@ -379,7 +303,7 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_0() {
 
     server.signal("TERM");
     // Still answering during the drain, and saying so.
-    let health = reqwest::get(format!("{}/api/v1/health", server.base))
+    let health = reqwest::get(format!("{base}/api/v1/health"))
         .await
         .expect("answered while draining");
     assert_eq!(health.status().as_u16(), 503);
@@ -389,10 +313,7 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_0() {
     // After the drain: no new connections.
     let mut refused = false;
     for _ in 0..60 {
-        if reqwest::get(format!("{}/api/v1/health", server.base))
-            .await
-            .is_err()
-        {
+        if reqwest::get(format!("{base}/api/v1/health")).await.is_err() {
             refused = true;
             break;
         }
@@ -411,13 +332,5 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_0() {
     let body: serde_json::Value =
         serde_json::from_str(&res.text().await.expect("body")).expect("json");
     assert_eq!(body["error"]["code"], "invalid_discovery");
-    let mut status = None;
-    for _ in 0..100 {
-        status = server.child.try_wait().expect("wait");
-        if status.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status.and_then(|s| s.code()), Some(0), "exit status");
+    assert_eq!(server.exit_code().await, Some(0), "exit status");
 }

@@ -36,6 +36,16 @@ impl Drop for RealIdp {
 
 impl RealIdp {
     pub(crate) async fn start() -> Self {
+        Self::launch(false).await
+    }
+
+    /// In automatic login mode: `/auth` signs in the `login_hint` and
+    /// consents with no page, as for load.
+    pub(crate) async fn start_automatic() -> Self {
+        Self::launch(true).await
+    }
+
+    async fn launch(automatic: bool) -> Self {
         let port = free_port();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
         // Spawning is quick; std keeps the test off tokio's process feature.
@@ -43,6 +53,7 @@ impl RealIdp {
             .arg("idp.mjs")
             .current_dir(&dir)
             .env("E2E_IDP_PORT", port.to_string())
+            .env("E2E_IDP_AUTO_LOGIN", if automatic { "1" } else { "0" })
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -71,6 +82,8 @@ impl RealIdp {
 pub(crate) struct Browser {
     http: reqwest::Client,
     jar: HashMap<String, HashMap<String, String>>,
+    /// The address a trusted proxy in front reports for this browser.
+    forwarded_for: Option<String>,
 }
 
 pub(crate) struct Page {
@@ -90,6 +103,15 @@ impl Browser {
                 .build()
                 .expect("client"),
             jar: HashMap::new(),
+            forwarded_for: None,
+        }
+    }
+
+    /// A browser a trusted reverse proxy reports as coming from `ip`.
+    pub(crate) fn behind_proxy_from(ip: String) -> Self {
+        Self {
+            forwarded_for: Some(ip),
+            ..Self::new()
         }
     }
 
@@ -98,6 +120,16 @@ impl Browser {
     }
 
     pub(crate) async fn go(&mut self, url: &str, form: Option<Vec<(String, String)>>) -> Page {
+        self.try_go(url, form).await.expect("request")
+    }
+
+    /// As [`Browser::go`], with a failed connection as an error (a server
+    /// that was killed) instead of a panic.
+    pub(crate) async fn try_go(
+        &mut self,
+        url: &str,
+        form: Option<Vec<(String, String)>>,
+    ) -> Result<Page, reqwest::Error> {
         let mut url = url::Url::parse(url).expect("absolute URL");
         let mut form = form;
         for _ in 0..20 {
@@ -111,16 +143,18 @@ impl Browser {
                         .join("; ")
                 })
                 .unwrap_or_default();
-            let req = match form.take() {
+            let mut req = match form.take() {
                 Some(fields) => self.http.post(url.clone()).form(&fields),
                 None => self.http.get(url.clone()),
             };
+            if let Some(ip) = &self.forwarded_for {
+                req = req.header("x-forwarded-for", ip);
+            }
             let res = req
                 .header("cookie", cookies)
                 .header("accept", "text/html")
                 .send()
-                .await
-                .expect("request");
+                .await?;
             let jar = self.jar.entry(Self::origin(&url)).or_default();
             for set in res.headers().get_all("set-cookie") {
                 let pair = set
@@ -139,11 +173,11 @@ impl Browser {
                 url = url.join(location).expect("redirect target");
                 continue;
             }
-            return Page {
+            return Ok(Page {
                 url,
                 status: StatusCode::from_u16(status.as_u16()).expect("status"),
-                body: res.text().await.unwrap_or_default(),
-            };
+                body: res.text().await?,
+            });
         }
         panic!("too many redirects");
     }
