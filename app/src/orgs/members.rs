@@ -69,7 +69,8 @@ pub async fn list(db: &Db, org_id: &str, query: &MemberQuery) -> Result<MemberPa
     .bind(org_id)
     .bind(&pattern)
     .bind(i64::from(per_page))
-    .bind(i64::from((page - 1) * per_page))
+    // In i64: a huge page number is an empty page, not an overflow.
+    .bind(i64::from(page - 1) * i64::from(per_page))
     .fetch_all(db)
     .await?;
     Ok(MemberPage {

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod orgs_api;
+pub mod panics;
 pub mod security_api;
 mod security_headers;
 mod server_fn_status;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             request_log::client_addr,
         ))
+        .layer(axum::middleware::from_fn(panics::contain))
         .layer(axum::middleware::from_fn(request_log::log))
         .with_state(state)
 }
