@@ -11,6 +11,7 @@ mod audit;
 mod authz_matrix;
 mod cli;
 mod client_addr;
+mod concurrency;
 mod crash;
 mod cross_site;
 mod dns;
