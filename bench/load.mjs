@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // SSO sign-in load against 1 and 2 Latchkey instances sharing one PostgreSQL
-// database, with the real npm `oidc-provider` (end2end/idp.mjs in its opt-in
-// automatic login mode) as the organization's IdP. See bench/README.md.
+// database, or against one instance on its embedded SQLite database
+// (--sqlite, --backends postgres,sqlite), with the real npm `oidc-provider`
+// (end2end/idp.mjs in its opt-in automatic login mode) as the organization's
+// IdP. See bench/README.md.
 //
 // One sign-in, as a fresh browser (its own cookie jar, its own client
 // address):
@@ -30,12 +32,19 @@ const HELP = `usage: node bench/load.mjs [options]
   --bin PATH            latchkey binary (default target/release/latchkey if present,
                         else target/debug/latchkey); copied aside first, so a rebuild
                         during the run changes nothing
+  --backends LIST       databases to measure, in order: postgres, sqlite or both, e.g.
+                        postgres,sqlite (default postgres); each gets a fresh database,
+                        IdP, DNS server and proxy, and the figures share one table
+  --sqlite              the same as --backends sqlite: one instance on
+                        LATCHKEY_DATABASE_URL=sqlite://<fresh temp dir>/latchkey.db;
+                        no PostgreSQL needed
   --pg URL              PostgreSQL server (default postgres://postgres@127.0.0.1:55432);
                         a database path in the URL is ignored
   --db NAME             database to DROP and create for the run (default latchkey_bench)
   --n N                 measured sign-ins per (instances, concurrency) (default 1000)
   --concurrency LIST    virtual browsers at once, e.g. 16,64 (default 16,64)
-  --instances LIST      Latchkey instances behind the proxy, e.g. 1,2 (default 1,2)
+  --instances LIST      Latchkey instances behind the proxy, e.g. 1,2 (default 1,2);
+                        always 1 on sqlite (the embedded file is not shared)
   --users N             distinct people (default 64)
   --same-user           every sign-in is the same person
   --warmup N            unmeasured sign-ins before each measurement (default 20)
@@ -53,6 +62,7 @@ Exit code: 0 when every sign-in succeeded, 1 when any failed, 2 when set-up fail
 function parseArgs(argv) {
   const o = {
     bin: null,
+    backends: ['postgres'],
     pg: 'postgres://postgres@127.0.0.1:55432',
     db: 'latchkey_bench',
     n: 1000,
@@ -80,6 +90,8 @@ function parseArgs(argv) {
     switch (flag) {
       case '-h': case '--help': console.log(HELP); process.exit(0); break;
       case '--bin': o.bin = val(); break;
+      case '--backends': o.backends = backendList(val()); break;
+      case '--sqlite': o.backends = ['sqlite']; break;
       case '--pg': o.pg = val(); break;
       case '--db': o.db = val(); break;
       case '--n': o.n = Number(val()); break;
@@ -100,6 +112,7 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.n) || o.n < 1) die('--n must be a positive integer');
   if (!Number.isInteger(o.users) || o.users < 1) die('--users must be a positive integer');
   if (!Number.isInteger(o.warmup) || o.warmup < 0) die('--warmup must be 0 or more');
+  if (!o.backends.length) die('--backends needs at least one of postgres, sqlite');
   if (!o.concurrency.length) die('--concurrency needs at least one positive integer');
   if (!o.instances.length || o.instances.some((x) => x > 8)) die('--instances: 1 to 8 each');
   if (!/^[a-z_][a-z0-9_]*$/.test(o.db)) die('--db: a plain identifier, please');
@@ -114,6 +127,17 @@ function parseArgs(argv) {
   u.search = '';
   o.pgServer = u.toString().replace(/\/$/, '');
   return o;
+}
+
+function backendList(v) {
+  const names = { postgres: 'postgres', postgresql: 'postgres', pg: 'postgres', sqlite: 'sqlite' };
+  const out = [];
+  for (const x of v.split(',').map((y) => y.trim().toLowerCase()).filter(Boolean)) {
+    const b = names[x];
+    if (!b) die(`--backends: unknown backend ${x} (postgres or sqlite)`);
+    if (!out.includes(b)) out.push(b);
+  }
+  return out;
 }
 
 function die(msg, code = 2) {
@@ -236,7 +260,9 @@ function pgBackendTicks(db) {
 }
 
 function cpuSnapshot(procs) {
-  const snap = { t: process.hrtime.bigint(), driver: process.cpuUsage(), procs: new Map(), pg: pgBackendTicks(opts.db) };
+  // On SQLite the database work is in the instance's own CPU: no pg figure.
+  const pg = ctx.backend === 'postgres' ? pgBackendTicks(opts.db) : null;
+  const snap = { t: process.hrtime.bigint(), driver: process.cpuUsage(), procs: new Map(), pg };
   for (const p of procs) snap.procs.set(p.name, cpuTicks(p.pid));
   return snap;
 }
@@ -248,9 +274,13 @@ function cpuDelta(a, b) {
     const after = b.procs.get(name);
     out[name] = before === null || after == null ? NaN : ((after - before) * 1000) / CLK_TCK;
   }
-  let pg = 0;
-  for (const [pid, after] of b.pg) pg += after - (a.pg.get(pid) ?? 0);
-  out.pg = (pg * 1000) / CLK_TCK;
+  if (a.pg && b.pg) {
+    let pg = 0;
+    for (const [pid, after] of b.pg) pg += after - (a.pg.get(pid) ?? 0);
+    out.pg = (pg * 1000) / CLK_TCK;
+  } else {
+    out.pg = NaN;
+  }
   const d = process.cpuUsage(a.driver);
   out.driver = (d.user + d.system) / 1000;
   return out;
@@ -395,7 +425,7 @@ const isRedirect = (r) => r.status >= 300 && r.status < 400 && r.location;
 
 // ---------------------------------------------------------------- the set-up
 
-let ctx = null; // {public, idp, dnsControl, orgId, orgSlug, loginId, token}
+let ctx = null; // {backend, databaseUrl, public, idp, dnsControl, dnsPort, orgId, orgSlug, loginId, token}
 
 async function api(method, p, body) {
   const res = await fetch(`${ctx.public}${p}`, {
@@ -576,7 +606,7 @@ async function signIn(i) {
 
 // ---------------------------------------------------------------- runs
 
-const allFailures = []; // {phase, result}
+const allFailures = []; // {backend, phase, result}
 
 async function runBatch(phase, n, concurrency, seqBase) {
   let next = 0;
@@ -587,7 +617,7 @@ async function runBatch(phase, n, concurrency, seqBase) {
       if (i >= n) return;
       const r = await signIn(seqBase + i);
       results.push(r);
-      if (!r.ok) allFailures.push({ phase, result: r });
+      if (!r.ok) allFailures.push({ backend: ctx.backend, phase, result: r });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
@@ -643,9 +673,9 @@ function instanceEnv({ port, name }) {
     ...env,
     LATCHKEY_BIND: `127.0.0.1:${port}`,
     LATCHKEY_PUBLIC_URL: ctx.public,
-    LATCHKEY_DATABASE_URL: `${opts.pgServer}/${opts.db}`,
+    LATCHKEY_DATABASE_URL: ctx.databaseUrl,
     LATCHKEY_SECRET_KEY: 'latchkey-bench-secret-key-latchkey-bench-secret-key',
-    LATCHKEY_DATA_DIR: path.join(workDir, `data-${name}`),
+    LATCHKEY_DATA_DIR: path.join(workDir, `data-${ctx.backend}-${name}`),
     LATCHKEY_DNS_SERVERS: `127.0.0.1:${ctx.dnsPort}`,
     LATCHKEY_DNS_TIMEOUT_SECS: '2',
     LATCHKEY_ALLOW_PRIVATE_IDP: 'true',
@@ -660,25 +690,30 @@ const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
 function printTable(rows, maxInstances) {
   const names = Array.from({ length: maxInstances }, (_, i) => String.fromCharCode(65 + i));
-  const head = ['inst', 'conc', 'sign-ins', 'failed', 'sign-ins/s', 'cb p50 ms', 'cb p99 ms', 'all p50 ms', 'all p99 ms', 'A->B %',
+  const head = ['backend', 'inst', 'conc', 'sign-ins', 'failed', 'sign-ins/s', 'cb p50 ms', 'cb p99 ms', 'all p50 ms', 'all p99 ms', 'A->B %',
     ...names.map((n) => `cpu ${n}`), 'cpu IdP', 'cpu pg', 'cpu driver'];
   const lines = rows.map((r) => [
-    String(r.instances), String(r.concurrency), String(r.n), String(r.failed), fmt(r.rate, 1),
+    r.backend, String(r.instances), String(r.concurrency), String(r.n), String(r.failed), fmt(r.rate, 1),
     fmt(r.cbP50), fmt(r.cbP99), fmt(r.totP50), fmt(r.totP99), r.instances > 1 ? fmt(r.cross) : '-',
     ...names.map((n) => fmt(r.cpu[n], 1)), fmt(r.cpu.idp, 1), fmt(r.cpu.pg, 1), fmt(r.cpu.driver, 1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   console.log(line(head));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 1) + ':').join('|')}|`);
+  console.log(`|${widths.map((w, i) => (i === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`);
   for (const l of lines) console.log(line(l));
   console.log('cpu columns: CPU milliseconds per sign-in (utime+stime from /proc); A, B: Latchkey instances;');
-  console.log('pg: backends of the bench database; driver: this script (browsers and the proxy).');
+  console.log('pg: PostgreSQL backends of the bench database (- on sqlite: the database work is in cpu A);');
+  console.log('driver: this script (browsers and the proxy).');
   console.log('A->B %: successful sign-ins whose callback ran on another instance than their start.');
 }
 
 /** WARN/ERROR lines of the instances' logs, counted by message, by phase. */
 function logReport(procsEver) {
+  if (!procsEver.length) {
+    console.log('\nNo Latchkey instance ran.');
+    return;
+  }
   let any = false;
   for (const p of procsEver) {
     let text;
@@ -708,18 +743,19 @@ function logReport(procsEver) {
     }
     if (!counts.size) continue;
     any = true;
-    console.log(`\n${p.name} (${p.logFile}): WARN/ERROR lines`);
+    console.log(`\n${p.label ?? p.name} (${p.logFile}): WARN/ERROR lines`);
     for (const [k, c] of [...counts.entries()].slice(0, 40)) console.log(`  ${String(c).padStart(5)} x ${k}`);
     if (counts.size > 40) console.log(`  ... and ${counts.size - 40} other kinds`);
   }
   if (!any) console.log('\nNo WARN/ERROR lines in the Latchkey logs.');
 }
 
-function failureReport() {
-  if (!allFailures.length) return;
-  console.log(`\nFailed sign-ins: ${allFailures.length}`);
+function failureReport(backend) {
+  const mine = allFailures.filter((f) => f.backend === backend);
+  if (!mine.length) return;
+  console.log(`\nFailed sign-ins on ${backend}: ${mine.length}`);
   const groups = new Map();
-  for (const { phase, result: r } of allFailures) {
+  for (const { phase, result: r } of mine) {
     const key = `${r.step} ${r.status}${r.code ? ` ${r.code}` : ''}`;
     const g = groups.get(key) ?? { count: 0, phases: new Map(), example: r };
     g.count++;
@@ -736,46 +772,62 @@ function failureReport() {
 
 // ---------------------------------------------------------------- main
 
-async function main() {
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
-  const binStat = fs.statSync(opts.bin);
-  opts.binCopy = path.join(workDir, 'latchkey');
-  fs.copyFileSync(opts.bin, opts.binCopy);
-  fs.chmodSync(opts.binCopy, 0o755);
-  const build = /\/release\//.test(opts.bin) ? 'release' : /\/debug\//.test(opts.bin) ? 'debug' : 'unknown';
-  console.log(`binary: ${opts.bin} (${build} build, modified ${binStat.mtime.toISOString()}), run from a copy in ${workDir}`);
-  console.log(`load: ${opts.n} sign-ins per run, concurrency ${opts.concurrency.join(',')}, instances ${opts.instances.join(',')}, ` +
-    `${opts.sameUser ? 'one user' : `${opts.users} users`}, warm-up ${opts.warmup}; ${os.cpus().length} CPUs; CLK_TCK ${CLK_TCK}`);
-
-  // The database.
+/** A fresh database for `backend`; returns its URL. PostgreSQL: DROP and
+ * CREATE `--db` on the `--pg` server. SQLite: a file in a new directory. */
+function freshDatabase(backend) {
+  if (backend === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(workDir, 'sqlite-'));
+    return `sqlite://${path.join(dir, 'latchkey.db')}`;
+  }
   const admin = `${opts.pgServer}/postgres`;
   execFileSync('psql', [admin, '-Atq', '-v', 'ON_ERROR_STOP=1', '-c', `DROP DATABASE IF EXISTS ${opts.db} WITH (FORCE)`], { stdio: 'inherit' });
   execFileSync('psql', [admin, '-Atq', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE ${opts.db}`], { stdio: 'inherit' });
+  return `${opts.pgServer}/${opts.db}`;
+}
+
+/** Everything for one backend: database, DNS server, IdP, proxy, instances,
+ * set-up, first sign-ins, the runs; stops what it started. */
+async function runBackend(backend) {
+  let instanceCounts = opts.instances;
+  if (backend === 'sqlite' && (instanceCounts.length !== 1 || instanceCounts[0] !== 1)) {
+    console.log(`sqlite: --instances ${instanceCounts.join(',')} forced to 1 (the embedded database file is not shared between instances)`);
+    instanceCounts = [1];
+  } else if (backend === 'sqlite') {
+    console.log('sqlite: 1 instance (the embedded database file is not shared between instances)');
+  }
+  const out = { backend, rows: [], procsEver: [], proxyCounts: {}, proxyErrors: 0, idpLog: null, setupFailed: null };
+  ctx = { backend };
+  try {
+    ctx.databaseUrl = freshDatabase(backend);
+  } catch (e) {
+    out.setupFailed = e;
+    console.error(`\nload.mjs: ${backend}: set-up failed: preparing the database: ${e.message ?? e}`);
+    return out;
+  }
+  console.log(`${backend}: database ${ctx.databaseUrl}, instances ${instanceCounts.join(',')}`);
 
   const [dnsPort, dnsControlPort, idpPort, publicPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  ctx = {
+  Object.assign(ctx, {
     public: `http://127.0.0.1:${publicPort}`,
     idp: `http://127.0.0.1:${idpPort}`,
     dnsControl: `http://127.0.0.1:${dnsControlPort}`,
     dnsPort,
-  };
+  });
 
   const dns = startProcess('dns', 'node', ['dns-server.mjs'], {
     cwd: path.join(ROOT, 'end2end'),
     env: { ...process.env, E2E_DNS_PORT: String(dnsPort), E2E_DNS_CONTROL_PORT: String(dnsControlPort) },
-    logFile: path.join(workDir, 'dns.log'),
+    logFile: path.join(workDir, `dns-${backend}.log`),
   });
   const idp = startProcess('idp', 'node', ['idp.mjs'], {
     cwd: path.join(ROOT, 'end2end'),
     env: { ...process.env, E2E_IDP_PORT: String(idpPort), E2E_IDP_AUTO_LOGIN: '1', E2E_IDP_AUTO_LOGIN_DEFAULT: `test@${opts.domain}` },
-    logFile: path.join(workDir, 'idp.log'),
+    logFile: path.join(workDir, `idp-${backend}.log`),
   });
+  out.idpLog = idp.logFile;
   const proxy = await startProxy(publicPort);
-  await waitFor(`${ctx.dnsControl}/health`, dns);
-  await waitFor(`${ctx.idp}/.well-known/openid-configuration`, idp);
 
   const instances = []; // running, in order A, B, ...
-  const procsEver = [];
   const ensureInstances = async (count) => {
     while (instances.length > count) {
       const p = instances.pop();
@@ -786,10 +838,11 @@ async function main() {
       const port = await freePort();
       const p = startProcess(name, opts.binCopy, ['serve'], {
         env: instanceEnv({ port, name }),
-        logFile: path.join(workDir, `latchkey-${name}.log`),
+        logFile: path.join(workDir, `latchkey-${backend}-${name}.log`),
       });
       p.port = port;
-      procsEver.push(p);
+      p.label = `${backend} ${name}`;
+      out.procsEver.push(p);
       await waitFor(`http://127.0.0.1:${port}/api/v1/health`, p);
       instances.push(p);
     }
@@ -797,18 +850,15 @@ async function main() {
     proxy.state.next = 0;
   };
 
-  const rows = [];
   let seq = 0;
-  let setupFailed = null;
+  let inSetUp = true;
   try {
-    await ensureInstances(opts.instances[0]);
+    await waitFor(`${ctx.dnsControl}/health`, dns);
+    await waitFor(`${ctx.idp}/.well-known/openid-configuration`, idp);
+    await ensureInstances(instanceCounts[0]);
     logMarker(instances, 'set-up');
-    try {
-      await setUp({ setupPort: instances[0].port });
-    } catch (e) {
-      setupFailed = e;
-      throw e;
-    }
+    await setUp({ setupPort: instances[0].port });
+    inSetUp = false;
 
     // Every person signs in once, so accounts exist before the measurements.
     if (!opts.cold) {
@@ -816,10 +866,10 @@ async function main() {
       logMarker(instances, 'first sign-in of every user');
       const first = await runBatch('first sign-ins', people, Math.min(8, people), 0);
       seq += people;
-      console.log(`first sign-ins: ${first.filter((r) => r.ok).length}/${people} ok`);
+      console.log(`${backend}: first sign-ins: ${first.filter((r) => r.ok).length}/${people} ok`);
     }
 
-    for (const count of opts.instances) {
+    for (const count of instanceCounts) {
       await ensureInstances(count);
       for (const c of opts.concurrency) {
         const label = `${count} instance(s), concurrency ${c}`;
@@ -836,38 +886,62 @@ async function main() {
         seq += opts.n;
         const seconds = Number(b.t - a.t) / 1e9;
         const row = summarize(results, seconds, cpuDelta(a, b), instances.map((p) => p.name));
-        row.instances = count;
-        row.concurrency = c;
-        rows.push(row);
+        Object.assign(row, { backend, instances: count, concurrency: c });
+        out.rows.push(row);
         const errs = [...row.errors].map(([k, v]) => `${k}: ${v}`).join(', ');
-        console.log(`${label}: ${row.ok}/${row.n} ok in ${seconds.toFixed(1)} s, ${row.rate.toFixed(1)} sign-ins/s${errs ? `; errors ${errs}` : ''}`);
+        console.log(`${backend}, ${label}: ${row.ok}/${row.n} ok in ${seconds.toFixed(1)} s, ${row.rate.toFixed(1)} sign-ins/s${errs ? `; errors ${errs}` : ''}`);
       }
     }
   } catch (e) {
-    console.error(`\nload.mjs: ${setupFailed ? 'set-up failed' : 'stopped'}: ${e.stack ?? e}`);
-    setupFailed ??= e;
+    console.error(`\nload.mjs: ${backend}: ${inSetUp ? 'set-up failed' : 'stopped'}: ${e.stack ?? e}`);
+    out.setupFailed = e;
   } finally {
     logMarker(instances, 'end');
     await stopAll();
     proxy.server.close();
     proxy.agent.destroy();
   }
+  out.proxyCounts = Object.fromEntries(proxy.state.counts);
+  out.proxyErrors = proxy.state.errors;
+  return out;
+}
 
+async function main() {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
+  const binStat = fs.statSync(opts.bin);
+  opts.binCopy = path.join(workDir, 'latchkey');
+  fs.copyFileSync(opts.bin, opts.binCopy);
+  fs.chmodSync(opts.binCopy, 0o755);
+  const build = /\/release\//.test(opts.bin) ? 'release' : /\/debug\//.test(opts.bin) ? 'debug' : 'unknown';
+  console.log(`binary: ${opts.bin} (${build} build, modified ${binStat.mtime.toISOString()}), run from a copy in ${workDir}`);
+  console.log(`load: backends ${opts.backends.join(',')}; ${opts.n} sign-ins per run, concurrency ${opts.concurrency.join(',')}, ` +
+    `instances ${opts.instances.join(',')}${opts.backends.includes('sqlite') ? ' (1 on sqlite)' : ''}, ` +
+    `${opts.sameUser ? 'one user' : `${opts.users} users`}, warm-up ${opts.warmup}${opts.cold ? ', cold' : ''}; ` +
+    `${os.cpus().length} CPUs; CLK_TCK ${CLK_TCK}`);
+
+  const outcomes = [];
+  for (const backend of opts.backends) outcomes.push(await runBackend(backend));
+
+  const rows = outcomes.flatMap((o) => o.rows);
   if (rows.length) {
     console.log('');
-    printTable(rows, Math.max(...opts.instances));
-    const errs = rows.filter((r) => r.errors.size);
-    for (const r of errs) {
-      console.log(`errors at ${r.instances} instance(s), concurrency ${r.concurrency}: ${[...r.errors].map(([k, v]) => `${k} x${v}`).join(', ')}`);
+    printTable(rows, Math.max(...rows.map((r) => r.instances)));
+    for (const r of rows.filter((x) => x.errors.size)) {
+      console.log(`errors on ${r.backend} at ${r.instances} instance(s), concurrency ${r.concurrency}: ` +
+        `${[...r.errors].map(([k, v]) => `${k} x${v}`).join(', ')}`);
     }
   }
-  console.log(`proxy: requests per instance ${JSON.stringify(Object.fromEntries(proxy.state.counts))}, upstream errors ${proxy.state.errors}`);
-  failureReport();
-  logReport(procsEver);
-  const idpLog = tail(idp.logFile, 200).split('\n').filter((l) => /error|Error/.test(l));
-  if (idpLog.length) console.log(`\nIdP log (${idp.logFile}), error lines:\n  ${idpLog.slice(0, 20).join('\n  ')}`);
+  for (const o of outcomes) {
+    console.log(`\n== ${o.backend}${o.setupFailed ? ' (set-up failed or stopped early)' : ''}`);
+    console.log(`proxy: requests per instance ${JSON.stringify(o.proxyCounts)}, upstream errors ${o.proxyErrors}`);
+    failureReport(o.backend);
+    logReport(o.procsEver);
+    const idpLog = o.idpLog ? tail(o.idpLog, 200).split('\n').filter((l) => /error|Error/.test(l)) : [];
+    if (idpLog.length) console.log(`\nIdP log (${o.idpLog}), error lines:\n  ${idpLog.slice(0, 20).join('\n  ')}`);
+  }
 
   fs.rmSync(opts.binCopy, { force: true });
+  const setupFailed = outcomes.some((o) => o.setupFailed);
   const failed = allFailures.length > 0;
   if (setupFailed || failed || opts.keepLogs) {
     console.log(`\nlogs kept in ${workDir}`);
