@@ -21,12 +21,14 @@ pub mod ssr;
 pub mod ui;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-/// The HTML document around the app, rendered on the server.
+/// The HTML document around the app, rendered on the server. Sign-in pages
+/// get no script and no wasm at all: they are plain HTML forms.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let scripts = !on_sign_in_page();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -35,8 +37,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
+                {scripts.then(|| view! {
+                    <AutoReload options=options.clone()/>
+                    <HydrationScripts options/>
+                })}
                 <MetaTags/>
             </head>
             <body>
@@ -44,6 +49,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The pages everyone in every organization passes through to sign in:
+/// they work as plain forms, so they load nothing but HTML and CSS.
+pub fn is_sign_in_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/login/mfa" | "/login/sso-link" | "/signup"
+    ) || ["/verify-email/", "/invite/", "/sso/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
+#[cfg(feature = "ssr")]
+fn on_sign_in_page() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|req| is_sign_in_path(req.uri.path()))
+}
+
+#[cfg(not(feature = "ssr"))]
+fn on_sign_in_page() -> bool {
+    false
 }
 
 #[component]
@@ -64,7 +90,6 @@ pub fn App() -> impl IntoView {
     // so they are complete without JavaScript and redirects stay real 302s.
     let ssr = SsrMode::Async;
     view! {
-        <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
         <Title formatter=|text: String| format!("{text} · Latchkey")/>
         <Router>
             <Routes fallback=pages::NotFound>

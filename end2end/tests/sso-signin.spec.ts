@@ -40,7 +40,6 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
   const third = await browser.newContext();
   const lin = await third.newPage();
   await lin.goto('/login');
-  await waitForHydration(lin);
   await lin.getByLabel('Email').fill(`lin@${domain}`);
   await lin.getByRole('button', { name: 'Continue' }).click();
   await signInAtIdp(lin, `lin@${domain}`);

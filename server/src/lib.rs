@@ -45,6 +45,13 @@ pub async fn init(config: &Config) -> Result<AppState> {
     // The asset names are fixed by the workspace metadata; the bind address is ours.
     leptos_options.output_name = "latchkey".into();
     leptos_options.site_addr = config.bind;
+    // A release build (`cargo xtask build --release`) leaves `hash.txt`
+    // beside the binary: pages then name the content-hashed bundle files,
+    // which are cached for a year.
+    leptos_options.hash_files = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&*leptos_options.hash_file)))
+        .is_some_and(|file| file.exists());
 
     Ok(AppState {
         db: pool,

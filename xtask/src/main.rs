@@ -7,6 +7,7 @@
 
 mod cargo_build;
 mod compress;
+mod hashing;
 mod metadata;
 mod site;
 mod wasm;
@@ -110,6 +111,17 @@ fn build(root: &Path, profile: Profile, timings: bool) -> Result<PathBuf> {
     )?;
     site::copy_assets(&root.join(&site.assets_dir), &site_root)?;
 
+    // Release pages name content-hashed copies (cached for a year); debug
+    // pages keep the plain names, so a stale hash file must not survive.
+    let server = cargo_build::server_artifact(root, &site, profile);
+    let hash_file = server.with_file_name("hash.txt");
+    if profile == Profile::Release {
+        hashing::hash_bundle(&pkg_dir, &site.name, &hash_file)?;
+    } else if hash_file.exists() {
+        std::fs::remove_file(&hash_file)
+            .with_context(|| format!("removing {}", hash_file.display()))?;
+    }
+
     // Stale compressed copies would be served in place of a newer file.
     compress::remove_stale(&site_root)?;
     if profile == Profile::Release {
@@ -127,7 +139,7 @@ fn build(root: &Path, profile: Profile, timings: bool) -> Result<PathBuf> {
         site_root.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(cargo_build::server_artifact(root, &site, profile))
+    Ok(server)
 }
 
 fn serve(root: &Path, server: &Path, profile: Profile, args: &[&String]) -> Result<()> {

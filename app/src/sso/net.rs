@@ -140,20 +140,51 @@ pub async fn check_url(guard: Guard, raw: &str) -> Result<(url::Url, SocketAddr)
     Ok((url, first))
 }
 
+/// One client (and so one pool of kept-alive connections) per host and
+/// checked address: a sign-in's token, key and userinfo calls to an IdP
+/// reuse a connection instead of a new TCP and TLS handshake each. The
+/// address is part of the key, so a pooled connection is always to an
+/// address the guard passed for this host.
+type ClientKey = (String, SocketAddr);
+
+/// Past this many distinct hosts the map starts again (an admin typing
+/// many discovery URLs must not grow it without bound).
+const MAX_CLIENTS: usize = 256;
+
+fn clients() -> &'static std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>> {
+    static CLIENTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>>,
+    > = std::sync::OnceLock::new();
+    CLIENTS.get_or_init(Default::default)
+}
+
 fn client_for(raw: &str, url: &url::Url, addr: SocketAddr) -> Result<reqwest::Client, FetchError> {
-    reqwest::Client::builder()
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let key = (host.clone(), addr);
+    if let Some(client) = clients().lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(client);
+    }
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         // A proxy from the environment would connect to its own idea of
         // the host, bypassing the pinned, checked address.
         .no_proxy()
         .timeout(TIMEOUT)
-        .resolve(url.host_str().unwrap_or_default(), addr)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .resolve(&host, addr)
         .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| FetchError::Unreachable {
             url: raw.to_owned(),
             why: e.to_string(),
-        })
+        })?;
+    if let Ok(mut map) = clients().lock() {
+        if map.len() >= MAX_CLIENTS {
+            map.clear();
+        }
+        map.insert(key, client.clone());
+    }
+    Ok(client)
 }
 
 fn request_error(raw: &str, e: &reqwest::Error) -> FetchError {
@@ -376,6 +407,45 @@ mod tests {
             .expect("allowed in development");
         assert_eq!(url.path(), "/x");
         assert_eq!(addr.port(), 9);
+    }
+
+    /// Two fetches from one IdP share one kept-alive connection.
+    #[tokio::test]
+    async fn fetches_from_one_host_reuse_a_connection() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                    }
+                });
+            }
+        });
+        let raw = format!("http://pooled.invalid:{}/jwks", addr.port());
+        for _ in 0..3 {
+            let url = url::Url::parse(&raw).expect("url");
+            assert_eq!(get_at(&raw, url, addr).await.expect("fetched"), b"ok");
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "one connection for three fetches"
+        );
     }
 
     /// Resolve, check, then connect to what was checked: a name that no

@@ -16,6 +16,31 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
+/// The policy of a sign-in page: no script runs there at all (the pages are
+/// plain forms), so an injected one could not either.
+pub const SIGN_IN_PAGE_POLICY: &str = "default-src 'self'; script-src 'none'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'none'; \
+     frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// `html` without its `<script>…</script>` elements. On a page that is not
+/// hydrated they are only the data Leptos leaves for a hydration that never
+/// comes.
+pub fn without_scripts(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</script>") {
+            Some(end) => rest = &rest[start + end + "</script>".len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The nonce the server chose for this request (a request extension): the
 /// one its Content-Security-Policy header names.
 #[derive(Debug, Clone)]
@@ -35,6 +60,17 @@ pub fn provide_request_nonce() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_are_cut_out_and_the_rest_kept() {
+        assert_eq!(
+            without_scripts("<p>a</p><script nonce=\"n\">x=1;</script><p>b</p><script>y</script>"),
+            "<p>a</p><p>b</p>"
+        );
+        assert_eq!(without_scripts("<p>no scripts</p>"), "<p>no scripts</p>");
+        // An unclosed script is dropped to the end, never kept.
+        assert_eq!(without_scripts("<p>a</p><script>x"), "<p>a</p>");
+    }
 
     #[test]
     fn the_policy_allows_only_nonced_scripts_and_no_framing() {

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod branding;
+mod caching;
 pub mod caller;
 mod cross_site;
 mod db_outage;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             request_log::client_addr,
         ))
+        .layer(axum::middleware::from_fn(caching::apply))
         .layer(axum::middleware::from_fn(panics::contain))
         .layer(axum::middleware::from_fn(request_log::log))
         .with_state(state)
