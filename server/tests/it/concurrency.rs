@@ -2,7 +2,7 @@
 //! a 9 a.m. rush) and 64 different people, through the real
 //! `oidc-provider`, against `latchkey serve` on SQLite and on PostgreSQL.
 
-use crate::common::{Backend, fresh_database_url, tempdir};
+use crate::common::{Backend, tempdir};
 use crate::on_each_backend;
 use crate::processes::{Deployment, connect_real_idp};
 use crate::sso_real_idp::{Browser, RealIdp, free_port};
@@ -14,16 +14,7 @@ async fn sixty_four_sign_ins_at_once_all_succeed(backend: Backend) {
     let idp = RealIdp::start_automatic().await;
     let dir = tempdir();
     let port = free_port();
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}/latchkey.db", dir.path().display()),
-        Backend::Postgres => fresh_database_url(backend, dir.path()).await,
-    };
-    let deployment = Deployment {
-        database_url,
-        public: format!("http://127.0.0.1:{port}"),
-        data_dir: dir.path().to_owned(),
-        drain_secs: 0,
-    };
+    let deployment = Deployment::single(backend, dir.path(), port).await;
     let boot = deployment.bootstrap("owner@rush.test", "Rush");
     let server = deployment.serve(Some(port)).await;
     let start = connect_real_idp(

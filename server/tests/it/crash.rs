@@ -3,7 +3,7 @@
 //! that was answered 2xx is there, nothing is half-written, and SQLite's
 //! file passes its integrity check.
 
-use crate::common::{Backend, fresh_database_url, tempdir};
+use crate::common::{Backend, tempdir};
 use crate::on_each_backend;
 use crate::processes::{Deployment, api, connect_real_idp};
 use crate::sso_real_idp::{Browser, RealIdp, free_port};
@@ -17,16 +17,7 @@ async fn killed_mid_stream_keeps_every_acknowledged_write(backend: Backend) {
     let idp = RealIdp::start_automatic().await;
     let dir = tempdir();
     let port = free_port();
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}/latchkey.db", dir.path().display()),
-        Backend::Postgres => fresh_database_url(backend, dir.path()).await,
-    };
-    let deployment = Deployment {
-        database_url,
-        public: format!("http://127.0.0.1:{port}"),
-        data_dir: dir.path().to_owned(),
-        drain_secs: 0,
-    };
+    let deployment = Deployment::single(backend, dir.path(), port).await;
     let boot = deployment.bootstrap("owner@crash.test", "Crash");
     let mut server = deployment.serve(Some(port)).await;
     let base = server.base();

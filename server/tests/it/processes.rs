@@ -2,7 +2,7 @@
 //! started `serve` (killed when dropped), `bootstrap`, and SSO connected to
 //! the real `oidc-provider` through the REST API.
 
-use crate::common::PASSWORD;
+use crate::common::{Backend, PASSWORD, fresh_database_url};
 use crate::sso_real_idp::{RealIdp, free_port};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -25,6 +25,20 @@ pub(crate) struct Bootstrapped {
 }
 
 impl Deployment {
+    /// One instance on `port` with a fresh database of `backend` in `dir`.
+    pub(crate) async fn single(backend: Backend, dir: &std::path::Path, port: u16) -> Self {
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/latchkey.db", dir.display()),
+            Backend::Postgres => fresh_database_url(backend, dir).await,
+        };
+        Self {
+            database_url,
+            public: format!("http://127.0.0.1:{port}"),
+            data_dir: dir.to_owned(),
+            drain_secs: 0,
+        }
+    }
+
     pub(crate) fn command(&self, port: u16, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         cmd.args(args)
@@ -182,25 +196,7 @@ pub(crate) async fn connect_real_idp(
         None,
     )
     .await;
-    let reg = reqwest::Client::new()
-        .post(format!("{}/reg", idp.base))
-        .header("content-type", "application/json")
-        .body(
-            json!({
-                "redirect_uris": [uris["redirect_uri"]],
-                "backchannel_logout_uri": uris["backchannel_logout_uri"],
-                "backchannel_logout_session_required": true,
-                "post_logout_redirect_uris": [uris["post_logout_redirect_uri"]],
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_basic",
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("register");
-    let reg: Value = serde_json::from_str(&reg.text().await.expect("body")).expect("client");
+    let reg = idp.register(&uris).await;
     let (status, sso) = api(
         base,
         &boot.token,

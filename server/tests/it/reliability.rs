@@ -255,10 +255,8 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_0() {
     let dir = tempdir();
     let port = crate::sso_real_idp::free_port();
     let deployment = Deployment {
-        database_url: format!("sqlite://{}/latchkey.db", dir.path().display()),
-        public: format!("http://127.0.0.1:{port}"),
-        data_dir: dir.path().to_owned(),
         drain_secs: 2,
+        ..Deployment::single(Backend::Sqlite, dir.path(), port).await
     };
     let boot = deployment.bootstrap("ops@shutdown.test", "Shutdown");
     let mut server = deployment.serve(Some(port)).await;

@@ -77,6 +77,32 @@ impl RealIdp {
     }
 }
 
+impl RealIdp {
+    /// Registers Latchkey as a client (dynamic registration) with the URIs
+    /// the SSO object `uris` lists; returns `client_id` and `client_secret`.
+    pub(crate) async fn register(&self, uris: &Value) -> Value {
+        let res = reqwest::Client::new()
+            .post(format!("{}/reg", self.base))
+            .header("content-type", "application/json")
+            .body(
+                json!({
+                    "redirect_uris": [uris["redirect_uri"]],
+                    "backchannel_logout_uri": uris["backchannel_logout_uri"],
+                    "backchannel_logout_session_required": true,
+                    "post_logout_redirect_uris": [uris["post_logout_redirect_uri"]],
+                    "grant_types": ["authorization_code"],
+                    "response_types": ["code"],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("register at the IdP");
+        serde_json::from_str(&res.text().await.expect("body")).expect("client JSON")
+    }
+}
+
 /// A browser enough for these flows: cookies per origin, redirects
 /// followed (POST becomes GET on 302/303, as browsers do).
 pub(crate) struct Browser {
@@ -277,28 +303,7 @@ async fn mapping_sync_and_back_channel_logout_with_oidc_provider() {
         .api("GET", &path, Auth::Cookie(&owner), None)
         .await
         .json();
-    let registration = reqwest::Client::new()
-        .post(format!("{}/reg", idp.base))
-        .header("content-type", "application/json")
-        .body(
-            json!({
-                "redirect_uris": [uris["redirect_uri"]],
-                "backchannel_logout_uri": uris["backchannel_logout_uri"],
-                "backchannel_logout_session_required": true,
-                "post_logout_redirect_uris": [uris["post_logout_redirect_uri"]],
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_basic",
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("register")
-        .text()
-        .await
-        .expect("client");
-    let reg: Value = serde_json::from_str(&registration).expect("client JSON");
+    let reg = idp.register(&uris).await;
     let res = app
         .api(
             "PUT",

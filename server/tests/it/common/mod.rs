@@ -96,29 +96,22 @@ impl TestApp {
     pub async fn with_args(backend: Backend, mut args: ConfigArgs) -> Self {
         let dir = tempdir();
         args.database_url = Some(fresh_database_url(backend, dir.path()).await);
-        args.data_dir = Some(dir.path().display().to_string());
-        args.secret_key.get_or_insert_with(|| "k".repeat(48));
-        let config = Config::from_args(&args).expect("valid test config");
-        let state = server::init(&config).await.expect("init");
-        let router = server::routes::router(state.clone());
-        Self {
-            router,
-            state,
-            config,
-            _dir: dir,
-        }
+        Self::in_dir(dir, args).await
     }
 
     /// An instance on the database at `database_url` (e.g. through a proxy
     /// the test controls).
     pub async fn at_url(database_url: String) -> Self {
-        let dir = tempdir();
         let args = ConfigArgs {
             database_url: Some(database_url),
-            data_dir: Some(dir.path().display().to_string()),
-            secret_key: Some("k".repeat(48)),
             ..Default::default()
         };
+        Self::in_dir(tempdir(), args).await
+    }
+
+    async fn in_dir(dir: TempDir, mut args: ConfigArgs) -> Self {
+        args.data_dir = Some(dir.path().display().to_string());
+        args.secret_key.get_or_insert_with(|| "k".repeat(48));
         let config = Config::from_args(&args).expect("valid test config");
         let state = server::init(&config).await.expect("init");
         let router = server::routes::router(state.clone());
