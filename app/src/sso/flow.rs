@@ -427,24 +427,19 @@ struct StateRow {
     return_to: Option<String>,
 }
 
-/// Reads and deletes the flow record: a state works once, success or not.
+/// Reads and deletes the flow record in one statement: a state works once,
+/// success or not, and of two callbacks racing on one state only the one
+/// whose delete returned the row goes on.
 async fn take_state(db: &Db, state: &str) -> Result<Option<StateRow>, Refusal> {
-    type Row = (String, String, String, String, String, Option<String>);
+    type Row = (String, String, String, String, String, Option<String>, i64);
     let row: Option<Row> = sqlx::query_as(
-        "SELECT org_id, purpose, nonce, pkce_verifier, issuer, return_to \
-         FROM sso_states WHERE state = $1 AND expires_at > $2 AND purpose IN ('login', 'test')",
+        "DELETE FROM sso_states WHERE state = $1 \
+         RETURNING org_id, purpose, nonce, pkce_verifier, issuer, return_to, expires_at",
     )
     .bind(state)
-    .bind(now())
     .fetch_optional(db)
     .await?;
-    let deleted = sqlx::query("DELETE FROM sso_states WHERE state = $1")
-        .bind(state)
-        .execute(db)
-        .await?
-        .rows_affected();
-    // Two callbacks racing on one state: only the one that deleted it wins.
-    let Some(r) = row.filter(|_| deleted == 1) else {
+    let Some(r) = row.filter(|r| r.6 > now() && (r.1 == "login" || r.1 == "test")) else {
         return Ok(None);
     };
     Ok(Some(StateRow {

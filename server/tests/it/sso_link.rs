@@ -377,3 +377,26 @@ async fn a_change_of_client_or_secret_waits_for_its_test(backend: Backend) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 on_each_backend!(a_change_of_client_or_secret_waits_for_its_test);
+
+/// A flow that outlived its ten minutes is refused at the callback, signs
+/// nobody in, and its record is gone (it cannot be tried again).
+async fn an_expired_flow_is_refused_and_used_up(backend: Backend) {
+    let s = setup(backend).await;
+    let started = start(&s, &format!("/sso/{}/start", s.login_id)).await;
+    sqlx::query("UPDATE sso_states SET expires_at = 0 WHERE state = $1")
+        .bind(&started.query["state"])
+        .execute(&s.app.state.db)
+        .await
+        .expect("age the flow");
+    let res = finish_at(&s, &started, &s.org_id).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_code(&res, "expired");
+    assert!(!is_signed_in(&s, &started.cookie).await);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_states WHERE state = $1")
+        .bind(&started.query["state"])
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+}
+on_each_backend!(an_expired_flow_is_refused_and_used_up);
