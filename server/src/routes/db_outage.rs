@@ -31,13 +31,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     tracing::warn!("the database is unreachable: answering 503");
     if api {
-        // Built outside any page render: no response options to touch.
-        return super::error::ApiError::from(AppError::new(
-            app::error::ErrorKind::Unavailable,
-            "database_unavailable",
-            "The database is not reachable right now. Please try again.",
-        ))
-        .into_response();
+        return super::error::ApiError::from(AppError::database_unavailable()).into_response();
     }
     let mut res = (StatusCode::SERVICE_UNAVAILABLE, Html(PAGE)).into_response();
     res.headers_mut()
