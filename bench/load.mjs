@@ -14,7 +14,14 @@
 // {public} is a round-robin proxy run by this script (the load balancer), so
 // with 2 instances a sign-in often starts on one and finishes on the other.
 //
-// Only Node built-ins; oidc-provider comes from end2end/node_modules.
+// With --systems reference (or latchkey,reference), the same sign-ins also
+// run against bench/reference-rp.mjs, a textbook express + openid-client
+// relying party, behind the same proxy and IdP:
+//   GET  {public}/login?login_hint=EMAIL -> IdP -> GET {public}/callback -> GET {public}/me
+// and the figures are printed side by side, with Latchkey / reference ratios.
+//
+// Only Node built-ins; oidc-provider comes from end2end/node_modules, express
+// and openid-client (the reference RP only) from bench/node_modules.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -29,6 +36,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const HELP = `usage: node bench/load.mjs [options]
 
+  --systems LIST        what to measure, in order: latchkey, reference or both, e.g.
+                        latchkey,reference (default latchkey); reference is
+                        bench/reference-rp.mjs (express + openid-client, sessions in
+                        memory; needs npm ci in bench/, no binary, no database), and
+                        with it the figures are also printed side by side with
+                        Latchkey / reference ratios
   --bin PATH            latchkey binary (default target/release/latchkey if present,
                         else target/debug/latchkey); copied aside first, so a rebuild
                         during the run changes nothing
@@ -42,9 +55,11 @@ const HELP = `usage: node bench/load.mjs [options]
                         a database path in the URL is ignored
   --db NAME             database to DROP and create for the run (default latchkey_bench)
   --n N                 measured sign-ins per (instances, concurrency) (default 1000)
-  --concurrency LIST    virtual browsers at once, e.g. 16,64 (default 16,64)
+  --concurrency LIST    virtual browsers at once, e.g. 16,64 (default 16,64; 1,4,16 when
+                        --systems includes reference)
   --instances LIST      Latchkey instances behind the proxy, e.g. 1,2 (default 1,2);
-                        always 1 on sqlite (the embedded file is not shared)
+                        always 1 on sqlite (the embedded file is not shared) and for
+                        the reference RP
   --users N             distinct people (default 64)
   --same-user           every sign-in is the same person
   --warmup N            unmeasured sign-ins before each measurement (default 20)
@@ -62,11 +77,13 @@ Exit code: 0 when every sign-in succeeded, 1 when any failed, 2 when set-up fail
 function parseArgs(argv) {
   const o = {
     bin: null,
+    systems: ['latchkey'],
     backends: ['postgres'],
     pg: 'postgres://postgres@127.0.0.1:55432',
     db: 'latchkey_bench',
     n: 1000,
     concurrency: [16, 64],
+    concurrencyGiven: false,
     instances: [1, 2],
     users: 64,
     sameUser: false,
@@ -89,13 +106,14 @@ function parseArgs(argv) {
     };
     switch (flag) {
       case '-h': case '--help': console.log(HELP); process.exit(0); break;
+      case '--systems': o.systems = systemList(val()); break;
       case '--bin': o.bin = val(); break;
       case '--backends': o.backends = backendList(val()); break;
       case '--sqlite': o.backends = ['sqlite']; break;
       case '--pg': o.pg = val(); break;
       case '--db': o.db = val(); break;
       case '--n': o.n = Number(val()); break;
-      case '--concurrency': o.concurrency = list(val()); break;
+      case '--concurrency': o.concurrency = list(val()); o.concurrencyGiven = true; break;
       case '--instances': o.instances = list(val()); break;
       case '--users': o.users = Number(val()); break;
       case '--same-user': o.sameUser = true; break;
@@ -112,16 +130,20 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.n) || o.n < 1) die('--n must be a positive integer');
   if (!Number.isInteger(o.users) || o.users < 1) die('--users must be a positive integer');
   if (!Number.isInteger(o.warmup) || o.warmup < 0) die('--warmup must be 0 or more');
+  if (!o.systems.length) die('--systems needs at least one of latchkey, reference');
   if (!o.backends.length) die('--backends needs at least one of postgres, sqlite');
+  if (o.systems.includes('reference') && !o.concurrencyGiven) o.concurrency = [1, 4, 16];
   if (!o.concurrency.length) die('--concurrency needs at least one positive integer');
   if (!o.instances.length || o.instances.some((x) => x > 8)) die('--instances: 1 to 8 each');
   if (!/^[a-z_][a-z0-9_]*$/.test(o.db)) die('--db: a plain identifier, please');
-  if (!o.bin) {
-    const release = path.join(ROOT, 'target/release/latchkey');
-    o.bin = fs.existsSync(release) ? release : path.join(ROOT, 'target/debug/latchkey');
+  if (o.systems.includes('latchkey')) {
+    if (!o.bin) {
+      const release = path.join(ROOT, 'target/release/latchkey');
+      o.bin = fs.existsSync(release) ? release : path.join(ROOT, 'target/debug/latchkey');
+    }
+    o.bin = path.resolve(ROOT, o.bin);
+    if (!fs.existsSync(o.bin)) die(`no binary at ${o.bin}`);
   }
-  o.bin = path.resolve(ROOT, o.bin);
-  if (!fs.existsSync(o.bin)) die(`no binary at ${o.bin}`);
   const u = new URL(o.pg);
   u.pathname = '';
   u.search = '';
@@ -136,6 +158,15 @@ function backendList(v) {
     const b = names[x];
     if (!b) die(`--backends: unknown backend ${x} (postgres or sqlite)`);
     if (!out.includes(b)) out.push(b);
+  }
+  return out;
+}
+
+function systemList(v) {
+  const out = [];
+  for (const x of v.split(',').map((y) => y.trim().toLowerCase()).filter(Boolean)) {
+    if (x !== 'latchkey' && x !== 'reference') die(`--systems: unknown system ${x} (latchkey or reference)`);
+    if (!out.includes(x)) out.push(x);
   }
   return out;
 }
@@ -237,6 +268,28 @@ function cpuTicks(pid) {
   } catch {
     return null;
   }
+}
+
+/** Resident set size of one process (VmRSS of /proc/PID/status), in KiB;
+ * null when it is gone. */
+function rssKiB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Summed RSS of `procs` in MiB; NaN when any is gone. */
+function rssMiB(procs) {
+  let kib = 0;
+  for (const p of procs) {
+    const v = rssKiB(p.pid);
+    if (v === null) return NaN;
+    kib += v;
+  }
+  return kib / 1024;
 }
 
 /** PostgreSQL backends connected to our database: pid -> ticks. Backends
@@ -474,6 +527,23 @@ function idpError(body = '') {
   return (m?.[1] ?? m?.[2] ?? '').replace(/\s+/g, ' ').slice(0, 80);
 }
 
+/** A confidential client registered at the IdP (dynamic registration), for
+ * Latchkey and the reference RP alike: {client_id, client_secret, ...}. */
+async function registerAtIdp(redirectUri) {
+  const reg = await fetch(`${ctx.idp}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }),
+  });
+  if (reg.status !== 201) throw new Error(`IdP registration: HTTP ${reg.status}: ${await reg.text()}`);
+  return reg.json();
+}
+
 async function setUp(procs) {
   // The organization and its owner, straight into the database.
   const out = execFileSync(opts.binCopy, ['bootstrap', '--email', 'a@bench.test', '--password', 'correct horse battery', '--org-name', 'Bench'], {
@@ -500,18 +570,7 @@ async function setUp(procs) {
 
   // Latchkey registered at the IdP with the redirect URI it shows.
   const before = await must('GET sso', api('GET', `/api/v1/orgs/${org}/sso`));
-  const reg = await fetch(`${ctx.idp}/reg`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      redirect_uris: [before.redirect_uri],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }),
-  });
-  if (reg.status !== 201) throw new Error(`IdP registration: HTTP ${reg.status}: ${await reg.text()}`);
-  const client = await reg.json();
+  const client = await registerAtIdp(before.redirect_uri);
 
   await must('PUT sso', api('PUT', `/api/v1/orgs/${org}/sso`, {
     provider_label: 'Bench IdP',
@@ -573,32 +632,41 @@ async function signIn(i) {
     ms: performance.now() - t0,
   });
 
-  const start = await go(jar, `${ctx.public}/sso/${ctx.loginId}/start?login_hint=${encodeURIComponent(email)}`, { ip });
+  // Latchkey, or the reference RP (the same steps, its own paths).
+  const latchkey = ctx.system === 'latchkey';
+  const startUrl = latchkey
+    ? `${ctx.public}/sso/${ctx.loginId}/start?login_hint=${encodeURIComponent(email)}`
+    : `${ctx.public}/login?login_hint=${encodeURIComponent(email)}`;
+  const callbackUrl = latchkey ? `${ctx.public}/sso/${ctx.orgId}/oidc/callback` : `${ctx.public}/callback`;
+  const meUrl = latchkey ? `${ctx.public}/api/v1/me` : `${ctx.public}/me`;
+
+  const start = await go(jar, startUrl, { ip });
   if (!isRedirect(start) || !start.location.startsWith(`${ctx.idp}/`)) return fail('start', start);
 
   const back = await throughIdp(jar, start.location, ip, null);
   if (back.fail) return { ok: false, email, ...back.fail, ms: performance.now() - t0 };
-  if (!back.url.startsWith(`${ctx.public}/sso/${ctx.orgId}/oidc/callback`)) {
+  if (!back.url.startsWith(callbackUrl)) {
     return fail('idp', { status: 0, body: back.url }, 'unexpected_redirect');
   }
 
   const cb = await go(jar, back.url, { ip });
   if (!isRedirect(cb)) return fail('callback', cb);
-  if (new URL(cb.location).pathname.startsWith('/login/sso-link')) return fail('callback', cb, 'link_required');
+  if (latchkey && new URL(cb.location).pathname.startsWith('/login/sso-link')) return fail('callback', cb, 'link_required');
 
-  const me = await go(jar, `${ctx.public}/api/v1/me`, { ip, accept: 'application/json' });
+  const me = await go(jar, meUrl, { ip, accept: 'application/json' });
   if (me.status !== 200) return fail('me', me);
   let who = null;
   try {
     who = JSON.parse(me.body);
   } catch { /* below */ }
-  if (who?.email !== email || who?.authenticated_by !== 'session') {
+  if (who?.email !== email || (latchkey && who?.authenticated_by !== 'session')) {
     return fail('me', me, `wrong_user:${who?.email ?? 'none'}`);
   }
   return {
     ok: true,
     email,
     callbackMs: cb.ms,
+    callbackApiMs: cb.ms + me.ms,
     ms: performance.now() - t0,
     cross: start.backend !== cb.backend,
   };
@@ -617,7 +685,7 @@ async function runBatch(phase, n, concurrency, seqBase) {
       if (i >= n) return;
       const r = await signIn(seqBase + i);
       results.push(r);
-      if (!r.ok) allFailures.push({ backend: ctx.backend, phase, result: r });
+      if (!r.ok) allFailures.push({ backend: ctx.label, phase, result: r });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
@@ -633,6 +701,7 @@ function summarize(results, seconds, cpu, names) {
   const ok = results.filter((r) => r.ok);
   const cb = ok.map((r) => r.callbackMs).sort((a, b) => a - b);
   const tot = ok.map((r) => r.ms).sort((a, b) => a - b);
+  const cbApi = ok.map((r) => r.callbackApiMs).sort((a, b) => a - b);
   const errors = new Map();
   for (const r of results.filter((x) => !x.ok)) {
     const key = `${r.step} ${r.status}${r.code ? ` ${r.code}` : ''}`;
@@ -648,6 +717,8 @@ function summarize(results, seconds, cpu, names) {
     cbP99: pct(cb, 0.99),
     totP50: pct(tot, 0.5),
     totP99: pct(tot, 0.99),
+    cbApiP50: pct(cbApi, 0.5),
+    cbApiP99: pct(cbApi, 0.99),
     cross: ok.length ? (100 * ok.filter((r) => r.cross).length) / ok.length : NaN,
     cpu: Object.fromEntries([...names, 'idp', 'pg', 'driver'].map((k) => [k, per(cpu[k] ?? NaN)])),
     errors,
@@ -688,6 +759,15 @@ function instanceEnv({ port, name }) {
 
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
+/** A Markdown table: first column left-aligned, the others right-aligned. */
+function printMarkdown(head, lines) {
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w, i) => (i === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+  for (const l of lines) console.log(line(l));
+}
+
 function printTable(rows, maxInstances) {
   const names = Array.from({ length: maxInstances }, (_, i) => String.fromCharCode(65 + i));
   const head = ['backend', 'inst', 'conc', 'sign-ins', 'failed', 'sign-ins/s', 'cb p50 ms', 'cb p99 ms', 'all p50 ms', 'all p99 ms', 'A->B %',
@@ -697,11 +777,7 @@ function printTable(rows, maxInstances) {
     fmt(r.cbP50), fmt(r.cbP99), fmt(r.totP50), fmt(r.totP99), r.instances > 1 ? fmt(r.cross) : '-',
     ...names.map((n) => fmt(r.cpu[n], 1)), fmt(r.cpu.idp, 1), fmt(r.cpu.pg, 1), fmt(r.cpu.driver, 1),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`|${widths.map((w, i) => (i === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|')}|`);
-  for (const l of lines) console.log(line(l));
+  printMarkdown(head, lines);
   console.log('cpu columns: CPU milliseconds per sign-in (utime+stime from /proc); A, B: Latchkey instances;');
   console.log('pg: PostgreSQL backends of the bench database (- on sqlite: the database work is in cpu A);');
   console.log('driver: this script (browsers and the proxy).');
@@ -785,6 +861,15 @@ function freshDatabase(backend) {
   return `${opts.pgServer}/${opts.db}`;
 }
 
+/** end2end/idp.mjs (oidc-provider) on `port`, in its automatic login mode. */
+function startIdp(port, label) {
+  return startProcess('idp', 'node', ['idp.mjs'], {
+    cwd: path.join(ROOT, 'end2end'),
+    env: { ...process.env, E2E_IDP_PORT: String(port), E2E_IDP_AUTO_LOGIN: '1', E2E_IDP_AUTO_LOGIN_DEFAULT: `test@${opts.domain}` },
+    logFile: path.join(workDir, `idp-${label}.log`),
+  });
+}
+
 /** Everything for one backend: database, DNS server, IdP, proxy, instances,
  * set-up, first sign-ins, the runs; stops what it started. */
 async function runBackend(backend) {
@@ -796,7 +881,7 @@ async function runBackend(backend) {
     console.log('sqlite: 1 instance (the embedded database file is not shared between instances)');
   }
   const out = { backend, rows: [], procsEver: [], proxyCounts: {}, proxyErrors: 0, idpLog: null, setupFailed: null };
-  ctx = { backend };
+  ctx = { system: 'latchkey', backend, label: backend };
   try {
     ctx.databaseUrl = freshDatabase(backend);
   } catch (e) {
@@ -819,11 +904,7 @@ async function runBackend(backend) {
     env: { ...process.env, E2E_DNS_PORT: String(dnsPort), E2E_DNS_CONTROL_PORT: String(dnsControlPort) },
     logFile: path.join(workDir, `dns-${backend}.log`),
   });
-  const idp = startProcess('idp', 'node', ['idp.mjs'], {
-    cwd: path.join(ROOT, 'end2end'),
-    env: { ...process.env, E2E_IDP_PORT: String(idpPort), E2E_IDP_AUTO_LOGIN: '1', E2E_IDP_AUTO_LOGIN_DEFAULT: `test@${opts.domain}` },
-    logFile: path.join(workDir, `idp-${backend}.log`),
-  });
+  const idp = startIdp(idpPort, backend);
   out.idpLog = idp.logFile;
   const proxy = await startProxy(publicPort);
 
@@ -873,6 +954,7 @@ async function runBackend(backend) {
       await ensureInstances(count);
       for (const c of opts.concurrency) {
         const label = `${count} instance(s), concurrency ${c}`;
+        const rssIdle = rssMiB(instances);
         if (opts.warmup) {
           logMarker(instances, `${label}: warm-up`);
           await runBatch(`warm-up ${count}x${c}`, opts.warmup, c, seq);
@@ -883,10 +965,19 @@ async function runBackend(backend) {
         const a = cpuSnapshot(procs);
         const results = await runBatch(`run ${count}x${c}`, opts.n, c, seq);
         const b = cpuSnapshot(procs);
+        const rssAfter = rssMiB(instances);
         seq += opts.n;
         const seconds = Number(b.t - a.t) / 1e9;
         const row = summarize(results, seconds, cpuDelta(a, b), instances.map((p) => p.name));
-        Object.assign(row, { backend, instances: count, concurrency: c });
+        Object.assign(row, {
+          system: 'latchkey',
+          backend,
+          instances: count,
+          concurrency: c,
+          serverCpu: instances.reduce((t, p) => t + row.cpu[p.name], 0),
+          rssIdle,
+          rssAfter,
+        });
         out.rows.push(row);
         const errs = [...row.errors].map(([k, v]) => `${k}: ${v}`).join(', ');
         console.log(`${backend}, ${label}: ${row.ok}/${row.n} ok in ${seconds.toFixed(1)} s, ${row.rate.toFixed(1)} sign-ins/s${errs ? `; errors ${errs}` : ''}`);
@@ -906,41 +997,197 @@ async function runBackend(backend) {
   return out;
 }
 
+/** The reference RP (bench/reference-rp.mjs) behind its own proxy, with its
+ * own IdP: one instance, no database, the same sign-ins as Latchkey's; stops
+ * what it started. */
+async function runReference() {
+  const label = 'reference';
+  const out = { backend: label, system: 'reference', rows: [], procsEver: [], proxyCounts: {}, proxyErrors: 0, idpLog: null, rpLog: null, setupFailed: null };
+  ctx = { system: 'reference', backend: null, label };
+  const missing = ['express', 'openid-client'].filter((m) => !fs.existsSync(path.join(ROOT, 'bench/node_modules', m, 'package.json')));
+  if (missing.length) {
+    out.setupFailed = new Error(`${missing.join(', ')} not in bench/node_modules: run npm ci in bench/`);
+    console.error(`\nload.mjs: reference: set-up failed: ${out.setupFailed.message}`);
+    return out;
+  }
+
+  const [idpPort, publicPort, rpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  Object.assign(ctx, { public: `http://127.0.0.1:${publicPort}`, idp: `http://127.0.0.1:${idpPort}` });
+  const idp = startIdp(idpPort, label);
+  out.idpLog = idp.logFile;
+  // The same load balancer in front as Latchkey's, so both answer through
+  // the same extra hop.
+  const proxy = await startProxy(publicPort);
+
+  let seq = 0;
+  let inSetUp = true;
+  try {
+    await waitFor(`${ctx.idp}/.well-known/openid-configuration`, idp);
+    const redirectUri = `${ctx.public}/callback`;
+    const client = await registerAtIdp(redirectUri);
+    const rp = startProcess('RP', 'node', [path.join(ROOT, 'bench/reference-rp.mjs')], {
+      env: {
+        ...process.env,
+        RP_ISSUER: ctx.idp,
+        RP_CLIENT_ID: client.client_id,
+        RP_CLIENT_SECRET: client.client_secret,
+        RP_REDIRECT_URI: redirectUri,
+        RP_PORT: String(rpPort),
+      },
+      logFile: path.join(workDir, 'reference-rp.log'),
+    });
+    rp.port = rpPort;
+    out.rpLog = rp.logFile;
+    await waitFor(`http://127.0.0.1:${rpPort}/healthz`, rp);
+    proxy.state.backends = [{ name: rp.name, port: rp.port }];
+    console.log(`reference: set-up: client ${client.client_id} registered at the IdP, bench/reference-rp.mjs (pid ${rp.pid}) behind ${ctx.public}`);
+    inSetUp = false;
+
+    // As for Latchkey: everyone once before the measurements (the RP keeps
+    // no accounts, but the warm-up of both processes is the same).
+    if (!opts.cold) {
+      const people = opts.sameUser ? 1 : opts.users;
+      const first = await runBatch('first sign-ins', people, Math.min(8, people), 0);
+      seq += people;
+      console.log(`${label}: first sign-ins: ${first.filter((r) => r.ok).length}/${people} ok`);
+    }
+
+    for (const c of opts.concurrency) {
+      const rssIdle = rssMiB([rp]);
+      if (opts.warmup) {
+        await runBatch(`warm-up 1x${c}`, opts.warmup, c, seq);
+        seq += opts.warmup;
+      }
+      const procs = [rp, idp];
+      const a = cpuSnapshot(procs);
+      const results = await runBatch(`run 1x${c}`, opts.n, c, seq);
+      const b = cpuSnapshot(procs);
+      const rssAfter = rssMiB([rp]);
+      seq += opts.n;
+      const seconds = Number(b.t - a.t) / 1e9;
+      const row = summarize(results, seconds, cpuDelta(a, b), [rp.name]);
+      Object.assign(row, {
+        system: 'reference',
+        backend: null,
+        instances: 1,
+        concurrency: c,
+        serverCpu: row.cpu[rp.name],
+        rssIdle,
+        rssAfter,
+      });
+      out.rows.push(row);
+      const errs = [...row.errors].map(([k, v]) => `${k}: ${v}`).join(', ');
+      console.log(`${label}, concurrency ${c}: ${row.ok}/${row.n} ok in ${seconds.toFixed(1)} s, ${row.rate.toFixed(1)} sign-ins/s${errs ? `; errors ${errs}` : ''}`);
+    }
+  } catch (e) {
+    console.error(`\nload.mjs: ${label}: ${inSetUp ? 'set-up failed' : 'stopped'}: ${e.stack ?? e}`);
+    out.setupFailed = e;
+  } finally {
+    await stopAll();
+    proxy.server.close();
+    proxy.agent.destroy();
+  }
+  out.proxyCounts = Object.fromEntries(proxy.state.counts);
+  out.proxyErrors = proxy.state.errors;
+  return out;
+}
+
+/** Latchkey and the reference RP, one row per (system, backend, instances,
+ * concurrency). */
+function printSideBySide(rows) {
+  const head = ['system', 'backend', 'inst', 'conc', 'sign-ins', 'failed', 'sign-ins/s', 'cpu server ms', 'cpu pg ms', 'cpu IdP ms', 'cpu driver ms',
+    'cb p50 ms', 'cb p99 ms', 'cb+api p50 ms', 'cb+api p99 ms', 'RSS idle MiB', 'RSS after MiB'];
+  const lines = rows.map((r) => [
+    r.system, r.backend ?? '-', String(r.instances), String(r.concurrency), String(r.n), String(r.failed), fmt(r.rate, 1),
+    fmt(r.serverCpu, 2), fmt(r.cpu.pg, 2), fmt(r.cpu.idp, 2), fmt(r.cpu.driver, 2),
+    fmt(r.cbP50, 1), fmt(r.cbP99, 1), fmt(r.cbApiP50, 1), fmt(r.cbApiP99, 1), fmt(r.rssIdle, 1), fmt(r.rssAfter, 1),
+  ]);
+  printMarkdown(head, lines);
+  console.log('cpu columns: CPU milliseconds per sign-in (utime+stime from /proc); server: all Latchkey instances, or the reference RP;');
+  console.log('pg: PostgreSQL backends of the bench database (- on sqlite and for the reference, which has no database);');
+  console.log('IdP: oidc-provider (the reference also calls its userinfo in every API call); driver: this script (browsers and proxy).');
+  console.log('cb: the callback request; cb+api: callback plus the authenticated API call (Latchkey /api/v1/me, reference /me).');
+  console.log('RSS (VmRSS) of the server processes, summed over instances: idle is before the warm-up, after is after the measured run.');
+}
+
+/** Latchkey / reference, for each Latchkey row against the reference row of
+ * the same concurrency. */
+function printRatios(rows) {
+  const refs = new Map(rows.filter((r) => r.system === 'reference').map((r) => [r.concurrency, r]));
+  const lk = rows.filter((r) => r.system === 'latchkey' && refs.has(r.concurrency));
+  if (!lk.length) {
+    console.log('\nNo Latchkey / reference ratios: they need both systems (--systems latchkey,reference) at the same concurrency.');
+    return;
+  }
+  const ratio = (a, b) => fmt(a / b, 2);
+  const server = (r) => r.serverCpu + (Number.isFinite(r.cpu.pg) ? r.cpu.pg : 0);
+  const head = ['backend', 'inst', 'conc', 'cpu server/sign-in', 'cpu IdP/sign-in', 'cb+api p99', 'RSS idle', 'RSS after'];
+  const lines = lk.map((r) => {
+    const ref = refs.get(r.concurrency);
+    return [r.backend, String(r.instances), String(r.concurrency), ratio(server(r), ref.serverCpu), ratio(r.cpu.idp, ref.cpu.idp),
+      ratio(r.cbApiP99, ref.cbApiP99), ratio(r.rssIdle, ref.rssIdle), ratio(r.rssAfter, ref.rssAfter)];
+  });
+  console.log('\nLatchkey / reference (below 1: Latchkey uses less):');
+  printMarkdown(head, lines);
+  console.log('cpu server: Latchkey instances plus, on postgres, the PostgreSQL backends of the bench database; the reference RP.');
+}
+
 async function main() {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
-  const binStat = fs.statSync(opts.bin);
-  opts.binCopy = path.join(workDir, 'latchkey');
-  fs.copyFileSync(opts.bin, opts.binCopy);
-  fs.chmodSync(opts.binCopy, 0o755);
-  const build = /\/release\//.test(opts.bin) ? 'release' : /\/debug\//.test(opts.bin) ? 'debug' : 'unknown';
-  console.log(`binary: ${opts.bin} (${build} build, modified ${binStat.mtime.toISOString()}), run from a copy in ${workDir}`);
-  console.log(`load: backends ${opts.backends.join(',')}; ${opts.n} sign-ins per run, concurrency ${opts.concurrency.join(',')}, ` +
-    `instances ${opts.instances.join(',')}${opts.backends.includes('sqlite') ? ' (1 on sqlite)' : ''}, ` +
+  const withLatchkey = opts.systems.includes('latchkey');
+  if (withLatchkey) {
+    const binStat = fs.statSync(opts.bin);
+    opts.binCopy = path.join(workDir, 'latchkey');
+    fs.copyFileSync(opts.bin, opts.binCopy);
+    fs.chmodSync(opts.binCopy, 0o755);
+    const build = /\/release\//.test(opts.bin) ? 'release' : /\/debug\//.test(opts.bin) ? 'debug' : 'unknown';
+    console.log(`binary: ${opts.bin} (${build} build, modified ${binStat.mtime.toISOString()}), run from a copy in ${workDir}`);
+  }
+  const systems = opts.systems.length === 1 && withLatchkey ? '' : `systems ${opts.systems.join(',')}; `;
+  console.log(`load: ${systems}${withLatchkey ? `backends ${opts.backends.join(',')}; ` : ''}${opts.n} sign-ins per run, concurrency ${opts.concurrency.join(',')}, ` +
+    `${withLatchkey ? `instances ${opts.instances.join(',')}${opts.backends.includes('sqlite') ? ' (1 on sqlite)' : ''}, ` : ''}` +
     `${opts.sameUser ? 'one user' : `${opts.users} users`}, warm-up ${opts.warmup}${opts.cold ? ', cold' : ''}; ` +
     `${os.cpus().length} CPUs; CLK_TCK ${CLK_TCK}`);
 
   const outcomes = [];
-  for (const backend of opts.backends) outcomes.push(await runBackend(backend));
+  for (const system of opts.systems) {
+    if (system === 'latchkey') {
+      for (const backend of opts.backends) outcomes.push(await runBackend(backend));
+    } else {
+      outcomes.push(await runReference());
+    }
+  }
 
   const rows = outcomes.flatMap((o) => o.rows);
-  if (rows.length) {
+  const latchkeyRows = rows.filter((r) => r.system === 'latchkey');
+  if (latchkeyRows.length) {
     console.log('');
-    printTable(rows, Math.max(...rows.map((r) => r.instances)));
-    for (const r of rows.filter((x) => x.errors.size)) {
-      console.log(`errors on ${r.backend} at ${r.instances} instance(s), concurrency ${r.concurrency}: ` +
-        `${[...r.errors].map(([k, v]) => `${k} x${v}`).join(', ')}`);
-    }
+    printTable(latchkeyRows, Math.max(...latchkeyRows.map((r) => r.instances)));
+  }
+  if (opts.systems.includes('reference') && rows.length) {
+    console.log('\nSide by side:');
+    printSideBySide(rows);
+    printRatios(rows);
+  }
+  for (const r of rows.filter((x) => x.errors.size)) {
+    console.log(`errors on ${r.backend ?? r.system} at ${r.instances} instance(s), concurrency ${r.concurrency}: ` +
+      `${[...r.errors].map(([k, v]) => `${k} x${v}`).join(', ')}`);
   }
   for (const o of outcomes) {
     console.log(`\n== ${o.backend}${o.setupFailed ? ' (set-up failed or stopped early)' : ''}`);
     console.log(`proxy: requests per instance ${JSON.stringify(o.proxyCounts)}, upstream errors ${o.proxyErrors}`);
     failureReport(o.backend);
-    logReport(o.procsEver);
+    if (o.system === 'reference') {
+      const rpLog = o.rpLog ? tail(o.rpLog, 200).split('\n').filter((l) => /error|Error/.test(l)) : [];
+      if (rpLog.length) console.log(`\nreference RP log (${o.rpLog}), error lines:\n  ${rpLog.slice(0, 20).join('\n  ')}`);
+    } else {
+      logReport(o.procsEver);
+    }
     const idpLog = o.idpLog ? tail(o.idpLog, 200).split('\n').filter((l) => /error|Error/.test(l)) : [];
     if (idpLog.length) console.log(`\nIdP log (${o.idpLog}), error lines:\n  ${idpLog.slice(0, 20).join('\n  ')}`);
   }
 
-  fs.rmSync(opts.binCopy, { force: true });
+  if (opts.binCopy) fs.rmSync(opts.binCopy, { force: true });
   const setupFailed = outcomes.some((o) => o.setupFailed);
   const failed = allFailures.length > 0;
   if (setupFailed || failed || opts.keepLogs) {
