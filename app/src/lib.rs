@@ -25,10 +25,17 @@ use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-/// The HTML document around the app, rendered on the server. Sign-in pages
-/// get no script and no wasm at all: they are plain HTML forms.
+/// The HTML document around the app, rendered on the server. Console pages
+/// load the islands' wasm; sign-in pages get no script at all: they are
+/// plain HTML forms.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let scripts = !on_sign_in_page();
+    if !scripts {
+        // Nothing will hydrate: leave no serialized resource data either.
+        if let Some(sc) = Owner::current_shared_context() {
+            sc.set_is_hydrating(false);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,7 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 {scripts.then(|| view! {
                     <AutoReload options=options.clone()/>
-                    <HydrationScripts options/>
+                    <HydrationScripts options islands=true/>
                 })}
                 <MetaTags/>
             </head>
@@ -75,17 +82,6 @@ fn on_sign_in_page() -> bool {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, after hydration: tests and styles
-    // can tell a hydrated page from a server-rendered one.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        {
-            let _ = el.set_attribute("data-hydrated", "true");
-        }
-    });
     // Pages wait for their data before the first byte is sent (SsrMode::Async),
     // so they are complete without JavaScript and redirects stay real 302s.
     let ssr = SsrMode::Async;

@@ -85,10 +85,23 @@ pub async fn operator_verification_link(email: String) -> Result<String, AppErro
     }
     let token =
         crate::identity::email_ownership::issue(&ctx.state.db, &user.id, &user.email).await?;
-    Ok(crate::identity::email_ownership::verify_url(
-        &ctx.state.settings.public_url,
-        &token,
-    ))
+    let url = crate::identity::email_ownership::verify_url(&ctx.state.settings.public_url, &token);
+    crate::ssr::flash::put(&ctx, VERIFICATION_LINK_KEY, &url).await?;
+    Ok(url)
+}
+
+#[cfg(feature = "ssr")]
+const VERIFICATION_LINK_KEY: &str = "verification_link";
+
+/// The verification link just made on the operator page, once.
+#[server(endpoint = "new_verification_link")]
+pub async fn new_verification_link() -> Result<Option<String>, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let operator = ctx.require_user().await?;
+    if !operator.is_operator {
+        return Err(AppError::forbidden("Only platform operators can do this."));
+    }
+    Ok(crate::ssr::flash::take(&ctx, VERIFICATION_LINK_KEY).await)
 }
 
 #[server(endpoint = "sign_in")]

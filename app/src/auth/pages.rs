@@ -53,7 +53,7 @@ fn EmailStep(return_to: String) -> impl IntoView {
                 error=field_error(error, "email")
             />
             <FormError error fields=&["email"]/>
-            <SubmitButton label="Continue" pending_label="Checking…" pending=action.pending()/>
+            <SubmitButton label="Continue" pending_label="Checking…"/>
         </ActionForm>
     }
 }
@@ -83,7 +83,7 @@ fn PasswordStep(email: String, return_to: String) -> impl IntoView {
                 error=field_error(error, "password")
             />
             <FormError error fields=&["email", "password"]/>
-            <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending()/>
+            <SubmitButton label="Sign in" pending_label="Signing in…"/>
         </ActionForm>
         <p class="auth-alt"><A href="/login">"Use another email"</A></p>
     }
@@ -129,7 +129,6 @@ pub fn SignUpPage() -> impl IntoView {
                 <SubmitButton
                     label="Create account"
                     pending_label="Creating account…"
-                    pending=action.pending()
                 />
             </ActionForm>
             <p class="auth-alt">"Already have an account? " <A href="/login">"Sign in"</A></p>
@@ -148,14 +147,13 @@ pub fn SignOutForm(#[prop(default = None)] idp: Option<String>) -> impl IntoView
             <SubmitButton
                 label="Sign out"
                 pending_label="Signing out…"
-                pending=action.pending()
                 class="button link-button"
             />
         </ActionForm>
         {idp.map(|label| view! {
             <ActionForm action attr:class="idp-sign-out">
                 <input type="hidden" name="idp" value="1"/>
-                <button type="submit" class="button link-button small" disabled=move || action.pending().get()>
+                <button type="submit" class="button link-button small">
                     {format!("Sign out of {label} too")}
                 </button>
             </ActionForm>
@@ -183,7 +181,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                     <ActionForm action>
                         <input type="hidden" name="token" value=token/>
                         <FormError error fields=&[]/>
-                        <SubmitButton label="Confirm my email" pending_label="Confirming…" pending=action.pending()/>
+                        <SubmitButton label="Confirm my email" pending_label="Confirming…"/>
                     </ActionForm>
                 }
             >
@@ -200,7 +198,8 @@ pub fn VerifyEmailPage() -> impl IntoView {
 pub fn VerificationLinkForm() -> impl IntoView {
     let action = ServerAction::<super::OperatorVerificationLink>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let link = move || action.value().get().and_then(Result::ok);
+    // The link just made, shown once.
+    let link = Resource::new(|| (), |_| super::new_verification_link());
     view! {
         <section class="panel" aria-labelledby="verify-heading">
             <h2 id="verify-heading">"Email verification links"</h2>
@@ -208,9 +207,13 @@ pub fn VerificationLinkForm() -> impl IntoView {
             <ActionForm action>
                 <Field label="Account email" name="email" input_type="email" required=true error=field_error(error, "email")/>
                 <FormError error fields=&["email"]/>
-                <SubmitButton label="Make a link" pending_label="Making…" pending=action.pending()/>
+                <SubmitButton label="Make a link" pending_label="Making…"/>
             </ActionForm>
-            {move || link().map(|url| view! { <p class="mono" data-verification-link>{url}</p> })}
+            <Suspense>
+                {move || Suspend::new(async move {
+                    link.await.ok().flatten().map(|url| view! { <p class="mono" data-verification-link>{url}</p> })
+                })}
+            </Suspense>
         </section>
     }
 }

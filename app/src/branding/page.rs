@@ -83,12 +83,92 @@ fn BrandingBody(
     remove: ServerAction<RemoveLogo>,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let name = RwSignal::new(branding.display_name.clone().unwrap_or_default());
-    let accent = RwSignal::new(branding.accent_color.clone().unwrap_or_default());
+    let org_id = use_context::<ConsoleContext>()
+        .map(|c| c.org.id.clone())
+        .unwrap_or_default();
+    let logo = branding.logo_version.map(|v| logo_url(&org_id, v));
+    let name = branding.display_name.clone().unwrap_or_default();
+    let accent = branding.accent_color.clone().unwrap_or_default();
+    if !writer {
+        let shown = if name.trim().is_empty() {
+            org_name
+        } else {
+            name
+        };
+        return view! {
+            <div class="branding">
+                <div class="branding-form">
+                    <dl class="facts">
+                        <dt>"Display name"</dt><dd>{shown.clone()}</dd>
+                        <dt>"Accent colour"</dt><dd class="mono">{branding.accent_color.clone().unwrap_or_else(|| "default".into())}</dd>
+                    </dl>
+                </div>
+                <BrandingPreview name=shown accent logo/>
+            </div>
+        }
+        .into_any();
+    }
+    let err = move |f: &'static str| error.get_untracked().and_then(|e| e.message_for(f));
+    let has_logo = logo.is_some();
+    let upload_action = format!("/branding/{org}/logo");
+    let remove_org = org.clone();
+    view! {
+        <BrandingEditor name accent org_name logo name_error=err("display_name") accent_error=err("accent_color")>
+            // The two text inputs live in the island (they drive the
+            // preview) and join this form through their `form` attribute.
+            <ActionForm action=save attr:id="branding-form">
+                <input type="hidden" name="org" value=org.clone()/>
+                <FormError error fields=&["display_name", "accent_color"]/>
+                <SubmitButton label="Apply branding" pending_label="Applying…"/>
+            </ActionForm>
+            // A plain multipart form: uploads work without wasm.
+            <form method="post" enctype="multipart/form-data" action=upload_action class="logo-upload">
+                <div class="field">
+                    <label for="brand-logo">"Logo"</label>
+                    <input id="brand-logo" type="file" name="logo" accept="image/png,image/jpeg,image/webp,image/svg+xml"/>
+                    <p class="field-hint">"PNG, JPEG, WebP or SVG, at most 256 KiB."</p>
+                </div>
+                <button type="submit" class="button">"Upload logo"</button>
+            </form>
+            {has_logo.then(|| view! {
+                <ActionForm action=remove>
+                    <input type="hidden" name="org" value=remove_org/>
+                    <SubmitButton label="Remove logo" pending_label="Removing…" class="button small"/>
+                </ActionForm>
+            })}
+        </BrandingEditor>
+    }
+    .into_any()
+}
+
+#[component]
+fn BrandingPreview(name: String, accent: String, logo: Option<String>) -> impl IntoView {
+    view! {
+        <div class="branding-preview" aria-label="Preview of the login page">
+            <p class="muted small">"Preview"</p>
+            <LoginPreview name=name accent=accent logo provider="your provider".to_owned()/>
+        </div>
+    }
+}
+
+/// The name and colour inputs with the preview they update as one types:
+/// the one part of the page that runs in the browser.
+#[island]
+fn BrandingEditor(
+    name: String,
+    accent: String,
+    org_name: String,
+    logo: Option<String>,
+    name_error: Option<String>,
+    accent_error: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    let typed_name = RwSignal::new(name);
+    let typed_accent = RwSignal::new(accent);
     let shown_name = Signal::derive({
         let org_name = org_name.clone();
         move || {
-            let n = name.get();
+            let n = typed_name.get();
             if n.trim().is_empty() {
                 org_name.clone()
             } else {
@@ -96,68 +176,30 @@ fn BrandingBody(
             }
         }
     });
-    let err = move |f: &'static str| move || error.get().and_then(|e| e.message_for(f));
-    let org_id = use_context::<ConsoleContext>()
-        .map(|c| c.org.id.clone())
-        .unwrap_or_default();
-    let logo = branding.logo_version.map(|v| logo_url(&org_id, v));
-    let has_logo = logo.is_some();
-    let upload_action = format!("/branding/{org}/logo");
-    let remove_org = org.clone();
     view! {
         <div class="branding">
             <div class="branding-form">
-                {if writer {
-                    view! {
-                        <ActionForm action=save>
-                            <input type="hidden" name="org" value=org.clone()/>
-                            <div class="field">
-                                <label for="brand-name">"Display name"</label>
-                                <input id="brand-name" type="text" name="display_name" maxlength="60"
-                                    placeholder=org_name.clone() prop:value=move || name.get()
-                                    on:input=move |ev| name.set(event_target_value(&ev))/>
-                                <p class="field-hint">"Leave empty to show the organization's name."</p>
-                                {move || err("display_name")().map(|m| view! { <p class="field-error">{m}</p> })}
-                            </div>
-                            <div class="field">
-                                <label for="brand-accent">"Accent colour"</label>
-                                <input id="brand-accent" type="text" name="accent_color" placeholder="#4f46e5"
-                                    pattern="#[0-9a-fA-F]{6}" prop:value=move || accent.get()
-                                    on:input=move |ev| accent.set(event_target_value(&ev))/>
-                                <p class="field-hint">"As #rrggbb; empty for Latchkey's."</p>
-                                {move || err("accent_color")().map(|m| view! { <p class="field-error">{m}</p> })}
-                            </div>
-                            <FormError error fields=&["display_name", "accent_color"]/>
-                            <SubmitButton label="Apply branding" pending_label="Applying…" pending=save.pending()/>
-                        </ActionForm>
-                        // A plain multipart form: uploads work without wasm.
-                        <form method="post" enctype="multipart/form-data" action=upload_action class="logo-upload">
-                            <div class="field">
-                                <label for="brand-logo">"Logo"</label>
-                                <input id="brand-logo" type="file" name="logo" accept="image/png,image/jpeg,image/webp,image/svg+xml"/>
-                                <p class="field-hint">"PNG, JPEG, WebP or SVG, at most 256 KiB."</p>
-                            </div>
-                            <button type="submit" class="button">"Upload logo"</button>
-                        </form>
-                        {has_logo.then(|| view! {
-                            <ActionForm action=remove>
-                                <input type="hidden" name="org" value=remove_org/>
-                                <SubmitButton label="Remove logo" pending_label="Removing…" pending=remove.pending() class="button small"/>
-                            </ActionForm>
-                        })}
-                    }.into_any()
-                } else {
-                    view! {
-                        <dl class="facts">
-                            <dt>"Display name"</dt><dd>{shown_name}</dd>
-                            <dt>"Accent colour"</dt><dd class="mono">{branding.accent_color.clone().unwrap_or_else(|| "default".into())}</dd>
-                        </dl>
-                    }.into_any()
-                }}
+                <div class="field">
+                    <label for="brand-name">"Display name"</label>
+                    <input id="brand-name" type="text" name="display_name" maxlength="60" form="branding-form"
+                        placeholder=org_name value=typed_name.get_untracked()
+                        on:input=move |ev| typed_name.set(event_target_value(&ev))/>
+                    <p class="field-hint">"Leave empty to show the organization's name."</p>
+                    {name_error.map(|m| view! { <p class="field-error">{m}</p> })}
+                </div>
+                <div class="field">
+                    <label for="brand-accent">"Accent colour"</label>
+                    <input id="brand-accent" type="text" name="accent_color" placeholder="#4f46e5" form="branding-form"
+                        pattern="#[0-9a-fA-F]{6}" value=typed_accent.get_untracked()
+                        on:input=move |ev| typed_accent.set(event_target_value(&ev))/>
+                    <p class="field-hint">"As #rrggbb; empty for Latchkey's."</p>
+                    {accent_error.map(|m| view! { <p class="field-error">{m}</p> })}
+                </div>
+                {children()}
             </div>
             <div class="branding-preview" aria-label="Preview of the login page">
                 <p class="muted small">"Preview"</p>
-                <LoginPreview name=shown_name accent=accent logo provider="your provider".to_owned()/>
+                <LoginPreview name=shown_name accent=typed_accent logo provider="your provider".to_owned()/>
             </div>
         </div>
     }

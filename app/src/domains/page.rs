@@ -52,7 +52,7 @@ pub fn DomainsSection() -> impl IntoView {
                         required=true
                         error=Signal::derive(move || add_error.get().and_then(|e| e.message_for("domain")))
                     />
-                    <SubmitButton label="Add domain" pending_label="Adding…" pending=add.pending()/>
+                    <SubmitButton label="Add domain" pending_label="Adding…"/>
                 </ActionForm>
                 <FormError error=add_error fields=&["domain"]/>
             </Show>
@@ -153,7 +153,7 @@ fn DomainRow(
                         <ActionForm action=verify>
                             <input type="hidden" name="org" value=org1/>
                             <input type="hidden" name="domain" value=n1/>
-                            <SubmitButton label="Verify now" pending_label="Checking DNS…" pending=verify.pending() class="button small primary"/>
+                            <SubmitButton label="Verify now" pending_label="Checking DNS…" class="button small primary"/>
                         </ActionForm>
                     })}
                     {expired.then(|| view! {

@@ -88,14 +88,14 @@ fn MfaBody(
                 <ActionForm action=regenerate>
                     <Field label="Code for new recovery codes" name="code" autocomplete="one-time-code" required=true error=code_error(regenerate_error)/>
                     <FormError error=regenerate_error fields=&["code"]/>
-                    <SubmitButton label="Make new recovery codes" pending_label="Making…" pending=regenerate.pending() class="button small"/>
+                    <SubmitButton label="Make new recovery codes" pending_label="Making…" class="button small"/>
                 </ActionForm>
             </details>
             <Confirm label="Turn off…" question="Turning it off leaves only your password protecting password sign-ins. Confirm with a current code or a recovery code.">
                 <ActionForm action=disable>
                     <Field label="Code" name="code" autocomplete="one-time-code" required=true error=code_error(disable_error)/>
                     <FormError error=disable_error fields=&["code"]/>
-                    <SubmitButton label="Turn off two-factor authentication" pending_label="Turning off…" pending=disable.pending() class="button small danger"/>
+                    <SubmitButton label="Turn off two-factor authentication" pending_label="Turning off…" class="button small danger"/>
                 </ActionForm>
             </Confirm>
         }.into_any(),
@@ -114,7 +114,7 @@ fn MfaBody(
             <ActionForm action=confirm>
                 <Field label="Code from the app" name="code" autocomplete="one-time-code" required=true error=code_error(confirm_error)/>
                 <FormError error=confirm_error fields=&["code"]/>
-                <SubmitButton label="Confirm and turn on" pending_label="Checking…" pending=confirm.pending()/>
+                <SubmitButton label="Confirm and turn on" pending_label="Checking…"/>
             </ActionForm>
         }.into_any(),
         (false, None) => view! {
@@ -123,7 +123,7 @@ fn MfaBody(
                 <Field label="Current password" name="password" input_type="password" autocomplete="current-password" required=true
                     hint="To make sure it is you who adds a device." error=Signal::derive(move || start_error.get().and_then(|e| e.message_for("password")))/>
                 <FormError error=start_error fields=&["password"]/>
-                <SubmitButton label="Set up two-factor authentication" pending_label="Preparing…" pending=start.pending()/>
+                <SubmitButton label="Set up two-factor authentication" pending_label="Preparing…"/>
             </ActionForm>
         }.into_any(),
     };
@@ -147,7 +147,7 @@ pub fn MfaSignInPage() -> impl IntoView {
             <ActionForm action>
                 <Field label="Code" name="code" autocomplete="one-time-code" required=true error=code_error(error)/>
                 <FormError error fields=&["code"]/>
-                <SubmitButton label="Verify" pending_label="Checking…" pending=action.pending()/>
+                <SubmitButton label="Verify" pending_label="Checking…"/>
             </ActionForm>
             {expired}
         </crate::ui::AuthCard>
@@ -182,7 +182,7 @@ pub fn RequireMfaSection() -> impl IntoView {
                                     " Require two-factor authentication for password sign-ins. Members without it are asked to set it up before they can open this organization."
                                 </label>
                                 <FormError error/>
-                                <SubmitButton label="Save MFA requirement" pending_label="Saving…" pending=save.pending() class="button small"/>
+                                <SubmitButton label="Save MFA requirement" pending_label="Saving…" class="button small"/>
                             </ActionForm>
                         }.into_any(),
                         Ok(on) => view! {

@@ -46,7 +46,7 @@ fn InvitationBody(view: InvitationView, token: String) -> impl IntoView {
             <ActionForm action=accept>
                 <input type="hidden" name="token" value=token.clone()/>
                 <FormError error=accept_error/>
-                <SubmitButton label="Accept invitation" pending_label="Joining…" pending=accept.pending()/>
+                <SubmitButton label="Accept invitation" pending_label="Joining…"/>
             </ActionForm>
         }.into_any(),
         ("pending", Some(me)) => view! {
@@ -67,7 +67,7 @@ fn InvitationBody(view: InvitationView, token: String) -> impl IntoView {
                     hint="At least 10 characters." required=true
                     error=Signal::derive(move || signup_error.get().and_then(|e| e.message_for("password")))/>
                 <FormError error=signup_error fields=&["name", "password"]/>
-                <SubmitButton label="Create account and join" pending_label="Joining…" pending=signup.pending()/>
+                <SubmitButton label="Create account and join" pending_label="Joining…"/>
             </ActionForm>
         }.into_any(),
         ("expired", _) => view! { <p class="form-error">"This invitation has expired. Ask an admin to send a new one."</p> }.into_any(),

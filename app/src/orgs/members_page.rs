@@ -4,7 +4,7 @@ use super::permissions::Permission;
 use super::{
     ChangeMemberRole, ConsoleContext, InviteMember, Member, RemoveMember, ResendInvitation,
     RevokeInvitation, RoleInfo, SetMemberActive, list_invitations, list_members, list_roles,
-    use_org_param,
+    new_invitation, use_org_param,
 };
 use crate::error::AppError;
 use crate::ui::{
@@ -77,13 +77,8 @@ pub fn MembersPage() -> impl IntoView {
         Signal::derive(move || remove.value().get().and_then(Result::err)),
     ]);
     let invite_error = Signal::derive(move || invite.value().get().and_then(Result::err));
-    let new_link = Signal::derive(move || {
-        invite
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .or_else(|| resend.value().get().and_then(Result::ok))
-    });
+    // The link of an invitation just made or re-sent, shown once.
+    let new_link = Resource::new(move || org.get(), new_invitation);
 
     view! {
         <Title text="Members"/>
@@ -96,6 +91,7 @@ pub fn MembersPage() -> impl IntoView {
         <Suspense>
             {move || Suspend::new(async move {
                 let role_names: Vec<String> = roles.await.unwrap_or_default().into_iter().map(|r| r.name).collect();
+                let new_link = new_link.await.ok().flatten();
                 writer.then(|| view! {
                     <section class="panel">
                         <h2>"Invite someone"</h2>
@@ -118,10 +114,10 @@ pub fn MembersPage() -> impl IntoView {
                                     }).collect_view()}
                                 </select>
                             </div>
-                            <SubmitButton label="Invite" pending_label="Inviting…" pending=invite.pending()/>
+                            <SubmitButton label="Invite" pending_label="Inviting…"/>
                         </ActionForm>
                         <FormError error=invite_error fields=&["email"]/>
-                        {move || new_link.get().map(|inv| view! { <InvitationLink inv/> })}
+                        {new_link.map(|inv| view! { <InvitationLink inv/> })}
                     </section>
                 })
             })}

@@ -258,7 +258,21 @@ pub async fn invite_member(
     let inv =
         invitations::create(&ctx.state.db, &access, &public_url, &email, &role, ctx.ip).await?;
     invitations::notify(ctx.state.mailer.as_ref(), &access.org_name, &inv);
+    crate::ssr::flash::put(&ctx, &new_invitation_key(&access.org_id), &inv).await?;
     Ok(inv)
+}
+
+#[cfg(feature = "ssr")]
+fn new_invitation_key(org_id: &str) -> String {
+    format!("new_invitation:{org_id}")
+}
+
+/// The invitation just made or re-sent by a form on the members page, once.
+#[server(endpoint = "new_invitation")]
+pub async fn new_invitation(org: String) -> Result<Option<Invitation>, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::MembersRead).await?;
+    Ok(crate::ssr::flash::take(&ctx, &new_invitation_key(&access.org_id)).await)
 }
 
 #[server(endpoint = "list_invitations")]
@@ -282,6 +296,7 @@ pub async fn resend_invitation(org: String, id: String) -> Result<Invitation, Ap
     let public_url = ctx.state.settings.public_url.clone();
     let inv = invitations::resend(&ctx.state.db, &access, &public_url, &id, ctx.ip).await?;
     invitations::notify(ctx.state.mailer.as_ref(), &access.org_name, &inv);
+    crate::ssr::flash::put(&ctx, &new_invitation_key(&access.org_id), &inv).await?;
     Ok(inv)
 }
 
@@ -396,7 +411,23 @@ pub async fn create_api_token(
 ) -> Result<ApiToken, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
-    tokens::manage::create(&ctx.state.db, &access, &name, &role, ctx.ip).await
+    let token = tokens::manage::create(&ctx.state.db, &access, &name, &role, ctx.ip).await?;
+    crate::ssr::flash::put(&ctx, &new_token_key(&access.org_id), &token).await?;
+    Ok(token)
+}
+
+#[cfg(feature = "ssr")]
+fn new_token_key(org_id: &str) -> String {
+    format!("new_token:{org_id}")
+}
+
+/// The token just created by the form on the tokens page, with its secret,
+/// once.
+#[server(endpoint = "new_api_token")]
+pub async fn new_api_token(org: String) -> Result<Option<ApiToken>, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.authorize(&org, Permission::TokensWrite).await?;
+    Ok(crate::ssr::flash::take(&ctx, &new_token_key(&access.org_id)).await)
 }
 
 #[server(endpoint = "revoke_api_token")]

@@ -60,7 +60,6 @@ pub fn NewOrgPage() -> impl IntoView {
                     <SubmitButton
                         label="Create organization"
                         pending_label="Creating…"
-                        pending=action.pending()
                     />
                 </ActionForm>
             </div>

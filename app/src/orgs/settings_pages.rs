@@ -3,7 +3,7 @@
 use super::permissions::Permission;
 use super::{
     ConsoleContext, CreateApiToken, CreateRole, DeleteRole, RevokeApiToken, UpdateRole,
-    list_api_tokens, list_roles, use_org_param,
+    list_api_tokens, list_roles, new_api_token, use_org_param,
 };
 use crate::ui::{
     Confirm, CopyField, EmptyState, ErrorPanel, Field, FormError, SubmitButton, format_time,
@@ -111,7 +111,7 @@ pub fn RolesPage() -> impl IntoView {
                         error=Signal::derive(move || create_error.get().and_then(|e| e.message_for("description")))/>
                     <PermissionChoices prefix="perm" granted=Vec::new()/>
                     <FormError error=create_error fields=&["name", "description"]/>
-                    <SubmitButton label="Create role" pending_label="Creating…" pending=create.pending()/>
+                    <SubmitButton label="Create role" pending_label="Creating…"/>
                 </ActionForm>
             </section>
         </Show>
@@ -177,6 +177,8 @@ pub fn TokensPage() -> impl IntoView {
         |(org, _)| list_api_tokens(org),
     );
     let roles = Resource::new(move || org.get(), list_roles);
+    // The token just created, with its secret, shown once.
+    let created = Resource::new(move || org.get(), new_api_token);
     let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
         <Title text="API tokens"/>
@@ -189,6 +191,7 @@ pub fn TokensPage() -> impl IntoView {
         <Suspense>
             {move || Suspend::new(async move {
                 let role_names: Vec<String> = roles.await.unwrap_or_default().into_iter().map(|r| r.name).collect();
+                let created = created.await.ok().flatten();
                 view! {
         <section class="panel">
             <h2>"New token"</h2>
@@ -206,10 +209,10 @@ pub fn TokensPage() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </div>
-                <SubmitButton label="Create token" pending_label="Creating…" pending=create.pending()/>
+                <SubmitButton label="Create token" pending_label="Creating…"/>
             </ActionForm>
             <FormError error=create_error fields=&["name"]/>
-            {move || create.value().get().and_then(Result::ok).and_then(|t| t.secret.map(|secret| view! {
+            {created.and_then(|t| t.secret.map(|secret| view! {
                 <div class="notice" role="status">
                     <p>"Copy the token now: it is not shown again."</p>
                     <CopyField label=format!("Token “{}”", t.name) value=secret id="new-token"/>

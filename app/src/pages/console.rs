@@ -140,7 +140,6 @@ fn OrgSwitcher(current: OrgSummary, orgs: Vec<OrgSummary>) -> impl IntoView {
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
-    provide_context(crate::sso::SsoVersion(RwSignal::new(0)));
     let read_only = use_context::<ConsoleContext>()
         .is_some_and(|c| !c.permissions.contains(&Permission::SsoWrite));
     view! {

@@ -5,6 +5,7 @@
 //! an algorithm allow-list; identity keyed by (`iss`, `sub`).
 
 use super::ClaimNames;
+use super::jwk::Jwk;
 use super::mapping::RoleMapping;
 use super::provider::{Metadata, http_client};
 use super::provision::{self, Verified};
@@ -17,13 +18,16 @@ use crate::ssr::state::AppState;
 use crate::ssr::{now, random};
 use base64::Engine;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJwsSigningAlgorithm,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClientAuthMethod,
+    CoreErrorResponseType, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenResponse,
 };
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    TokenResponse,
+    EmptyAdditionalClaims, EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, SignatureVerificationError, StandardErrorResponse, TokenResponse,
 };
 use serde_json::{Map, Value};
 use std::net::IpAddr;
@@ -34,7 +38,19 @@ pub const STATE_TTL_SECS: i64 = 600;
 const LEEWAY_SECS: i64 = 60;
 /// A client made from discovered metadata: authorization endpoint known,
 /// token and userinfo endpoints as the provider publishes them.
-type Client = CoreClient<
+/// Signing keys are `ring`-verified [`Jwk`]s.
+type Client = openidconnect::Client<
+    EmptyAdditionalClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    Jwk,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    CoreTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
@@ -278,7 +294,7 @@ fn client(
     let basic = metadata
         .token_endpoint_auth_methods_supported()
         .is_none_or(|m| m.contains(&CoreClientAuthMethod::ClientSecretBasic));
-    let client = CoreClient::from_provider_metadata(
+    let client = Client::from_provider_metadata(
         metadata,
         ClientId::new(conn.client_id.clone()),
         secret.map(ClientSecret::new),

@@ -58,7 +58,7 @@ pub fn SsoLinkPage() -> impl IntoView {
                             <ActionForm action>
                                 <Field label="Password" name="password" input_type="password" autocomplete="current-password" required=true error=password_error/>
                                 <FormError error fields=&["password"]/>
-                                <SubmitButton label="Link and continue" pending_label="Checking…" pending=action.pending()/>
+                                <SubmitButton label="Link and continue" pending_label="Checking…"/>
                             </ActionForm>
                             <p class="muted small">"Did not create this account, or forgot its password? Ask an admin of "{link.org_name}" for help; nothing is linked until the password is entered."</p>
                         }.into_any(),

@@ -5,6 +5,8 @@
 pub mod discovery;
 #[cfg(feature = "ssr")]
 pub mod flow;
+#[cfg(feature = "ssr")]
+pub mod jwk;
 pub mod link;
 mod login_page;
 #[cfg(feature = "ssr")]
@@ -113,12 +115,6 @@ pub struct PendingChange {
     /// Why the last test of this change failed, if one did.
     pub last_error: Option<String>,
 }
-
-/// Counts changes to the connection made on the Security page, so the
-/// sections below the SSO one (provisioning) reload when it is saved,
-/// enabled or disconnected. Provided by the page.
-#[derive(Debug, Clone, Copy)]
-pub struct SsoVersion(pub RwSignal<usize>);
 
 pub const DEFAULT_SCOPES: &str = "openid profile email";
 pub const DEFAULT_SESSION_SECS: i64 = 7 * 24 * 3600;

@@ -29,17 +29,6 @@ pub fn SsoSection() -> impl IntoView {
         },
         |(org, _)| get_sso(org),
     );
-    if let Some(super::SsoVersion(shared)) = use_context::<super::SsoVersion>() {
-        Effect::new(move |_| {
-            let v = save.version().get()
-                + enable.version().get()
-                + disable.version().get()
-                + disconnect.version().get();
-            if v > 0 {
-                shared.set(v);
-            }
-        });
-    }
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let toggle_error = Signal::derive(move || {
         enable
@@ -97,14 +86,14 @@ fn SsoBody(
                     view! {
                         <ActionForm action=disable>
                             <input type="hidden" name="org" value=org/>
-                            <SubmitButton label="Disable" pending_label="Disabling…" pending=disable.pending() class="button small"/>
+                            <SubmitButton label="Disable" pending_label="Disabling…" class="button small"/>
                         </ActionForm>
                     }.into_any()
                 } else {
                     view! {
                         <ActionForm action=enable>
                             <input type="hidden" name="org" value=org/>
-                            <SubmitButton label="Enable" pending_label="Enabling…" pending=enable.pending() class="button small primary"/>
+                            <SubmitButton label="Enable" pending_label="Enabling…" class="button small primary"/>
                         </ActionForm>
                     }.into_any()
                 }
@@ -181,7 +170,7 @@ fn SsoBody(
                         <Field label="Groups claim" name="form[claim_groups]" value=claims.groups error=err("claim_groups")/>
                     </details>
                     <FormError error fields=&["provider_label", "discovery_url", "client_id", "client_secret", "scopes", "session_max_age_hours"]/>
-                    <SubmitButton label="Save" pending_label="Checking your provider…" pending=save.pending()/>
+                    <SubmitButton label="Save" pending_label="Checking your provider…"/>
                 </ActionForm>
             }.into_any()
         } else {
@@ -199,7 +188,7 @@ fn SsoBody(
                 <Confirm label="Disconnect…" question=DISCONNECT_QUESTION>
                     <ActionForm action=disconnect>
                         <input type="hidden" name="org" value=org_for_disconnect/>
-                        <SubmitButton label="Yes, disconnect" pending_label="Disconnecting…" pending=disconnect.pending() class="button small danger"/>
+                        <SubmitButton label="Yes, disconnect" pending_label="Disconnecting…" class="button small danger"/>
                     </ActionForm>
                 </Confirm>
             </div>

@@ -4,12 +4,13 @@
 //! per issuer across all instances (the claim is made in the shared
 //! database), so a flood of bad tokens cannot make Latchkey hammer an IdP.
 
+use super::jwk::Jwk;
 use super::net::{self, FetchError, Guard};
 use crate::ssr::db::Db;
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, DiscoveryError, HttpRequest, HttpResponse, IssuerUrl,
@@ -45,7 +46,7 @@ pub type Metadata = ProviderMetadata<
     CoreGrantType,
     CoreJweContentEncryptionAlgorithm,
     CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
+    Jwk,
     CoreResponseMode,
     CoreResponseType,
     CoreSubjectIdentifierType,

@@ -17,13 +17,9 @@ pub fn ProvisioningSection() -> impl IntoView {
     let writer = use_context::<ConsoleContext>()
         .is_some_and(|c| c.permissions.contains(&Permission::SsoWrite));
     let save = ServerAction::<SaveProvisioning>::new();
-    let sso_version = use_context::<super::SsoVersion>();
     let config = Resource::new(
-        move || {
-            let sso = sso_version.map(|v| v.0.get()).unwrap_or_default();
-            (org.get(), save.version().get(), sso)
-        },
-        |(org, _, _)| get_sso(org),
+        move || (org.get(), save.version().get()),
+        |(org, _)| get_sso(org),
     );
     // One server function per resource: context does not survive an await
     // between two calls during server rendering.
@@ -147,7 +143,7 @@ fn ProvisioningForm(
             </table>
             <p class="field-hint">"Fill in the last row to add a rule; empty a row's claim and value to remove it. “contains” is for array claims such as groups; “matches” takes a regular expression that must match the whole value."</p>
             <FormError error/>
-            <SubmitButton label="Save provisioning" pending_label="Saving…" pending=save.pending()/>
+            <SubmitButton label="Save provisioning" pending_label="Saving…"/>
         </ActionForm>
     }
 }

@@ -4,6 +4,7 @@
 pub mod client_addr;
 pub mod crypto;
 pub mod db;
+pub mod flash;
 pub mod lease;
 pub mod mail;
 pub mod random;

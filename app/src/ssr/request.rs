@@ -62,6 +62,12 @@ impl RequestCtx {
         })
     }
 
+    /// Whether this call is a browser's plain form post (answered with a
+    /// redirect back to the page) rather than a script's request.
+    pub fn is_form_post(&self) -> bool {
+        self.accepts_html
+    }
+
     /// The signed-in user, or 401.
     pub async fn require_user(&self) -> Result<CurrentUser, AppError> {
         crate::identity::sessions::session_user(&self.state.db, &self.session)

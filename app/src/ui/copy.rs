@@ -1,5 +1,6 @@
 //! A read-only value with a Copy button (URLs, ids). Without JavaScript the
-//! value can still be selected by hand; the button appears once hydrated.
+//! value can still be selected by hand; the button works once its island
+//! has loaded.
 
 use leptos::prelude::*;
 
@@ -9,12 +10,25 @@ pub fn CopyField(
     #[prop(into)] value: String,
     #[prop(into)] id: String,
 ) -> impl IntoView {
+    view! {
+        <div class="copy-field">
+            <label for=id.clone()>{label}</label>
+            <div class="copy-row">
+                <input id=id type="text" readonly value=value.clone() class="mono"/>
+                <CopyButton value/>
+            </div>
+        </div>
+    }
+}
+
+/// The button and its announcement: the only part that runs in the browser.
+#[island]
+fn CopyButton(value: String) -> impl IntoView {
     let status = RwSignal::new("");
-    let to_copy = value.clone();
     let on_copy = move |_| {
         #[cfg(feature = "hydrate")]
         {
-            let text = to_copy.clone();
+            let text = value.clone();
             leptos::task::spawn_local(async move {
                 let ok = match web_sys::window() {
                     Some(w) => {
@@ -27,20 +41,14 @@ pub fn CopyField(
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = &to_copy;
+        let _ = &value;
     };
     view! {
-        <div class="copy-field">
-            <label for=id.clone()>{label}</label>
-            <div class="copy-row">
-                <input id=id type="text" readonly value=value class="mono"/>
-                <button type="button" class="button copy-button" on:click=on_copy>
-                    "Copy"
-                </button>
-                <span class="copy-status" role="status" aria-live="polite">
-                    {move || status.get()}
-                </span>
-            </div>
-        </div>
+        <button type="button" class="button copy-button" on:click=on_copy>
+            "Copy"
+        </button>
+        <span class="copy-status" role="status" aria-live="polite">
+            {move || status.get()}
+        </span>
     }
 }

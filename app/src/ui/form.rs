@@ -71,17 +71,54 @@ pub fn FormError(
     }
 }
 
-/// A submit button that is disabled and relabelled while the action runs.
+/// A submit button that says the form is being sent once clicked, and
+/// refuses a second click meanwhile. Forms post natively (they work without
+/// JavaScript); only this button is an island.
 #[component]
 pub fn SubmitButton(
     #[prop(into)] label: String,
     #[prop(into)] pending_label: String,
-    #[prop(into)] pending: Signal<bool>,
     #[prop(into, default = "button primary".into())] class: String,
 ) -> impl IntoView {
+    view! { <PendingSubmit label pending_label class/> }
+}
+
+#[island]
+fn PendingSubmit(label: String, pending_label: String, class: String) -> impl IntoView {
+    let pending = RwSignal::new(false);
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if pending.get_untracked() {
+            ev.prevent_default();
+        } else if form_will_send(&ev) {
+            pending.set(true);
+        }
+    };
     view! {
-        <button type="submit" class=class disabled=move || pending.get() aria-busy=move || pending.get().then_some("true")>
+        <button
+            type="submit"
+            class=class
+            on:click=on_click
+            aria-disabled=move || pending.get().then_some("true")
+            aria-busy=move || pending.get().then_some("true")
+        >
             {move || if pending.get() { pending_label.clone() } else { label.clone() }}
         </button>
     }
+}
+
+/// Whether the browser will send the clicked button's form: an invalid one
+/// shows its own message instead and must not look pending.
+#[cfg(feature = "hydrate")]
+fn form_will_send(ev: &leptos::ev::MouseEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.current_target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlButtonElement>().ok())
+        .and_then(|b| b.form())
+        .is_none_or(|f| f.check_validity())
+}
+
+/// Clicks happen only in the browser.
+#[cfg(not(feature = "hydrate"))]
+fn form_will_send(_: &leptos::ev::MouseEvent) -> bool {
+    false
 }

@@ -475,6 +475,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
             Operator,
             "email=viewer%40fn-matrix.test",
         ),
+        ("new_verification_link", Operator, ""),
         ("console_context", Member, "org={org}"),
         ("audit_events", Permission("audit:read"), "org={org}"),
         ("list_members", Permission("members:read"), "org={org}"),
@@ -499,6 +500,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
             "org={org}&email=x%40matrix.test&role=guest",
         ),
         ("list_invitations", Permission("members:read"), "org={org}"),
+        ("new_invitation", Permission("members:read"), "org={org}"),
         (
             "revoke_invitation",
             Permission("members:write"),
@@ -526,6 +528,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
             "org={org}&name=spare",
         ),
         ("list_api_tokens", Permission("tokens:write"), "org={org}"),
+        ("new_api_token", Permission("tokens:write"), "org={org}"),
         (
             "create_api_token",
             Permission("tokens:write"),

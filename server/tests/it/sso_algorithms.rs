@@ -23,6 +23,27 @@ async fn asymmetric_algorithms_of_real_signers_are_accepted() {
     }
 }
 
+/// Each key family is verified by `ring` (the `Jwk` type): a signature
+/// altered after signing fails for every one of them, not only for RS256.
+#[tokio::test]
+async fn altered_signatures_are_refused_for_every_algorithm() {
+    let s = setup(Backend::Sqlite).await;
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        let plan = Plan {
+            alg: (alg != Algorithm::RS256).then_some(alg),
+            tamper_signature: true,
+            ..Default::default()
+        };
+        assert_refused(&s, plan, "id_token").await;
+    }
+    assert_eq!(users_named(&s, "ada@flow.test").await, 0);
+}
+
 #[tokio::test]
 async fn forgeable_or_incomplete_id_tokens_are_refused() {
     let s = setup(Backend::Sqlite).await;

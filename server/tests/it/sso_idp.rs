@@ -201,7 +201,12 @@ impl Idp {
             };
             let mut header = jsonwebtoken::Header::new(alg);
             header.kid = kid;
-            return jsonwebtoken::encode(&header, &claims, &key).expect("signed");
+            let token = jsonwebtoken::encode(&header, &claims, &key).expect("signed");
+            return if plan.tamper_signature {
+                tamper(&token)
+            } else {
+                token
+            };
         }
         let kid = plan.kid.unwrap_or("k1");
         let alg = if plan.header_alg_none {
