@@ -67,6 +67,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error>
         // rather than holding its client; the pool reconnects by itself
         // once the database is back.
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // No ping before every checkout: on SQLite each one is a round trip
+        // to the connection's worker thread, and thread wake-ups are most
+        // of a sign-in's CPU. sqlx still pings a connection when it comes
+        // back to the pool and closes it if it died.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
