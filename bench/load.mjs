@@ -989,9 +989,14 @@ async function runBackend(backend) {
   } finally {
     logMarker(instances, 'end');
     await stopAll();
-    proxy.server.close();
-    proxy.agent.destroy();
   }
+  return closeProxy(proxy, out);
+}
+
+/** Stops the proxy and records what it counted into the run's result. */
+function closeProxy(proxy, out) {
+  proxy.server.close();
+  proxy.agent.destroy();
   out.proxyCounts = Object.fromEntries(proxy.state.counts);
   out.proxyErrors = proxy.state.errors;
   return out;
@@ -1084,12 +1089,8 @@ async function runReference() {
     out.setupFailed = e;
   } finally {
     await stopAll();
-    proxy.server.close();
-    proxy.agent.destroy();
   }
-  out.proxyCounts = Object.fromEntries(proxy.state.counts);
-  out.proxyErrors = proxy.state.errors;
-  return out;
+  return closeProxy(proxy, out);
 }
 
 /** Latchkey and the reference RP, one row per (system, backend, instances,
