@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, request } from '@playwright/test';
 import { createOrg, PASSWORD, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 test('an admin invites a colleague, changes their role, deactivates them, and the audit log shows it', async ({
@@ -63,7 +63,7 @@ test('an admin invites a colleague, changes their role, deactivates them, and th
   await expect(page.locator('tbody tr').first()).toContainText('"to":"viewer"');
 });
 
-test('destructive actions ask for confirmation and work without JavaScript', async ({ browser }) => {
+test('without JavaScript: a new token secret is shown once and works; revoking asks for confirmation', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   const admin = uniqueEmail('nojs-admin');
@@ -74,6 +74,16 @@ test('destructive actions ask for confirmation and work without JavaScript', asy
   await page.getByRole('button', { name: 'Create token' }).click();
   const row = page.getByRole('row').filter({ hasText: 'deploy bot' });
   await expect(row).toBeVisible();
+  // The secret comes back to the page once, through the redirect, and works.
+  const secret = await page.getByLabel('Token “deploy bot”').inputValue();
+  expect(secret.length).toBeGreaterThan(20);
+  const api = await request.newContext({ baseURL: new URL(page.url()).origin });
+  const me = await api.get('/api/v1/me', { headers: { authorization: `Bearer ${secret}` } });
+  expect(me.status()).toBe(200);
+  expect((await me.json()).authenticated_by).toBe('token');
+  await api.dispose();
+  await page.reload();
+  await expect(page.getByLabel('Token “deploy bot”')).toHaveCount(0);
   // Revoking is behind a disclosure.
   await expect(row.getByRole('button', { name: 'Yes, revoke' })).toBeHidden();
   await row.getByText('Revoke…').click();
