@@ -188,6 +188,23 @@ pub struct Connection {
     pub session_secs: i64,
     /// Issuer and client ID are those of a staged change (a test of it).
     pub staged: bool,
+    /// The client secret as stored (sealed), read with the rest so the
+    /// callback needs no second query; opened only for the code exchange.
+    sealed_secret: String,
+    /// The secret a test of a staged change uses: the staged one, or the
+    /// current one when the change keeps it.
+    staged_sealed_secret: String,
+}
+
+impl Connection {
+    fn client_secret(&self, keys: &crate::ssr::crypto::Keys) -> Result<String, AppError> {
+        let sealed = if self.staged {
+            &self.staged_sealed_secret
+        } else {
+            &self.sealed_secret
+        };
+        super::ssr::open_client_secret(keys, &self.org_id, sealed)
+    }
 }
 
 type ConnRow = (
@@ -205,11 +222,15 @@ type ConnRow = (
     String,
     String,
     i64,
+    String,
+    String,
 );
 
 const CONN_SELECT: &str = "SELECT c.org_id, o.slug, o.name, c.login_id, c.provider_label, \
      c.issuer, c.client_id, c.scopes, c.claims, c.enabled, c.jit_enabled, c.default_role, \
-     c.role_mappings, c.session_max_age_secs FROM sso_connections c JOIN organizations o ON o.id = c.org_id";
+     c.role_mappings, c.session_max_age_secs, c.client_secret_enc, \
+     COALESCE(c.pending_client_secret_enc, c.client_secret_enc) \
+     FROM sso_connections c JOIN organizations o ON o.id = c.org_id";
 
 async fn connection_where(
     state: &AppState,
@@ -238,6 +259,8 @@ async fn connection_where(
         role_mappings: serde_json::from_str(&r.12).unwrap_or_default(),
         session_secs: r.13,
         staged: false,
+        sealed_secret: r.14,
+        staged_sealed_secret: r.15,
     }))
 }
 
@@ -676,8 +699,7 @@ async fn verify(
         .as_deref()
         .ok_or_else(|| Refusal::Idp("the answer carries no sign-in code".into()))?;
     let http = http_client(guard);
-    let secret =
-        super::ssr::client_secret(&state.db, &state.keys, &conn.org_id, conn.staged).await?;
+    let secret = Some(conn.client_secret(&state.keys)?);
     let client = client(state, conn, metadata.clone(), secret.clone())?;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))

@@ -717,29 +717,15 @@ pub async fn delete(
     })
 }
 
-/// The decrypted client secret, for the token request (server side only).
-pub async fn client_secret(
-    db: &Db,
-    keys: &Keys,
-    org_id: &str,
-    staged: bool,
-) -> Result<Option<String>, AppError> {
-    // A staged change without a new secret keeps the current one.
-    let sql = if staged {
-        "SELECT COALESCE(pending_client_secret_enc, client_secret_enc) FROM sso_connections WHERE org_id = $1"
-    } else {
-        "SELECT client_secret_enc FROM sso_connections WHERE org_id = $1"
-    };
-    let row: Option<(String,)> = sqlx::query_as(sql).bind(org_id).fetch_optional(db).await?;
-    row.map(|(sealed,)| {
-        keys.secrets()
-            .decrypt(&sealed, &secret_context(org_id))
-            .map_err(|e| {
-                tracing::error!(error = %e, "stored SSO client secret cannot be decrypted");
-                AppError::internal()
-            })
-    })
-    .transpose()
+/// The client secret sealed in `sso_connections`, opened for the token
+/// request (server side only).
+pub fn open_client_secret(keys: &Keys, org_id: &str, sealed: &str) -> Result<String, AppError> {
+    keys.secrets()
+        .decrypt(sealed, &secret_context(org_id))
+        .map_err(|e| {
+            tracing::error!(error = %e, "stored SSO client secret cannot be decrypted");
+            AppError::internal()
+        })
 }
 
 pub async fn is_enabled(db: &Db, org_id: &str) -> Result<bool, AppError> {

@@ -386,3 +386,27 @@ db_test!(
         assert_eq!(me(owner).await, false);
     }
 );
+
+// Session fixation: signing in with a session id the browser already holds
+// (here another account's) moves the browser to a new id and ends the old
+// one, so whoever knew the old id gains nothing.
+db_test!(
+    signing_in_replaces_the_session_id_the_browser_came_with,
+    |app| {
+        let first = app.sign_up("first@fixation.test").await;
+        app.sign_up("second@fixation.test").await;
+        let res = app
+            .sign_in("second@fixation.test", PASSWORD, Some(&first))
+            .await;
+        assert!(
+            res.status.is_redirection() || res.status.is_success(),
+            "{res:?}"
+        );
+        let second = res.session_cookie().expect("a new session cookie");
+        assert_ne!(second, first);
+        let me = app.get("/api/v1/me", Some(&second)).await;
+        assert_eq!(me.json()["email"], "second@fixation.test");
+        let old = app.get("/api/v1/me", Some(&first)).await;
+        assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{old:?}");
+    }
+);

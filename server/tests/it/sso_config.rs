@@ -202,20 +202,15 @@ sso_test!(
                 .await
                 .expect("row");
         assert!(!stored.contains(SECRET) && stored.starts_with("v1."));
-        let plain = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id, false)
-            .await
-            .expect("decrypt");
-        assert_eq!(plain.as_deref(), Some(SECRET));
+        let plain = stored_secret(&app, &org_id).await;
+        assert_eq!(plain, SECRET);
 
         // Saving without a secret keeps it; a new one rotates it and no session ends.
         let res = app
             .api("PUT", &path, Auth::Cookie(&owner), Some(input(&idp, None)))
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        let kept = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id, false)
-            .await
-            .expect("decrypt");
-        assert_eq!(kept.as_deref(), Some(SECRET));
+        assert_eq!(stored_secret(&app, &org_id).await, SECRET);
         let res = app
             .api(
                 "PUT",
@@ -225,10 +220,7 @@ sso_test!(
             )
             .await;
         assert_eq!(res.status, StatusCode::OK);
-        let rotated = app::sso::ssr::client_secret(&app.state.db, &app.state.keys, &org_id, false)
-            .await
-            .expect("decrypt");
-        assert_eq!(rotated.as_deref(), Some("rotated-secret-value"));
+        assert_eq!(stored_secret(&app, &org_id).await, "rotated-secret-value");
         assert_eq!(
             app.get("/api/v1/me", Some(&owner)).await.status,
             StatusCode::OK,
@@ -616,3 +608,14 @@ sso_test!(
         );
     }
 );
+
+/// The connection's client secret as the server opens it for a code exchange.
+async fn stored_secret(app: &TestApp, org_id: &str) -> String {
+    let (sealed,): (String,) =
+        sqlx::query_as("SELECT client_secret_enc FROM sso_connections WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_one(&app.state.db)
+            .await
+            .expect("row");
+    app::sso::ssr::open_client_secret(&app.state.keys, org_id, &sealed).expect("decrypt")
+}
