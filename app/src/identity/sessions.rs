@@ -25,12 +25,7 @@ pub async fn establish_session(
     auth: SessionAuth,
     lifetime_secs: i64,
 ) -> Result<(), AppError> {
-    // A browser that came with a session id gets a new one (against
-    // fixation); one that came with none gets a fresh random id when the
-    // session is first stored, so there is no old row to delete.
-    if session.id().is_some() {
-        session.cycle_id().await.map_err(session_error)?;
-    }
+    session.cycle_id().await.map_err(session_error)?;
     session
         .insert(AUTH_KEY, auth)
         .await

@@ -34,6 +34,8 @@ pub struct RequestCtx {
     pub ip: Option<IpAddr>,
     accepts_html: bool,
     response: Option<ResponseOptions>,
+    /// One-time values this page render has taken (see `flash`).
+    pub(super) flash_taken: Option<super::flash::Taken>,
 }
 
 impl RequestCtx {
@@ -59,6 +61,7 @@ impl RequestCtx {
             ip: client_ip(&parts.extensions),
             accepts_html,
             response: use_context::<ResponseOptions>(),
+            flash_taken: use_context::<super::flash::Taken>(),
         })
     }
 

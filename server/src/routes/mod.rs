@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(page_state.clone());
                 app::ssr::security_headers::provide_request_nonce();
+                app::ssr::flash::provide_taken();
             },
             move || shell(options.clone()),
         )
