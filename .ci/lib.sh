@@ -27,8 +27,18 @@ apt_install() {
 
 # What `cargo xtask build` needs besides Rust: the wasm target, and the npm
 # packages of end2end/, which carry wasm-opt (binaryen 132; Debian's binaryen
-# breaks hydration). No build tool is compiled from source.
+# breaks hydration), and the C libraries SAML's XML signatures are checked
+# with (xmlsec1 and libxml2 through samael, whose bindings need libclang).
+# No build tool is compiled from source.
 ensure_build_tools() {
+  local native=(pkg-config libclang-dev libxml2-dev libxmlsec1-dev libssl-dev)
+  local missing=()
+  for p in "${native[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    apt_install "${missing[@]}"
+  fi
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     step "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown

@@ -15,6 +15,8 @@ pub mod mfa;
 pub mod orgs;
 pub mod pages;
 pub mod return_to;
+#[cfg(feature = "ssr")]
+pub mod saml;
 pub mod sso;
 #[cfg(feature = "ssr")]
 pub mod ssr;

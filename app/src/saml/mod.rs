@@ -1,0 +1,21 @@
+//! SAML 2.0 service provider, the protocol layer only: reading an IdP's
+//! metadata, writing Latchkey's own SP metadata, and turning a SAMLResponse
+//! into a verified identity. It knows nothing of HTTP or the database; the
+//! connection lifecycle, replay records and provisioning live above it.
+//!
+//! XML signatures are checked by xmlsec1 through `samael` (never by code of
+//! ours); this layer adds what samael leaves open: it refuses IdP metadata
+//! without a signing certificate (samael would skip verification), DTDs
+//! and comments in the signed document, SHA-1 unless allowed, an audience
+//! that is not ours, and an `InResponseTo` we did not issue.
+
+mod error;
+pub mod idp_metadata;
+pub mod sp_metadata;
+pub mod verify;
+mod xml_guard;
+
+#[cfg(test)]
+mod test_idp;
+
+pub use error::SamlError;
