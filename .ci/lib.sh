@@ -57,6 +57,18 @@ ensure_node_packages() {
   fi
 }
 
+# The real SAML IdP of the tests: Debian's SimpleSAMLphp on PHP's built-in
+# server (end2end/saml-idp/run.sh); php-xml is required but not pulled in.
+ensure_saml_idp() {
+  local missing=()
+  for p in simplesamlphp php-cli php-xml xmlsec1; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    apt_install "${missing[@]}"
+  fi
+}
+
 ensure_chromium() {
   if [[ ! -x /usr/bin/chromium ]]; then
     apt_install chromium

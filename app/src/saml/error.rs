@@ -44,6 +44,10 @@ pub enum SamlError {
     Encrypted,
     #[error("the assertion has no NameID")]
     NoNameId,
+    #[error(
+        "the identity provider wants signed AuthnRequests, and this connection has no SP signing key yet"
+    )]
+    RequestSigning,
 }
 
 impl SamlError {
@@ -70,6 +74,7 @@ impl SamlError {
             Self::Status(_) => "saml_status",
             Self::Encrypted => "saml_encrypted",
             Self::NoNameId => "saml_no_name_id",
+            Self::RequestSigning => "saml_request_signing",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! and comments in the signed document, SHA-1 unless allowed, an audience
 //! that is not ours, and an `InResponseTo` we did not issue.
 
+pub mod authn_request;
 mod error;
 pub mod idp_metadata;
 pub mod sp_metadata;

@@ -25,6 +25,7 @@ mod mfa;
 mod orgs;
 mod processes;
 mod reliability;
+mod saml_real_idp;
 mod security_headers;
 mod sso_algorithms;
 mod sso_config;

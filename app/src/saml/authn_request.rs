@@ -1,0 +1,98 @@
+//! The AuthnRequest of an SP-initiated sign-in, sent with the HTTP-Redirect
+//! binding. Its ID is what the response's `InResponseTo` must echo, so it is
+//! long and random (samael's own is 32 bits).
+
+use super::SamlError;
+use super::idp_metadata::IdpMetadata;
+use rand::RngCore;
+use samael::service_provider::ServiceProvider;
+
+pub struct AuthnRedirect {
+    /// Kept with the browser's sign-in state until the response comes.
+    pub request_id: String,
+    /// Where to send the browser.
+    pub url: String,
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    // An NCName: it must not start with a digit.
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("_lk{hex}")
+}
+
+/// The redirect to `idp`'s sign-on endpoint for an AuthnRequest from
+/// `sp_entity_id`, answered at `acs_url` (HTTP-POST), carrying
+/// `relay_state` back.
+pub fn authn_request_redirect(
+    idp: &IdpMetadata,
+    sp_entity_id: &str,
+    acs_url: &str,
+    relay_state: &str,
+) -> Result<AuthnRedirect, SamlError> {
+    if idp.want_authn_requests_signed {
+        return Err(SamlError::RequestSigning);
+    }
+    let sp = ServiceProvider {
+        entity_id: Some(sp_entity_id.to_owned()),
+        acs_url: Some(acs_url.to_owned()),
+        authn_name_id_format: Some(
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".to_owned(),
+        ),
+        ..Default::default()
+    };
+    let mut request = sp
+        .make_authentication_request(&idp.sso_url)
+        .map_err(|_| SamlError::Malformed)?;
+    request.id = new_request_id();
+    request.force_authn = None;
+    let url = request
+        .redirect(relay_state)
+        .ok()
+        .flatten()
+        .ok_or(SamlError::NoSsoService)?;
+    Ok(AuthnRedirect {
+        request_id: request.id,
+        url: url.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_idp::{ACS, SP_ENTITY, TestIdp};
+    use super::*;
+
+    #[test]
+    fn the_redirect_carries_a_fresh_long_request_id_and_the_relay_state() {
+        let idp = IdpMetadata::parse(&TestIdp::new("https://idp.example.test").metadata())
+            .expect("test fixture");
+        let a = authn_request_redirect(&idp, SP_ENTITY, ACS, "/o/acme").expect("test fixture");
+        let b = authn_request_redirect(&idp, SP_ENTITY, ACS, "").expect("test fixture");
+        assert_ne!(a.request_id, b.request_id);
+        assert_eq!(a.request_id.len(), 43);
+        let url = url::Url::parse(&a.url).expect("test fixture");
+        assert_eq!(
+            url.as_str().split('?').next(),
+            Some("https://idp.example.test/sso")
+        );
+        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(query.get("RelayState").map(String::as_str), Some("/o/acme"));
+        assert!(query.get("SAMLRequest").is_some_and(|r| r.len() > 100));
+        assert!(!b.url.contains("RelayState"));
+    }
+
+    #[test]
+    fn an_idp_that_wants_signed_requests_is_refused_until_there_is_an_sp_key() {
+        let xml = TestIdp::new("https://idp.example.test").metadata().replace(
+            "<md:IDPSSODescriptor ",
+            "<md:IDPSSODescriptor WantAuthnRequestsSigned=\"true\" ",
+        );
+        let idp = IdpMetadata::parse(&xml).expect("test fixture");
+        assert!(idp.want_authn_requests_signed);
+        assert_eq!(
+            authn_request_redirect(&idp, SP_ENTITY, ACS, "").err(),
+            Some(SamlError::RequestSigning)
+        );
+    }
+}

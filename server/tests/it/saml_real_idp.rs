@@ -1,0 +1,278 @@
+//! The SAML protocol layer against a real, independent IdP: Debian's
+//! SimpleSAMLphp (`end2end/saml-idp/run.sh`), started here on 127.0.0.1.
+//! Its metadata is read, an SP-initiated and an IdP-initiated sign-in go
+//! through its login form, and the responses it signs are verified.
+
+use crate::sso_real_idp::{Browser, Page, free_port};
+use app::saml::SamlError;
+use app::saml::authn_request::authn_request_redirect;
+use app::saml::idp_metadata::IdpMetadata;
+use app::saml::verify::{Expectations, verify_response};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SP_ENTITY: &str = "https://latchkey.test/saml/org_1/metadata";
+const ACS: &str = "http://127.0.0.1:9/saml/org_1/acs";
+
+/// SimpleSAMLphp on a free port with a scratch directory, killed (and the
+/// directory removed) when dropped.
+struct SamlIdp {
+    base: String,
+    dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl Drop for SamlIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl SamlIdp {
+    async fn start() -> Self {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-saml-idp-{}-{port}", std::process::id()));
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/saml-idp/run.sh");
+        let child = std::process::Command::new(script)
+            .arg(port.to_string())
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("end2end/saml-idp/run.sh: install simplesamlphp, php-cli and php-xml (.ci/test does)");
+        let idp = Self {
+            base: format!("http://127.0.0.1:{port}/simplesaml"),
+            dir,
+            child,
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http
+                .get(idp.metadata_url())
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return idp;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("SimpleSAMLphp did not start on {} within 10 s", idp.base);
+    }
+
+    fn metadata_url(&self) -> String {
+        format!("{}/saml2/idp/metadata.php", self.base)
+    }
+
+    /// Registers the SP (the file is re-read on every request).
+    fn register_sp(&self, entity_id: &str, acs: &str) {
+        let php = format!(
+            "<?php\n$metadata['{entity_id}'] = [\n  'AssertionConsumerService' => '{acs}',\n  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n];\n"
+        );
+        std::fs::write(self.dir.join("metadata/saml20-sp-remote.php"), php)
+            .expect("write SP metadata");
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#039;", "'")
+        .replace("&#43;", "+")
+        .replace("&#x2B;", "+")
+        .replace("&#61;", "=")
+        .replace("&#x3D;", "=")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of the input named `name` on `page`.
+fn input(page: &Page, name: &str) -> Option<String> {
+    page.body.split("<input").skip(1).find_map(|tag| {
+        let tag = tag.split('>').next().unwrap_or_default();
+        tag.contains(&format!("name=\"{name}\"")).then(|| {
+            tag.split("value=\"")
+                .nth(1)
+                .and_then(|v| v.split('"').next())
+                .map(unescape)
+                .unwrap_or_default()
+        })
+    })
+}
+
+/// Answers SimpleSAMLphp's login form, if it shows one, and returns the
+/// page that posts the SAMLResponse to the ACS.
+async fn sign_in(browser: &mut Browser, mut page: Page, user: &str, password: &str) -> Page {
+    if let Some(auth_state) = input(&page, "AuthState") {
+        page = browser
+            .go(
+                page.url.as_str(),
+                Some(vec![
+                    ("username".into(), user.into()),
+                    ("password".into(), password.into()),
+                    ("AuthState".into(), auth_state),
+                ]),
+            )
+            .await;
+    }
+    assert!(
+        page.body.contains("SAMLResponse"),
+        "no SAMLResponse form from the IdP: {}",
+        page.body
+    );
+    page
+}
+
+fn expect<'a>(request_ids: &'a [&'a str], allow_idp_initiated: bool) -> Expectations<'a> {
+    Expectations {
+        sp_entity_id: SP_ENTITY,
+        acs_url: ACS,
+        request_ids,
+        allow_idp_initiated,
+        allow_sha1: false,
+    }
+}
+
+#[tokio::test]
+async fn simplesamlphp_metadata_and_sign_ins_verify() {
+    let idp = SamlIdp::start().await;
+    idp.register_sp(SP_ENTITY, ACS);
+
+    // Metadata: endpoints and the signing certificate, whose fingerprint
+    // openssl computes independently.
+    let xml = reqwest::get(idp.metadata_url())
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("body");
+    let md = IdpMetadata::parse(&xml).expect("SimpleSAMLphp's metadata");
+    assert_eq!(md.entity_id, idp.metadata_url());
+    assert_eq!(md.sso_url, format!("{}/saml2/idp/SSOService.php", idp.base));
+    assert_eq!(
+        md.slo_url,
+        Some(format!("{}/saml2/idp/SingleLogoutService.php", idp.base))
+    );
+    assert_eq!(
+        md.certificates.len(),
+        1,
+        "the signing certificate, not the encryption one"
+    );
+    let openssl = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(idp.dir.join("cert/idp.pem"))
+        .output()
+        .expect("openssl");
+    let fingerprint = String::from_utf8_lossy(&openssl.stdout);
+    assert!(
+        fingerprint
+            .trim()
+            .ends_with(&md.certificates[0].sha256_fingerprint),
+        "{fingerprint} vs {}",
+        md.certificates[0].sha256_fingerprint
+    );
+    assert_eq!(md.certificates[0].subject, "CN=SimpleSAMLphp test IdP");
+
+    // SP-initiated: our AuthnRequest, the IdP's login form, its response.
+    let mut browser = Browser::new();
+    let request = authn_request_redirect(&md, SP_ENTITY, ACS, "/o/acme").expect("AuthnRequest");
+    let page = browser.go(&request.url, None).await;
+    let page = sign_in(&mut browser, page, "ada", "ada-password").await;
+    assert!(page.body.contains(ACS), "the form posts to our ACS");
+    assert_eq!(input(&page, "RelayState").as_deref(), Some("/o/acme"));
+    let response = input(&page, "SAMLResponse").expect("SAMLResponse");
+    let ids = [request.request_id.as_str()];
+    let v = verify_response(&response, &md, &expect(&ids, false)).expect("verified");
+    assert_eq!(v.issuer, md.entity_id);
+    assert_eq!(v.name_id, "ada@example.com");
+    assert_eq!(
+        v.in_response_to.as_deref(),
+        Some(request.request_id.as_str())
+    );
+    assert_eq!(v.attributes["groups"], vec!["eng", "admins"]);
+    assert_eq!(v.attributes["givenName"], vec!["Ada"]);
+    assert!(v.session_index.is_some());
+    // The same response for another request, or another SP, is refused.
+    assert_eq!(
+        verify_response(&response, &md, &expect(&["_lkother"], false)),
+        Err(SamlError::InResponseTo)
+    );
+    let other_sp = Expectations {
+        sp_entity_id: "https://other.test/sp",
+        ..expect(&ids, false)
+    };
+    assert_eq!(
+        verify_response(&response, &md, &other_sp),
+        Err(SamlError::Audience)
+    );
+
+    // IdP-initiated, from the IdP's session: accepted only when allowed.
+    let start = format!(
+        "{}/saml2/idp/SSOService.php?spentityid={}&RelayState=%2Fo%2Facme",
+        idp.base, SP_ENTITY
+    );
+    let page = browser.go(&start, None).await;
+    let page = sign_in(&mut browser, page, "ada", "ada-password").await;
+    let unsolicited = input(&page, "SAMLResponse").expect("SAMLResponse");
+    let v = verify_response(&unsolicited, &md, &expect(&[], true)).expect("verified");
+    assert_eq!(
+        (v.name_id.as_str(), v.in_response_to),
+        ("ada@example.com", None)
+    );
+    assert_eq!(
+        verify_response(&unsolicited, &md, &expect(&[], false)),
+        Err(SamlError::Unsolicited)
+    );
+
+    // Another IdP's certificate: SimpleSAMLphp's signature does not verify.
+    let foreign = xml.replace(
+        &data_encoding::BASE64.encode(&pem_der(&idp.dir.join("cert/idp.pem"))),
+        &data_encoding::BASE64.encode(&other_cert_der()),
+    );
+    let foreign = IdpMetadata::parse(&foreign).expect("metadata with another certificate");
+    assert_eq!(
+        verify_response(&unsolicited, &foreign, &expect(&[], true)),
+        Err(SamlError::Signature)
+    );
+}
+
+fn pem_der(path: &std::path::Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(path).expect("pem");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    data_encoding::BASE64
+        .decode(b64.as_bytes())
+        .expect("pem body")
+}
+
+/// A certificate of a key SimpleSAMLphp never saw.
+fn other_cert_der() -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("latchkey-other-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=other",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("k.pem"))
+        .arg("-out")
+        .arg(dir.join("c.pem"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    let der = pem_der(&dir.join("c.pem"));
+    let _ = std::fs::remove_dir_all(&dir);
+    der
+}
