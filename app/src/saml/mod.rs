@@ -9,9 +9,11 @@
 //! and comments in the signed document, SHA-1 unless allowed, an audience
 //! that is not ours, and an `InResponseTo` we did not issue.
 
+pub mod attributes;
 pub mod authn_request;
 mod error;
 pub mod idp_metadata;
+pub mod sp_key;
 pub mod sp_metadata;
 pub mod verify;
 mod xml_guard;

@@ -30,6 +30,9 @@ pub struct Expectations<'a> {
     pub request_ids: &'a [&'a str],
     pub allow_idp_initiated: bool,
     pub allow_sha1: bool,
+    /// The connection's SP private key (PKCS#1 DER), to decrypt
+    /// `EncryptedAssertion`s; without it they are refused.
+    pub decryption_key: Option<&'a [u8]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +62,23 @@ pub fn verify_response(
         .decode(compact)
         .map_err(|_| SamlError::Malformed)?;
     let xml = std::str::from_utf8(&bytes).map_err(|_| SamlError::Malformed)?;
-    let unsolicited = screen(xml, expect)?;
+    let Screened {
+        unsolicited,
+        encrypted,
+    } = screen(xml, expect)?;
     if unsolicited && !expect.allow_idp_initiated {
         return Err(SamlError::Unsolicited);
     }
+    let key = expect
+        .decryption_key
+        .map(|der| {
+            openssl::rsa::Rsa::private_key_from_der(der)
+                .and_then(openssl::pkey::PKey::from_rsa)
+                .map_err(|_| SamlError::Encrypted)
+        })
+        .transpose()?;
     let sp = ServiceProvider {
+        key,
         entity_id: Some(expect.sp_entity_id.to_owned()),
         acs_url: Some(expect.acs_url.to_owned()),
         idp_metadata: idp.descriptor.clone(),
@@ -89,14 +104,20 @@ pub fn verify_response(
     }
     let assertion = sp
         .parse_xml_response(xml, Some(expect.request_ids))
-        .map_err(map_error)?;
+        .map_err(|e| map_error(e, encrypted))?;
     read_verified(&assertion, expect, unsolicited)
 }
 
-/// Checks on the raw document. Returns whether it is unsolicited (no
-/// `InResponseTo` on the Response); this is only a routing hint until the
-/// verified assertion confirms it.
-fn screen(xml: &str, expect: &Expectations<'_>) -> Result<bool, SamlError> {
+/// What the raw document says, before verification: routing hints only.
+struct Screened {
+    /// No `InResponseTo` on the Response (confirmed on the verified
+    /// assertion later).
+    unsolicited: bool,
+    encrypted: bool,
+}
+
+/// Checks on the raw document.
+fn screen(xml: &str, expect: &Expectations<'_>) -> Result<Screened, SamlError> {
     let doc = xml_guard::parse(xml)?;
     xml_guard::no_comment_in_text(&doc)?;
     let root = doc.root_element();
@@ -127,10 +148,10 @@ fn screen(xml: &str, expect: &Expectations<'_>) -> Result<bool, SamlError> {
     if assertions > 1 {
         return Err(SamlError::Wrapping);
     }
-    if doc
+    let encrypted = doc
         .descendants()
-        .any(|n| n.tag_name().name() == "EncryptedAssertion")
-    {
+        .any(|n| n.tag_name().name() == "EncryptedAssertion");
+    if encrypted && expect.decryption_key.is_none() {
         return Err(SamlError::Encrypted);
     }
     if !expect.allow_sha1 {
@@ -143,11 +164,16 @@ fn screen(xml: &str, expect: &Expectations<'_>) -> Result<bool, SamlError> {
             return Err(SamlError::Sha1);
         }
     }
-    Ok(root.attribute("InResponseTo").is_none())
+    Ok(Screened {
+        unsolicited: root.attribute("InResponseTo").is_none(),
+        encrypted,
+    })
 }
 
-fn map_error(e: SpError) -> SamlError {
+fn map_error(e: SpError, encrypted: bool) -> SamlError {
     match e {
+        // After the signature verified: the key does not open it.
+        SpError::CryptoProviderError(_) if encrypted => SamlError::Encrypted,
         SpError::DestinationValidationError { .. } | SpError::AssertionRecipientMismatch { .. } => {
             SamlError::Destination
         }
@@ -276,6 +302,7 @@ mod tests {
             request_ids,
             allow_idp_initiated: true,
             allow_sha1: false,
+            decryption_key: None,
         }
     }
 

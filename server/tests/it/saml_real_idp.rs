@@ -7,6 +7,7 @@ use crate::sso_real_idp::{Browser, Page, free_port};
 use app::saml::SamlError;
 use app::saml::authn_request::authn_request_redirect;
 use app::saml::idp_metadata::IdpMetadata;
+use app::saml::sp_key::SpKey;
 use app::saml::verify::{Expectations, verify_response};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,10 +69,14 @@ impl SamlIdp {
         format!("{}/saml2/idp/metadata.php", self.base)
     }
 
-    /// Registers the SP (the file is re-read on every request).
-    fn register_sp(&self, entity_id: &str, acs: &str) {
+    /// Registers the SP (the file is re-read on every request); with a
+    /// certificate, assertions to it are encrypted.
+    fn register_sp(&self, entity_id: &str, acs: &str, encrypt_to: Option<&str>) {
+        let encryption = encrypt_to
+            .map(|cert| format!("  'assertion.encryption' => true,\n  'certData' => '{cert}',\n"))
+            .unwrap_or_default();
         let php = format!(
-            "<?php\n$metadata['{entity_id}'] = [\n  'AssertionConsumerService' => '{acs}',\n  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n];\n"
+            "<?php\n$metadata['{entity_id}'] = [\n  'AssertionConsumerService' => '{acs}',\n  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n{encryption}];\n"
         );
         std::fs::write(self.dir.join("metadata/saml20-sp-remote.php"), php)
             .expect("write SP metadata");
@@ -134,13 +139,14 @@ fn expect<'a>(request_ids: &'a [&'a str], allow_idp_initiated: bool) -> Expectat
         request_ids,
         allow_idp_initiated,
         allow_sha1: false,
+        decryption_key: None,
     }
 }
 
 #[tokio::test]
 async fn simplesamlphp_metadata_and_sign_ins_verify() {
     let idp = SamlIdp::start().await;
-    idp.register_sp(SP_ENTITY, ACS);
+    idp.register_sp(SP_ENTITY, ACS, None);
 
     // Metadata: endpoints and the signing certificate, whose fingerprint
     // openssl computes independently.
@@ -237,6 +243,53 @@ async fn simplesamlphp_metadata_and_sign_ins_verify() {
     assert_eq!(
         verify_response(&unsolicited, &foreign, &expect(&[], true)),
         Err(SamlError::Signature)
+    );
+}
+
+#[tokio::test]
+async fn simplesamlphp_encrypted_assertions_decrypt_with_the_connection_key_only() {
+    let idp = SamlIdp::start().await;
+    let key = SpKey::generate("Latchkey SP org_1", 30).expect("SP key");
+    idp.register_sp(SP_ENTITY, ACS, Some(&key.cert_b64()));
+    let xml = reqwest::get(idp.metadata_url())
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("body");
+    let md = IdpMetadata::parse(&xml).expect("metadata");
+
+    let mut browser = Browser::new();
+    let request = authn_request_redirect(&md, SP_ENTITY, ACS, "").expect("AuthnRequest");
+    let page = browser.go(&request.url, None).await;
+    let page = sign_in(&mut browser, page, "bob", "bob-password").await;
+    let response = input(&page, "SAMLResponse").expect("SAMLResponse");
+    let raw = data_encoding::BASE64
+        .decode(response.as_bytes())
+        .expect("base64");
+    let raw = String::from_utf8(raw).expect("utf-8");
+    assert!(raw.contains("EncryptedAssertion") && !raw.contains("bob@other.test"));
+
+    let ids = [request.request_id.as_str()];
+    let with_key = Expectations {
+        decryption_key: Some(&key.key_der),
+        ..expect(&ids, false)
+    };
+    let v = verify_response(&response, &md, &with_key).expect("decrypted and verified");
+    assert_eq!(v.name_id, "bob@other.test");
+    assert_eq!(v.attributes["groups"], vec!["sales"]);
+    assert_eq!(
+        verify_response(&response, &md, &expect(&ids, false)),
+        Err(SamlError::Encrypted)
+    );
+    let other = SpKey::generate("someone else", 30).expect("SP key");
+    let wrong_key = Expectations {
+        decryption_key: Some(&other.key_der),
+        ..expect(&ids, false)
+    };
+    assert_eq!(
+        verify_response(&response, &md, &wrong_key),
+        Err(SamlError::Encrypted)
     );
 }
 
