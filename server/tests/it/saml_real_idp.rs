@@ -33,6 +33,17 @@ impl Drop for SamlIdp {
 
 impl SamlIdp {
     async fn start() -> Self {
+        // A port picked free can be taken before PHP binds it (tests run in
+        // parallel); PHP then exits and is started again elsewhere.
+        for _ in 0..3 {
+            if let Some(idp) = Self::try_start().await {
+                return idp;
+            }
+        }
+        panic!("SimpleSAMLphp did not start in three attempts");
+    }
+
+    async fn try_start() -> Option<Self> {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("latchkey-saml-idp-{}-{port}", std::process::id()));
@@ -45,24 +56,27 @@ impl SamlIdp {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("end2end/saml-idp/run.sh: install simplesamlphp, php-cli and php-xml (.ci/test does)");
-        let idp = Self {
+        let mut idp = Self {
             base: format!("http://127.0.0.1:{port}/simplesaml"),
             dir,
             child,
         };
         let http = reqwest::Client::new();
-        for _ in 0..100 {
+        for _ in 0..300 {
             if http
                 .get(idp.metadata_url())
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return idp;
+                return Some(idp);
+            }
+            if idp.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("SimpleSAMLphp did not start on {} within 10 s", idp.base);
+        panic!("SimpleSAMLphp did not start on {} within 30 s", idp.base);
     }
 
     fn metadata_url(&self) -> String {

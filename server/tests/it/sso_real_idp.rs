@@ -46,6 +46,17 @@ impl RealIdp {
     }
 
     async fn launch(automatic: bool) -> Self {
+        // A port picked free can be taken before node binds it (tests run
+        // in parallel), so a node that exits is started again elsewhere.
+        for _ in 0..3 {
+            if let Some(idp) = Self::try_launch(automatic).await {
+                return idp;
+            }
+        }
+        panic!("oidc-provider did not start in three attempts");
+    }
+
+    async fn try_launch(automatic: bool) -> Option<Self> {
         let port = free_port();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
         // Spawning is quick; std keeps the test off tokio's process feature.
@@ -60,20 +71,24 @@ impl RealIdp {
             .expect("node end2end/idp.mjs: install Node and run `npm ci` in end2end/ (.ci/test does both)");
         let base = format!("http://127.0.0.1:{port}");
         // Owned before the wait, so a failed start still kills the process.
-        let idp = Self { base, child };
+        let mut idp = Self { base, child };
         let http = reqwest::Client::new();
-        for _ in 0..100 {
+        // Generous: a loaded 2-core machine runs many tests beside this one.
+        for _ in 0..300 {
             let ready = http
                 .get(format!("{}/.well-known/openid-configuration", idp.base))
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
             if ready {
-                return idp;
+                return Some(idp);
+            }
+            if idp.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("oidc-provider did not start on {} within 10 s", idp.base);
+        panic!("oidc-provider did not start on {} within 30 s", idp.base);
     }
 }
 
