@@ -3,8 +3,9 @@
 use app::ssr::db::Db;
 use std::time::Duration;
 
-/// Deletes expired sessions, unfinished SSO flows and stale sign-in failure
-/// counters every ten minutes.
+/// Deletes expired sessions, unfinished SSO flows, SAML request and replay
+/// records past their window, and stale sign-in failure counters every ten
+/// minutes.
 pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::identity::limits::LoginLimiter>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -23,6 +24,9 @@ pub fn spawn_session_cleanup(db: Db, limiter: std::sync::Arc<app::identity::limi
             }
             if let Err(e) = app::sso::logout::delete_expired_jtis(&db).await {
                 tracing::warn!(error = %e, "could not remove old logout-token records");
+            }
+            if let Err(e) = app::saml::store::delete_expired(&db).await {
+                tracing::warn!(error = %e, "could not remove old SAML request and replay records");
             }
         }
     });

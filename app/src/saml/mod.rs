@@ -1,7 +1,8 @@
-//! SAML 2.0 service provider, the protocol layer only: reading an IdP's
-//! metadata, writing Latchkey's own SP metadata, and turning a SAMLResponse
-//! into a verified identity. It knows nothing of HTTP or the database; the
-//! connection lifecycle, replay records and provisioning live above it.
+//! SAML 2.0 service provider: reading an IdP's metadata, writing
+//! Latchkey's own SP metadata, and turning a SAMLResponse into a verified
+//! identity (all of it without HTTP or the database), plus `store`, the
+//! outstanding requests and replay records kept in the database. The
+//! connection lifecycle and provisioning live above it.
 //!
 //! XML signatures are checked by xmlsec1 through `samael` (never by code of
 //! ours); this layer adds what samael leaves open: it refuses IdP metadata
@@ -15,6 +16,7 @@ mod error;
 pub mod idp_metadata;
 pub mod sp_key;
 pub mod sp_metadata;
+pub mod store;
 pub mod verify;
 mod xml_guard;
 
