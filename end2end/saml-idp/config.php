@@ -20,6 +20,8 @@ $config = [
     'enable.saml20-idp' => true,
     'module.enable' => ['exampleauth' => true, 'core' => true, 'saml' => true],
     'session.cookie.secure' => false,
+    // Where IdP-initiated logout may return to: the SPs of the tests.
+    'trusted.url.domains' => ['127.0.0.1', '127.0.0.1:9', '127.0.0.1:3100'],
     'session.cookie.samesite' => null,
     'session.phpsession.cookiename' => 'SSPTESTSESSID',
     'store.type' => 'phpsession',

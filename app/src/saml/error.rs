@@ -48,6 +48,10 @@ pub enum SamlError {
         "the identity provider wants signed AuthnRequests, and this connection has no SP signing key yet"
     )]
     RequestSigning,
+    #[error(
+        "the identity provider publishes no SingleLogoutService with the HTTP-Redirect binding"
+    )]
+    NoSloService,
 }
 
 impl SamlError {
@@ -75,6 +79,7 @@ impl SamlError {
             Self::Encrypted => "saml_encrypted",
             Self::NoNameId => "saml_no_name_id",
             Self::RequestSigning => "saml_request_signing",
+            Self::NoSloService => "saml_no_slo_service",
         }
     }
 }

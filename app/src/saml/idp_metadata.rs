@@ -28,6 +28,9 @@ pub struct IdpMetadata {
     pub slo_url: Option<String>,
     pub want_authn_requests_signed: bool,
     pub certificates: Vec<IdpCertificate>,
+    /// The same certificates, DER, for signatures outside samael (the
+    /// Redirect binding's query signatures).
+    pub(super) certs_der: Vec<Vec<u8>>,
     /// The parsed document, which samael verifies responses against.
     pub(super) descriptor: EntityDescriptor,
 }
@@ -72,6 +75,7 @@ impl IdpMetadata {
             slo_url,
             want_authn_requests_signed,
             certificates,
+            certs_der: ders.iter().map(|d| d.der_data().to_vec()).collect(),
             descriptor,
         })
     }

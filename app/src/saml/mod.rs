@@ -14,6 +14,8 @@ pub mod attributes;
 pub mod authn_request;
 mod error;
 pub mod idp_metadata;
+pub mod logout;
+mod redirect;
 pub mod sp_key;
 pub mod sp_metadata;
 pub mod store;

@@ -1,6 +1,8 @@
 //! Latchkey's SP metadata for one connection: what an IdP admin imports (or
 //! what the IdP fetches from `GET /saml/{org_id}/metadata`).
 
+use super::xml_guard::escape;
+
 /// The values the metadata states.
 pub struct SpDescription<'a> {
     pub entity_id: &'a str,
@@ -9,13 +11,6 @@ pub struct SpDescription<'a> {
     /// Base64 DER of the SP certificate (signing requests, and decrypting
     /// assertions), when the connection has one.
     pub certificate_b64: Option<&'a str>,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub fn sp_metadata_xml(sp: &SpDescription<'_>) -> String {

@@ -92,6 +92,11 @@ impl TestIdp {
         }
     }
 
+    /// The private key (PKCS#1 DER), to sign Redirect-binding messages.
+    pub fn key_der(&self) -> &[u8] {
+        &self.key_der
+    }
+
     fn cert_b64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.cert.der_data())
     }

@@ -5,6 +5,14 @@
 
 use super::SamlError;
 
+/// Escapes text and attribute values for the XML we write.
+pub(super) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Parses `xml` with roxmltree, which refuses DTDs by default.
 pub(super) fn parse(xml: &str) -> Result<roxmltree::Document<'_>, SamlError> {
     roxmltree::Document::parse(xml).map_err(|e| match e {

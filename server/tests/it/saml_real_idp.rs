@@ -7,6 +7,10 @@ use crate::sso_real_idp::{Browser, Page, free_port};
 use app::saml::SamlError;
 use app::saml::authn_request::authn_request_redirect;
 use app::saml::idp_metadata::IdpMetadata;
+use app::saml::logout::{
+    SignedOut, logout_request_redirect, logout_response_redirect, read_logout_request,
+    read_logout_response,
+};
 use app::saml::sp_key::SpKey;
 use app::saml::verify::{Expectations, verify_response};
 use std::path::PathBuf;
@@ -83,14 +87,11 @@ impl SamlIdp {
         format!("{}/saml2/idp/metadata.php", self.base)
     }
 
-    /// Registers the SP (the file is re-read on every request); with a
-    /// certificate, assertions to it are encrypted.
-    fn register_sp(&self, entity_id: &str, acs: &str, encrypt_to: Option<&str>) {
-        let encryption = encrypt_to
-            .map(|cert| format!("  'assertion.encryption' => true,\n  'certData' => '{cert}',\n"))
-            .unwrap_or_default();
+    /// Registers the SP (the file is re-read on every request); `extra`
+    /// holds more entries of its PHP array.
+    fn register_sp(&self, entity_id: &str, acs: &str, extra: &str) {
         let php = format!(
-            "<?php\n$metadata['{entity_id}'] = [\n  'AssertionConsumerService' => '{acs}',\n  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n{encryption}];\n"
+            "<?php\n$metadata['{entity_id}'] = [\n  'AssertionConsumerService' => '{acs}',\n  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n{extra}];\n"
         );
         std::fs::write(self.dir.join("metadata/saml20-sp-remote.php"), php)
             .expect("write SP metadata");
@@ -160,7 +161,7 @@ fn expect<'a>(request_ids: &'a [&'a str], allow_idp_initiated: bool) -> Expectat
 #[tokio::test]
 async fn simplesamlphp_metadata_and_sign_ins_verify() {
     let idp = SamlIdp::start().await;
-    idp.register_sp(SP_ENTITY, ACS, None);
+    idp.register_sp(SP_ENTITY, ACS, "");
 
     // Metadata: endpoints and the signing certificate, whose fingerprint
     // openssl computes independently.
@@ -264,7 +265,14 @@ async fn simplesamlphp_metadata_and_sign_ins_verify() {
 async fn simplesamlphp_encrypted_assertions_decrypt_with_the_connection_key_only() {
     let idp = SamlIdp::start().await;
     let key = SpKey::generate("Latchkey SP org_1", 30).expect("SP key");
-    idp.register_sp(SP_ENTITY, ACS, Some(&key.cert_b64()));
+    idp.register_sp(
+        SP_ENTITY,
+        ACS,
+        &format!(
+            "'assertion.encryption' => true, 'certData' => '{}',",
+            key.cert_b64()
+        ),
+    );
     let xml = reqwest::get(idp.metadata_url())
         .await
         .expect("metadata")
@@ -305,6 +313,128 @@ async fn simplesamlphp_encrypted_assertions_decrypt_with_the_connection_key_only
         verify_response(&response, &md, &wrong_key),
         Err(SamlError::Encrypted)
     );
+}
+
+#[tokio::test]
+async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
+    const SITE: &str = "http://127.0.0.1:9/";
+    const SLO: &str = "http://127.0.0.1:9/saml/org_1/slo";
+    let idp = SamlIdp::start().await;
+    let key = SpKey::generate("Latchkey SP org_1", 30).expect("SP key");
+    // The IdP checks our signatures on logout messages.
+    idp.register_sp(
+        SP_ENTITY,
+        ACS,
+        &format!(
+            "'SingleLogoutService' => '{SLO}', 'certData' => '{}', 'validate.logout' => true,",
+            key.cert_b64()
+        ),
+    );
+    let xml = reqwest::get(idp.metadata_url())
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("body");
+    let md = IdpMetadata::parse(&xml).expect("metadata");
+    let mut browser = Browser::stopping_at(SITE);
+
+    // IdP-initiated: the IdP's signed LogoutRequest names the session; our
+    // signed answer lets it finish and return to ReturnTo.
+    let session = sp_initiated_sign_in(&mut browser, &md).await;
+    let page = browser
+        .go(
+            &format!(
+                "{}/saml2/idp/SingleLogoutService.php?ReturnTo={SITE}done",
+                idp.base
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        page.url.as_str().starts_with(SLO),
+        "sent to our SLO: {}",
+        page.url
+    );
+    let request = read_logout_request(page.url.query().unwrap_or(""), &md, SLO, false)
+        .expect("the IdP's LogoutRequest");
+    assert_eq!(request.name_id, "ada@example.com");
+    assert_eq!(
+        request.session_indexes,
+        vec![session.session_index.clone().expect("index")]
+    );
+    let answer = logout_response_redirect(
+        &md,
+        SP_ENTITY,
+        &request.id,
+        request.relay_state.as_deref(),
+        &key.key_der,
+    )
+    .expect("LogoutResponse");
+    let done = browser.go(&answer, None).await;
+    assert_eq!(
+        done.url.as_str(),
+        format!("{SITE}done"),
+        "the IdP accepted our answer"
+    );
+
+    // SP-initiated: our signed LogoutRequest, the IdP's signed answer.
+    let session = sp_initiated_sign_in(&mut browser, &md).await;
+    let who = SignedOut {
+        name_id: &session.name_id,
+        name_id_format: session.name_id_format.as_deref(),
+        session_index: session.session_index.as_deref(),
+    };
+    let (id, url) =
+        logout_request_redirect(&md, SP_ENTITY, &who, Some("/signed-out"), &key.key_der)
+            .expect("LogoutRequest");
+    let page = browser.go(&url, None).await;
+    assert!(
+        page.url.as_str().starts_with(SLO),
+        "answered at our SLO: {} {}",
+        page.url,
+        page.body
+    );
+    let query = page.url.query().unwrap_or("");
+    assert_eq!(
+        read_logout_response(query, &md, SLO, &id, false),
+        Ok(Some("/signed-out".into()))
+    );
+    assert_eq!(
+        read_logout_response(query, &md, SLO, "_lkother", false),
+        Err(SamlError::InResponseTo)
+    );
+
+    // A LogoutRequest signed with a key the IdP does not know is refused
+    // there: no answer comes back to our SLO.
+    let session = sp_initiated_sign_in(&mut browser, &md).await;
+    let who = SignedOut {
+        name_id: &session.name_id,
+        name_id_format: session.name_id_format.as_deref(),
+        session_index: session.session_index.as_deref(),
+    };
+    let other = SpKey::generate("not ours", 2).expect("key");
+    let (_, forged) =
+        logout_request_redirect(&md, SP_ENTITY, &who, None, &other.key_der).expect("forged");
+    let page = browser.go(&forged, None).await;
+    assert!(
+        !page.url.as_str().starts_with(SITE),
+        "the IdP answered a forged request: {}",
+        page.url
+    );
+}
+
+/// An SP-initiated sign-in of `ada`, verified.
+async fn sp_initiated_sign_in(
+    browser: &mut Browser,
+    md: &IdpMetadata,
+) -> app::saml::verify::VerifiedAssertion {
+    let request = authn_request_redirect(md, SP_ENTITY, ACS, "").expect("AuthnRequest");
+    let page = browser.go(&request.url, None).await;
+    let page = sign_in(browser, page, "ada", "ada-password").await;
+    let response = input(&page, "SAMLResponse").expect("SAMLResponse");
+    let ids = [request.request_id.as_str()];
+    verify_response(&response, md, &expect(&ids, false)).expect("verified")
 }
 
 fn pem_der(path: &std::path::Path) -> Vec<u8> {

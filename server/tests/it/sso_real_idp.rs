@@ -125,6 +125,9 @@ pub(crate) struct Browser {
     jar: HashMap<String, HashMap<String, String>>,
     /// The address a trusted proxy in front reports for this browser.
     forwarded_for: Option<String>,
+    /// Redirects to URLs with this prefix are not followed: the page
+    /// returned is the redirect (a stand-in for a site that is not there).
+    stop_at: Option<String>,
 }
 
 pub(crate) struct Page {
@@ -145,6 +148,15 @@ impl Browser {
                 .expect("client"),
             jar: HashMap::new(),
             forwarded_for: None,
+            stop_at: None,
+        }
+    }
+
+    /// A browser that stops at redirects to `prefix` and returns them.
+    pub(crate) fn stopping_at(prefix: &str) -> Self {
+        Self {
+            stop_at: Some(prefix.to_owned()),
+            ..Self::new()
         }
     }
 
@@ -212,6 +224,17 @@ impl Browser {
             if status.is_redirection() {
                 let location = res.headers()["location"].to_str().expect("location");
                 url = url.join(location).expect("redirect target");
+                if self
+                    .stop_at
+                    .as_deref()
+                    .is_some_and(|p| url.as_str().starts_with(p))
+                {
+                    return Ok(Page {
+                        url,
+                        status: StatusCode::FOUND,
+                        body: String::new(),
+                    });
+                }
                 continue;
             }
             return Ok(Page {
