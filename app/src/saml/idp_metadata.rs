@@ -81,6 +81,28 @@ impl IdpMetadata {
     }
 }
 
+/// Why metadata could not be had from a URL: the fetch (SSRF guard,
+/// timeout, status, size) or the document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchMetadataError {
+    #[error(transparent)]
+    Fetch(#[from] crate::sso::net::FetchError),
+    #[error("The metadata at that URL was refused: {0}.")]
+    Metadata(#[from] SamlError),
+}
+
+/// Fetches `url` through the SSRF guard (no redirects, 1 MiB, 10 s) and
+/// reads it; returns the document too, to store beside the connection.
+pub async fn fetch(
+    guard: crate::sso::net::Guard,
+    url: &str,
+) -> Result<(String, IdpMetadata), FetchMetadataError> {
+    let body = crate::sso::net::get(guard, url).await?;
+    let xml = String::from_utf8(body).map_err(|_| SamlError::Malformed)?;
+    let metadata = IdpMetadata::parse(&xml)?;
+    Ok((xml, metadata))
+}
+
 /// The certificates samael will verify with: the same list the admin sees.
 fn signing_certificates(descriptor: &EntityDescriptor) -> Result<Vec<CertificateDer>, SamlError> {
     let sp = ServiceProvider {
@@ -146,6 +168,26 @@ mod tests {
         assert!(c.not_after > now + 300 * 86_400 && c.not_after < now + 400 * 86_400);
         assert_eq!(c.sha256_fingerprint.len(), 32 * 3 - 1);
         assert_ne!(c.sha256_fingerprint, md.certificates[1].sha256_fingerprint);
+    }
+
+    #[tokio::test]
+    async fn metadata_urls_go_through_the_ssrf_guard() {
+        let strict = crate::sso::net::Guard {
+            allow_private: false,
+        };
+        for url in [
+            "https://127.0.0.1/metadata",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/metadata",
+            "http://idp.example.com/metadata",
+            "not a url",
+        ] {
+            let refused = fetch(strict, url).await;
+            assert!(
+                matches!(refused, Err(FetchMetadataError::Fetch(_))),
+                "{url}: {refused:?}"
+            );
+        }
     }
 
     #[test]
