@@ -14,6 +14,7 @@ pub mod health;
 pub mod openapi;
 pub mod orgs_api;
 pub mod panics;
+mod saml;
 pub mod security_api;
 mod security_headers;
 mod server_fn_status;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(sso_flow::router())
         .merge(sso_logout::router())
+        .merge(saml::router())
         .merge(branding::router())
         .leptos_routes_with_context(
             &state,
