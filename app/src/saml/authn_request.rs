@@ -24,14 +24,17 @@ fn new_request_id() -> String {
 
 /// The redirect to `idp`'s sign-on endpoint for an AuthnRequest from
 /// `sp_entity_id`, answered at `acs_url` (HTTP-POST), carrying
-/// `relay_state` back.
+/// `relay_state` back. With `sp_key` (PKCS#1 DER) the request is signed
+/// over the query string, as the Redirect binding signs; without one, an
+/// IdP that wants signed requests is refused here rather than there.
 pub fn authn_request_redirect(
     idp: &IdpMetadata,
     sp_entity_id: &str,
     acs_url: &str,
     relay_state: &str,
+    sp_key: Option<&[u8]>,
 ) -> Result<AuthnRedirect, SamlError> {
-    if idp.want_authn_requests_signed {
+    if idp.want_authn_requests_signed && sp_key.is_none() {
         return Err(SamlError::RequestSigning);
     }
     let sp = ServiceProvider {
@@ -47,14 +50,23 @@ pub fn authn_request_redirect(
         .map_err(|_| SamlError::Malformed)?;
     request.id = new_request_id();
     request.force_authn = None;
-    let url = request
-        .redirect(relay_state)
-        .ok()
-        .flatten()
-        .ok_or(SamlError::NoSsoService)?;
+    let url = match sp_key {
+        Some(key) => {
+            use samael::traits::ToXml;
+            let xml = request.to_string().map_err(|_| SamlError::Malformed)?;
+            let relay = Some(relay_state).filter(|r| !r.is_empty());
+            super::redirect::signed_url(&idp.sso_url, "SAMLRequest", &xml, relay, key)?
+        }
+        None => request
+            .redirect(relay_state)
+            .ok()
+            .flatten()
+            .ok_or(SamlError::NoSsoService)?
+            .to_string(),
+    };
     Ok(AuthnRedirect {
         request_id: request.id,
-        url: url.to_string(),
+        url,
     })
 }
 
@@ -67,8 +79,9 @@ mod tests {
     fn the_redirect_carries_a_fresh_long_request_id_and_the_relay_state() {
         let idp = IdpMetadata::parse(&TestIdp::new("https://idp.example.test").metadata())
             .expect("test fixture");
-        let a = authn_request_redirect(&idp, SP_ENTITY, ACS, "/o/acme").expect("test fixture");
-        let b = authn_request_redirect(&idp, SP_ENTITY, ACS, "").expect("test fixture");
+        let a =
+            authn_request_redirect(&idp, SP_ENTITY, ACS, "/o/acme", None).expect("test fixture");
+        let b = authn_request_redirect(&idp, SP_ENTITY, ACS, "", None).expect("test fixture");
         assert_ne!(a.request_id, b.request_id);
         assert_eq!(a.request_id.len(), 43);
         let url = url::Url::parse(&a.url).expect("test fixture");
@@ -83,6 +96,26 @@ mod tests {
     }
 
     #[test]
+    fn with_a_key_the_request_is_signed_over_the_query_string() {
+        let idp = IdpMetadata::parse(&TestIdp::new("https://idp.example.test").metadata())
+            .expect("test fixture");
+        let key = super::super::sp_key::SpKey::generate("sp", 2).expect("test fixture");
+        let a = authn_request_redirect(&idp, SP_ENTITY, ACS, "/o/acme", Some(&key.key_der))
+            .expect("test fixture");
+        let query = a.url.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let sent = super::super::redirect::read_signed(
+            query,
+            "SAMLRequest",
+            std::slice::from_ref(&key.cert_der),
+            false,
+        )
+        .expect("test fixture");
+        assert!(sent.xml.contains(&format!("ID=\"{}\"", a.request_id)));
+        assert!(sent.xml.contains(ACS));
+        assert_eq!(sent.relay_state.as_deref(), Some("/o/acme"));
+    }
+
+    #[test]
     fn an_idp_that_wants_signed_requests_is_refused_until_there_is_an_sp_key() {
         let xml = TestIdp::new("https://idp.example.test").metadata().replace(
             "<md:IDPSSODescriptor ",
@@ -91,7 +124,7 @@ mod tests {
         let idp = IdpMetadata::parse(&xml).expect("test fixture");
         assert!(idp.want_authn_requests_signed);
         assert_eq!(
-            authn_request_redirect(&idp, SP_ENTITY, ACS, "").err(),
+            authn_request_redirect(&idp, SP_ENTITY, ACS, "", None).err(),
             Some(SamlError::RequestSigning)
         );
     }

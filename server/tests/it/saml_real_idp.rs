@@ -200,7 +200,8 @@ async fn simplesamlphp_metadata_and_sign_ins_verify() {
 
     // SP-initiated: our AuthnRequest, the IdP's login form, its response.
     let mut browser = Browser::new();
-    let request = authn_request_redirect(&md, SP_ENTITY, ACS, "/o/acme").expect("AuthnRequest");
+    let request =
+        authn_request_redirect(&md, SP_ENTITY, ACS, "/o/acme", None).expect("AuthnRequest");
     let page = browser.go(&request.url, None).await;
     let page = sign_in(&mut browser, page, "ada", "ada-password").await;
     assert!(page.body.contains(ACS), "the form posts to our ACS");
@@ -282,7 +283,7 @@ async fn simplesamlphp_encrypted_assertions_decrypt_with_the_connection_key_only
     let md = IdpMetadata::parse(&xml).expect("metadata");
 
     let mut browser = Browser::new();
-    let request = authn_request_redirect(&md, SP_ENTITY, ACS, "").expect("AuthnRequest");
+    let request = authn_request_redirect(&md, SP_ENTITY, ACS, "", None).expect("AuthnRequest");
     let page = browser.go(&request.url, None).await;
     let page = sign_in(&mut browser, page, "bob", "bob-password").await;
     let response = input(&page, "SAMLResponse").expect("SAMLResponse");
@@ -321,12 +322,12 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
     const SLO: &str = "http://127.0.0.1:9/saml/org_1/slo";
     let idp = SamlIdp::start().await;
     let key = SpKey::generate("Latchkey SP org_1", 30).expect("SP key");
-    // The IdP checks our signatures on logout messages.
+    // The IdP checks our signatures on AuthnRequests and logout messages.
     idp.register_sp(
         SP_ENTITY,
         ACS,
         &format!(
-            "'SingleLogoutService' => '{SLO}', 'certData' => '{}', 'validate.logout' => true,",
+            "'SingleLogoutService' => '{SLO}', 'certData' => '{}', 'validate.logout' => true, 'validate.authnrequest' => true,",
             key.cert_b64()
         ),
     );
@@ -338,10 +339,24 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
         .expect("body");
     let md = IdpMetadata::parse(&xml).expect("metadata");
     let mut browser = Browser::stopping_at(SITE);
+    let sp_key = Some(key.key_der.as_slice());
+
+    // An unsigned AuthnRequest, or one signed with another key, is refused
+    // there: no login form, no response.
+    let other = SpKey::generate("not ours", 2).expect("key");
+    for key in [None, Some(other.key_der.as_slice())] {
+        let request = authn_request_redirect(&md, SP_ENTITY, ACS, "", key).expect("AuthnRequest");
+        let page = browser.go(&request.url, None).await;
+        assert!(
+            input(&page, "AuthState").is_none() && !page.body.contains("SAMLResponse"),
+            "the IdP took an AuthnRequest it should have refused: {}",
+            page.url
+        );
+    }
 
     // IdP-initiated: the IdP's signed LogoutRequest names the session; our
     // signed answer lets it finish and return to ReturnTo.
-    let session = sp_initiated_sign_in(&mut browser, &md).await;
+    let session = sp_initiated_sign_in(&mut browser, &md, sp_key).await;
     let page = browser
         .go(
             &format!(
@@ -379,7 +394,7 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
     );
 
     // SP-initiated: our signed LogoutRequest, the IdP's signed answer.
-    let session = sp_initiated_sign_in(&mut browser, &md).await;
+    let session = sp_initiated_sign_in(&mut browser, &md, sp_key).await;
     let who = SignedOut {
         name_id: &session.name_id,
         name_id_format: session.name_id_format.as_deref(),
@@ -407,13 +422,12 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
 
     // A LogoutRequest signed with a key the IdP does not know is refused
     // there: no answer comes back to our SLO.
-    let session = sp_initiated_sign_in(&mut browser, &md).await;
+    let session = sp_initiated_sign_in(&mut browser, &md, sp_key).await;
     let who = SignedOut {
         name_id: &session.name_id,
         name_id_format: session.name_id_format.as_deref(),
         session_index: session.session_index.as_deref(),
     };
-    let other = SpKey::generate("not ours", 2).expect("key");
     let (_, forged) =
         logout_request_redirect(&md, SP_ENTITY, &who, None, &other.key_der).expect("forged");
     let page = browser.go(&forged, None).await;
@@ -424,12 +438,14 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
     );
 }
 
-/// An SP-initiated sign-in of `ada`, verified.
+/// An SP-initiated sign-in of `ada` (the request signed with `sp_key`),
+/// verified.
 async fn sp_initiated_sign_in(
     browser: &mut Browser,
     md: &IdpMetadata,
+    sp_key: Option<&[u8]>,
 ) -> app::saml::verify::VerifiedAssertion {
-    let request = authn_request_redirect(md, SP_ENTITY, ACS, "").expect("AuthnRequest");
+    let request = authn_request_redirect(md, SP_ENTITY, ACS, "", sp_key).expect("AuthnRequest");
     let page = browser.go(&request.url, None).await;
     let page = sign_in(browser, page, "ada", "ada-password").await;
     let response = input(&page, "SAMLResponse").expect("SAMLResponse");
