@@ -1,10 +1,8 @@
 //! The AuthnRequest of an SP-initiated sign-in, sent with the HTTP-Redirect
-//! binding. Its ID is what the response's `InResponseTo` must echo, so it is
-//! long and random (samael's own is 32 bits).
+//! binding. Its ID is what the response's `InResponseTo` must echo.
 
 use super::SamlError;
 use super::idp_metadata::IdpMetadata;
-use rand::RngCore;
 use samael::service_provider::ServiceProvider;
 
 pub struct AuthnRedirect {
@@ -12,14 +10,6 @@ pub struct AuthnRedirect {
     pub request_id: String,
     /// Where to send the browser.
     pub url: String,
-}
-
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 20];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    // An NCName: it must not start with a digit.
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("_lk{hex}")
 }
 
 /// The redirect to `idp`'s sign-on endpoint for an AuthnRequest from
@@ -48,7 +38,7 @@ pub fn authn_request_redirect(
     let mut request = sp
         .make_authentication_request(&idp.sso_url)
         .map_err(|_| SamlError::Malformed)?;
-    request.id = new_request_id();
+    request.id = super::new_message_id();
     request.force_authn = None;
     let url = match sp_key {
         Some(key) => {

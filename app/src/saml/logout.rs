@@ -3,27 +3,16 @@
 //! the LogoutRequest an IdP sends when a person signs out there, with
 //! Latchkey's answer. Every message is signed; unsigned ones are refused.
 
-use super::SamlError;
 use super::idp_metadata::IdpMetadata;
 use super::redirect::{read_signed, signed_url};
 use super::xml_guard::{self, escape};
+use super::{ASSERTION_NS, PROTOCOL_NS, SUCCESS, SamlError, new_message_id, require_success};
 use chrono::{DateTime, SecondsFormat, Utc};
 
-const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const LEEWAY_SECS: i64 = 60;
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn new_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 20];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("_lk{hex}")
 }
 
 /// Who is signing out, as the session recorded it at sign-in.
@@ -31,6 +20,17 @@ pub struct SignedOut<'a> {
     pub name_id: &'a str,
     pub name_id_format: Option<&'a str>,
     pub session_index: Option<&'a str>,
+}
+
+impl super::verify::VerifiedAssertion {
+    /// Who signs out, when the session this assertion began ends.
+    pub fn signed_out(&self) -> SignedOut<'_> {
+        SignedOut {
+            name_id: &self.name_id,
+            name_id_format: self.name_id_format.as_deref(),
+            session_index: self.session_index.as_deref(),
+        }
+    }
 }
 
 /// The redirect carrying Latchkey's signed LogoutRequest to the IdP, and
@@ -43,7 +43,7 @@ pub fn logout_request_redirect(
     sp_key_der: &[u8],
 ) -> Result<(String, String), SamlError> {
     let slo = idp.slo_url.as_deref().ok_or(SamlError::NoSloService)?;
-    let id = new_id();
+    let id = new_message_id();
     let format = who
         .name_id_format
         .map(|f| format!(" Format=\"{}\"", escape(f)))
@@ -151,7 +151,7 @@ pub fn logout_response_redirect(
     let slo = idp.slo_url.as_deref().ok_or(SamlError::NoSloService)?;
     let xml = format!(
         "<samlp:LogoutResponse xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" ID=\"{}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" InResponseTo=\"{}\"><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status></samlp:LogoutResponse>",
-        new_id(),
+        new_message_id(),
         now(),
         escape(slo),
         escape(in_response_to),
@@ -174,21 +174,8 @@ pub fn read_logout_response(
     if root.attribute("InResponseTo") != Some(request_id) {
         return Err(SamlError::InResponseTo);
     }
-    let status = root
-        .children()
-        .find(|n| n.has_tag_name((PROTOCOL_NS, "Status")))
-        .and_then(|s| {
-            s.children()
-                .find(|n| n.has_tag_name((PROTOCOL_NS, "StatusCode")))
-        })
-        .and_then(|c| c.attribute("Value"));
-    match status {
-        Some(SUCCESS) => Ok(received.relay_state),
-        Some(code) => Err(SamlError::Status(
-            code.rsplit(':').next().unwrap_or(code).to_owned(),
-        )),
-        None => Err(SamlError::Malformed),
-    }
+    require_success(root)?;
+    Ok(received.relay_state)
 }
 
 #[cfg(test)]

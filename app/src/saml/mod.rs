@@ -28,3 +28,38 @@ mod xml_guard;
 mod test_idp;
 
 pub use error::SamlError;
+
+const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// A fresh message ID: 160 random bits, an NCName (it must not start with
+/// a digit). Request IDs come back as `InResponseTo`, so they must not be
+/// guessable (samael's own are 32 bits).
+fn new_message_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("_lk{hex}")
+}
+
+/// The top-level StatusCode of a protocol message (`root`), refused unless
+/// it is Success; the refusal carries the code's last part.
+fn require_success(root: roxmltree::Node<'_, '_>) -> Result<(), SamlError> {
+    let status = root
+        .children()
+        .find(|n| n.has_tag_name((PROTOCOL_NS, "Status")))
+        .and_then(|s| {
+            s.children()
+                .find(|n| n.has_tag_name((PROTOCOL_NS, "StatusCode")))
+        })
+        .and_then(|c| c.attribute("Value"));
+    match status {
+        Some(SUCCESS) => Ok(()),
+        Some(code) => Err(SamlError::Status(
+            code.rsplit(':').next().unwrap_or(code).to_owned(),
+        )),
+        None => Err(SamlError::Malformed),
+    }
+}

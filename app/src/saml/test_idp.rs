@@ -129,12 +129,9 @@ impl TestIdp {
         )
     }
 
-    fn sign(&self, xml: &str) -> String {
-        Crypto::sign_xml(xml, &self.key_der).expect("sign")
-    }
-
-    /// The assertion alone, signed when the shape says so.
-    pub fn assertion(&self, shape: &Shape, id: &str) -> String {
+    /// The shape's issuer (this IdP unless bent) and `InResponseTo`
+    /// attribute text.
+    fn issuer_and_irt(&self, shape: &Shape) -> (String, String) {
         let issuer = shape
             .issuer
             .clone()
@@ -144,6 +141,16 @@ impl TestIdp {
             .as_ref()
             .map(|i| format!(r#" InResponseTo="{i}""#))
             .unwrap_or_default();
+        (issuer, irt)
+    }
+
+    fn sign(&self, xml: &str) -> String {
+        Crypto::sign_xml(xml, &self.key_der).expect("sign")
+    }
+
+    /// The assertion alone, signed when the shape says so.
+    pub fn assertion(&self, shape: &Shape, id: &str) -> String {
+        let (issuer, irt) = self.issuer_and_irt(shape);
         let groups: String = shape
             .groups
             .iter()
@@ -182,15 +189,7 @@ impl TestIdp {
 
     /// A Response around `assertion` (any XML), signed when the shape says so.
     pub fn wrap(&self, shape: &Shape, assertion: &str) -> String {
-        let issuer = shape
-            .issuer
-            .clone()
-            .unwrap_or_else(|| self.entity_id.clone());
-        let irt = shape
-            .in_response_to
-            .as_ref()
-            .map(|i| format!(r#" InResponseTo="{i}""#))
-            .unwrap_or_default();
+        let (issuer, irt) = self.issuer_and_irt(shape);
         let sig = if shape.sign_response {
             signature_template("_r1", shape.sha1)
         } else {

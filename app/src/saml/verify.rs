@@ -8,15 +8,13 @@
 //! unsolicited response) are made here on that verified subtree.
 
 use super::idp_metadata::IdpMetadata;
-use super::{SamlError, xml_guard};
+use super::{PROTOCOL_NS, SamlError, require_success, xml_guard};
 use base64::Engine as _;
 use samael::crypto::AllowedSignatureAlgorithm as Alg;
 use samael::schema::Assertion;
 use samael::service_provider::{Error as SpError, ServiceProvider};
 use std::collections::BTreeMap;
 
-const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 /// Clock difference tolerated on NotBefore / NotOnOrAfter.
 const LEEWAY_SECS: i64 = 60;
 /// How old an IssueInstant may be.
@@ -126,18 +124,7 @@ fn screen(xml: &str, expect: &Expectations<'_>) -> Result<Screened, SamlError> {
     }
     // A failure status is usually unsigned; refusing on it cannot help an
     // attacker, and it gives the admin the IdP's reason.
-    let status = root
-        .children()
-        .find(|n| n.has_tag_name((PROTOCOL_NS, "Status")))
-        .and_then(|s| {
-            s.children()
-                .find(|n| n.has_tag_name((PROTOCOL_NS, "StatusCode")))
-        })
-        .and_then(|c| c.attribute("Value"));
-    if let Some(code) = status.filter(|c| *c != SUCCESS) {
-        let short = code.rsplit(':').next().unwrap_or(code);
-        return Err(SamlError::Status(short.to_owned()));
-    }
+    require_success(root)?;
     // Signature wrapping needs a second assertion beside or around the
     // signed one; samael would read only the signed one, but such a
     // response is never legitimate here, so it is refused outright.

@@ -8,8 +8,7 @@ use app::saml::SamlError;
 use app::saml::authn_request::authn_request_redirect;
 use app::saml::idp_metadata::IdpMetadata;
 use app::saml::logout::{
-    SignedOut, logout_request_redirect, logout_response_redirect, read_logout_request,
-    read_logout_response,
+    logout_request_redirect, logout_response_redirect, read_logout_request, read_logout_response,
 };
 use app::saml::sp_key::SpKey;
 use app::saml::verify::{Expectations, verify_response};
@@ -81,6 +80,17 @@ impl SamlIdp {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("SimpleSAMLphp did not start on {} within 30 s", idp.base);
+    }
+
+    /// Its metadata, fetched as an admin's metadata URL is.
+    async fn metadata(&self) -> IdpMetadata {
+        let guard = app::sso::net::Guard {
+            allow_private: true,
+        };
+        app::saml::idp_metadata::fetch(guard, &self.metadata_url())
+            .await
+            .expect("SimpleSAMLphp's metadata")
+            .1
     }
 
     fn metadata_url(&self) -> String {
@@ -274,13 +284,7 @@ async fn simplesamlphp_encrypted_assertions_decrypt_with_the_connection_key_only
             key.cert_b64()
         ),
     );
-    let xml = reqwest::get(idp.metadata_url())
-        .await
-        .expect("metadata")
-        .text()
-        .await
-        .expect("body");
-    let md = IdpMetadata::parse(&xml).expect("metadata");
+    let md = idp.metadata().await;
 
     let mut browser = Browser::new();
     let request = authn_request_redirect(&md, SP_ENTITY, ACS, "", None).expect("AuthnRequest");
@@ -331,13 +335,7 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
             key.cert_b64()
         ),
     );
-    let xml = reqwest::get(idp.metadata_url())
-        .await
-        .expect("metadata")
-        .text()
-        .await
-        .expect("body");
-    let md = IdpMetadata::parse(&xml).expect("metadata");
+    let md = idp.metadata().await;
     let mut browser = Browser::stopping_at(SITE);
     let sp_key = Some(key.key_der.as_slice());
 
@@ -395,11 +393,7 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
 
     // SP-initiated: our signed LogoutRequest, the IdP's signed answer.
     let session = sp_initiated_sign_in(&mut browser, &md, sp_key).await;
-    let who = SignedOut {
-        name_id: &session.name_id,
-        name_id_format: session.name_id_format.as_deref(),
-        session_index: session.session_index.as_deref(),
-    };
+    let who = session.signed_out();
     let (id, url) =
         logout_request_redirect(&md, SP_ENTITY, &who, Some("/signed-out"), &key.key_der)
             .expect("LogoutRequest");
@@ -423,11 +417,7 @@ async fn simplesamlphp_single_logout_both_ways_with_signed_messages() {
     // A LogoutRequest signed with a key the IdP does not know is refused
     // there: no answer comes back to our SLO.
     let session = sp_initiated_sign_in(&mut browser, &md, sp_key).await;
-    let who = SignedOut {
-        name_id: &session.name_id,
-        name_id_format: session.name_id_format.as_deref(),
-        session_index: session.session_index.as_deref(),
-    };
+    let who = session.signed_out();
     let (_, forged) =
         logout_request_redirect(&md, SP_ENTITY, &who, None, &other.key_der).expect("forged");
     let page = browser.go(&forged, None).await;
