@@ -567,4 +567,38 @@ mod tests {
         assert_eq!(check("%%% not base64"), Err(SamlError::Malformed));
         assert_eq!(check(&b64("<html/>")), Err(SamlError::Malformed));
     }
+
+    #[test]
+    fn damaged_responses_never_panic_and_never_change_the_identity() {
+        use rand::{Rng, SeedableRng};
+        let xml = idp().response_xml(&Shape::default());
+        let good = check(&b64(&xml)).expect("test fixture");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let bytes = xml.as_bytes();
+        let (mut refused, mut accepted) = (0, 0);
+        for _ in 0..300 {
+            let mut damaged = bytes.to_vec();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..damaged.len());
+                damaged[at] = match rng.gen_range(0..3) {
+                    0 => rng.r#gen::<u8>(),
+                    1 => b'<',
+                    _ => damaged[at].wrapping_add(1),
+                };
+            }
+            let text = String::from_utf8_lossy(&damaged);
+            match std::panic::catch_unwind(|| check(&b64(&text))) {
+                Err(_) => panic!("verification panicked on: {text}"),
+                Ok(Ok(v)) => {
+                    // Only damage the signature does not cover (whitespace
+                    // between attributes, say) may pass, and then nothing
+                    // read from the assertion differs.
+                    assert_eq!(v, good, "a damaged response changed the identity");
+                    accepted += 1;
+                }
+                Ok(Err(_)) => refused += 1,
+            }
+        }
+        assert!(refused > 250, "refused {refused}, accepted {accepted}");
+    }
 }
