@@ -78,7 +78,7 @@ pub async fn operator_verification_link(email: String) -> Result<String, AppErro
     let user = crate::identity::accounts::find_user_by_email(&ctx.state.db, &email)
         .await?
         .ok_or_else(|| AppError::not_found("There is no account with this email.").on("email"))?;
-    if crate::identity::email_ownership::is_verified(&ctx.state.db, &user.id).await? {
+    if user.email_verified {
         return Err(
             AppError::conflict("already_verified", "This address is already verified.").on("email"),
         );

@@ -7,34 +7,37 @@ use crate::error::AppError;
 use crate::ssr::db::{Db, is_unique_violation};
 use crate::ssr::{now, random};
 
-type UserRow = (String, String, String, i64);
+type UserRow = (String, String, String, i64, Option<i64>);
 
-fn to_user((id, email, name, is_operator): UserRow) -> CurrentUser {
+fn to_user((id, email, name, is_operator, email_verified_at): UserRow) -> CurrentUser {
     CurrentUser {
         id,
         email,
         name,
         is_operator: is_operator != 0,
+        email_verified: email_verified_at.is_some(),
         mfa: false,
         sso_org: None,
     }
 }
 
 pub async fn find_user(db: &Db, user_id: &str) -> Result<Option<CurrentUser>, AppError> {
-    let row: Option<UserRow> =
-        sqlx::query_as("SELECT id, email, name, is_operator FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT id, email, name, is_operator, email_verified_at FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(to_user))
 }
 
 pub async fn find_user_by_email(db: &Db, email: &str) -> Result<Option<CurrentUser>, AppError> {
-    let row: Option<UserRow> =
-        sqlx::query_as("SELECT id, email, name, is_operator FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(db)
-            .await?;
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT id, email, name, is_operator, email_verified_at FROM users WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(to_user))
 }
 
@@ -84,6 +87,7 @@ pub async fn create_account(db: &Db, input: NewAccount<'_>) -> Result<CurrentUse
             email,
             name,
             is_operator: false,
+            email_verified: false,
             mfa: false,
             sso_org: None,
         }),

@@ -84,13 +84,3 @@ where
     .await?;
     Ok(())
 }
-
-/// Whether the account's address is proven.
-pub async fn is_verified(db: &Db, user_id: &str) -> Result<bool, AppError> {
-    let at: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT email_verified_at FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(at.flatten().is_some())
-}

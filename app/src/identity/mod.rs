@@ -26,6 +26,10 @@ pub struct CurrentUser {
     pub email: String,
     pub name: String,
     pub is_operator: bool,
+    /// The account's email address is proven (as loaded with the user, so
+    /// `/api/v1/me` needs no query of its own).
+    #[serde(default)]
+    pub email_verified: bool,
     /// This session's password sign-in was confirmed with a second factor.
     #[serde(default)]
     pub mfa: bool,

@@ -229,17 +229,20 @@ async fn attempt_sign_in(
             (user_id, Some(email), None)
         }
     };
-    let (user_email, old_name, is_operator): (String, String, i64) =
-        sqlx::query_as("SELECT email, name, is_operator FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (user_email, old_name, is_operator, email_verified_at): (String, String, i64, Option<i64>) =
+        sqlx::query_as(
+            "SELECT email, name, is_operator, email_verified_at FROM users WHERE id = $1",
+        )
+        .bind(&user_id)
+        .fetch_one(&mut *tx)
+        .await?;
     let new_name = email.as_deref().map(|e| display_name(conn, claims, e));
     let actor = Actor::User(CurrentUser {
         id: user_id.clone(),
         email: user_email.clone(),
         name: new_name.clone().unwrap_or_else(|| old_name.clone()),
         is_operator: is_operator != 0,
+        email_verified: email_verified_at.is_some(),
         mfa: false,
         sso_org: Some(conn.org_id.clone()),
     });

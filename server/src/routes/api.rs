@@ -78,9 +78,8 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
             role: o.role,
         })
         .collect();
-    let email_verified = app::identity::email_ownership::is_verified(&state.db, &user.id).await?;
     Ok(Json(Me {
-        email_verified,
+        email_verified: user.email_verified,
         user_id: user.id,
         email: user.email,
         name: user.name,
