@@ -58,10 +58,12 @@ ensure_node_packages() {
 }
 
 # The real SAML IdP of the tests: Debian's SimpleSAMLphp on PHP's built-in
-# server (end2end/saml-idp/run.sh); php-xml is required but not pulled in.
+# server (end2end/saml-idp/run.sh); php-xml is required but not pulled in,
+# and the openssl command (run.sh's key pair, the tests' fingerprints) is
+# optional in Debian.
 ensure_saml_idp() {
   local missing=()
-  for p in simplesamlphp php-cli php-xml xmlsec1; do
+  for p in simplesamlphp php-cli php-xml xmlsec1 openssl; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if ((${#missing[@]})); then

@@ -55,6 +55,11 @@ pub fn verify_response(
     idp: &IdpMetadata,
     expect: &Expectations<'_>,
 ) -> Result<VerifiedAssertion, SamlError> {
+    // samael skips verification when it has no certificate. IdpMetadata
+    // refuses such metadata; this guard keeps it so if that ever changes.
+    if idp.certs_der.is_empty() {
+        return Err(SamlError::NoCertificate);
+    }
     let compact: String = saml_response.split_ascii_whitespace().collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact)
@@ -95,11 +100,6 @@ pub fn verify_response(
         }),
         ..Default::default()
     };
-    // The certificate list cannot be empty (IdpMetadata refuses that), so
-    // samael always verifies; say so in code too.
-    if idp.certificates.is_empty() {
-        return Err(SamlError::NoCertificate);
-    }
     let assertion = sp
         .parse_xml_response(xml, Some(expect.request_ids))
         .map_err(|e| map_error(e, encrypted))?;
