@@ -16,7 +16,7 @@ pub async fn sign_up(email: String, name: String, password: String) -> Result<()
     let ctx = crate::ssr::request::RequestCtx::current()?;
     // An address of a domain that signs in with SSO gets its account from
     // the IdP, never a password account someone else could set up first.
-    if crate::sso::flow::connection_for_email(&ctx.state, &email)
+    if crate::sso::connection::connection_for_email(&ctx.state, &email)
         .await?
         .is_some()
     {
@@ -154,8 +154,8 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
         .as_deref()
         .and_then(crate::return_to::safe_return_to)
         .map(str::to_owned);
-    if let Some(conn) = crate::sso::flow::connection_for_email(&ctx.state, &email).await? {
-        crate::sso::flow::claim_start(&ctx.state, ctx.ip)
+    if let Some(conn) = crate::sso::connection::connection_for_email(&ctx.state, &email).await? {
+        crate::sso::outcome::claim_start(&ctx.state, ctx.ip)
             .await
             .map_err(|r| {
                 AppError::new(
@@ -164,16 +164,25 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
                     r.to_string(),
                 )
             })?;
+        if !conn.is_oidc() {
+            // SAML: the start endpoint sends the AuthnRequest.
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(r) = &return_to {
+                query.append_pair("return_to", r);
+            }
+            ctx.redirect(&format!("/sso/{}/start?{}", conn.login_id, query.finish()));
+            return Ok(());
+        }
         let begun = crate::sso::flow::begin(
             &ctx.state,
             &conn,
-            crate::sso::flow::Purpose::Login,
+            crate::sso::connection::Purpose::Login,
             return_to.as_deref(),
             Some(&email),
             None,
         )
         .await;
-        let refused = |r: crate::sso::flow::Refusal| {
+        let refused = |r: crate::sso::outcome::Refusal| {
             AppError::unprocessable("sso_unavailable", r.to_string()).on("email")
         };
         let begun = begun.map_err(refused)?;

@@ -14,6 +14,7 @@
 pub mod attributes;
 pub mod authn_request;
 mod error;
+pub mod flow;
 pub mod idp_metadata;
 pub mod logout;
 mod redirect;

@@ -106,6 +106,21 @@ pub fn verify_response(
     read_verified(&assertion, expect, unsolicited)
 }
 
+/// The `InResponseTo` of an unverified response: which outstanding request
+/// (and so which configuration and purpose) to verify it against. Only a
+/// hint: the verified response must echo the same ID.
+pub fn in_response_to_hint(saml_response: &str) -> Option<String> {
+    let compact: String = saml_response.split_ascii_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
+    let xml = std::str::from_utf8(&bytes).ok()?;
+    let doc = xml_guard::parse(xml).ok()?;
+    doc.root_element()
+        .attribute("InResponseTo")
+        .map(str::to_owned)
+}
+
 /// What the raw document says, before verification: routing hints only.
 struct Screened {
     /// No `InResponseTo` on the Response (confirmed on the verified

@@ -4,7 +4,8 @@
 //! Used `jti`s are stored in the database so a replay fails on every
 //! instance.
 
-use super::flow::{Connection, connection_by_org, guard};
+use super::connection::{Connection, connection_by_org};
+use super::flow::guard;
 use super::provider::Metadata;
 use crate::audit::ssr::{self as audit, Event};
 use crate::identity::SessionAuth;
@@ -295,8 +296,10 @@ pub async fn back_channel(
     token: Option<&str>,
     ip: Option<IpAddr>,
 ) -> Result<Ended, LogoutRefusal> {
+    // A SAML connection has no logout tokens (nor an OIDC issuer to ask).
     let conn = connection_by_org(state, org_id)
         .await?
+        .filter(Connection::is_oidc)
         .ok_or(LogoutRefusal::UnknownConnection)?;
     let token = token
         .map(str::trim)

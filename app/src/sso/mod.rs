@@ -1,6 +1,10 @@
-//! OpenID Connect single sign-on: the connection's configuration (this
-//! part), the sign-in flow and provisioning (later).
+//! Single sign-on: the connection's configuration (this part, shared by
+//! both protocols), `connection` and `outcome` (what every sign-in flow
+//! shares), `flow` (OpenID Connect; SAML is in `crate::saml`), provisioning
+//! and logout.
 
+#[cfg(feature = "ssr")]
+pub mod connection;
 #[cfg(feature = "ssr")]
 pub mod discovery;
 #[cfg(feature = "ssr")]
@@ -14,12 +18,16 @@ pub mod logout;
 pub mod mapping;
 #[cfg(feature = "ssr")]
 pub mod net;
+#[cfg(feature = "ssr")]
+pub mod outcome;
 mod page;
 #[cfg(feature = "ssr")]
 pub mod provider;
 #[cfg(feature = "ssr")]
 pub mod provision;
 mod provisioning_page;
+#[cfg(feature = "ssr")]
+mod saml_config;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -69,6 +77,19 @@ pub struct LastTest {
     pub result: Option<serde_json::Value>,
 }
 
+/// One signing certificate of a SAML IdP, as its metadata names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IdpCertificateInfo {
+    pub subject: String,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// Upper-case hex pairs separated by colons.
+    pub sha256_fingerprint: String,
+    /// Expired, or expiring within 30 days: time to rotate.
+    pub expires_soon: bool,
+}
+
 /// The SSO object of the API and the console. The client secret is never
 /// part of it: only whether one is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +97,8 @@ pub struct LastTest {
 pub struct SsoConfig {
     /// False until a configuration has been saved.
     pub configured: bool,
+    /// `oidc` (the default) or `saml`.
+    pub protocol: String,
     pub provider_label: String,
     pub discovery_url: String,
     pub issuer: Option<String>,
@@ -99,6 +122,22 @@ pub struct SsoConfig {
     pub last_test: Option<LastTest>,
     /// A saved change not yet in effect: "saved, not yet tested".
     pub pending_change: Option<PendingChange>,
+    /// SAML: where the IdP's metadata is fetched from (none when pasted).
+    pub idp_metadata_url: Option<String>,
+    /// SAML: accept IdP-initiated (unsolicited) responses.
+    pub allow_idp_initiated: bool,
+    /// SAML: accept SHA-1 signatures (off unless the IdP can do no better).
+    pub allow_sha1: bool,
+    /// SAML attribute names (the same object as `claims`).
+    pub attributes: ClaimNames,
+    /// SAML: what to register at the IdP (present before anything is saved).
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub slo_url: String,
+    pub sp_metadata_url: String,
+    /// SAML: the IdP's sign-on URL and signing certificates.
+    pub idp_sso_url: Option<String>,
+    pub idp_certificates: Vec<IdpCertificateInfo>,
 }
 
 /// A change of provider, client ID or client secret saved while a tested
@@ -230,6 +269,13 @@ pub struct SsoForm {
     pub claim_groups: Option<String>,
     /// The "Require SSO" checkbox: present when ticked.
     pub require_sso: Option<String>,
+    /// `oidc` or `saml`; the SAML form sends the fields below.
+    pub protocol: Option<String>,
+    pub idp_metadata_url: Option<String>,
+    pub idp_metadata_xml: Option<String>,
+    /// SAML checkboxes: present when ticked.
+    pub allow_idp_initiated: Option<String>,
+    pub allow_sha1: Option<String>,
 }
 
 #[server(endpoint = "save_sso")]
@@ -251,9 +297,28 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
             .on("session_max_age_hours")
         })?),
     };
-    let defaults = ClaimNames::default();
+    let saml = form.protocol.as_deref() == Some("saml");
+    let defaults = if saml {
+        ssr::saml_defaults()
+    } else {
+        ClaimNames::default()
+    };
     let pick = |v: Option<String>, d: String| v.filter(|s| !s.trim().is_empty()).unwrap_or(d);
+    let names = ClaimNames {
+        email: pick(form.claim_email, defaults.email),
+        name: pick(form.claim_name, defaults.name),
+        given_name: pick(form.claim_given_name, defaults.given_name),
+        family_name: pick(form.claim_family_name, defaults.family_name),
+        username: pick(form.claim_username, defaults.username),
+        groups: pick(form.claim_groups, defaults.groups),
+    };
     let input = ssr::SsoInput {
+        protocol: form.protocol,
+        idp_metadata_url: form.idp_metadata_url,
+        idp_metadata_xml: form.idp_metadata_xml,
+        allow_idp_initiated: saml.then_some(form.allow_idp_initiated.is_some()),
+        allow_sha1: saml.then_some(form.allow_sha1.is_some()),
+        attributes: saml.then(|| names.clone()),
         provider_label: form.provider_label,
         discovery_url: form.discovery_url,
         client_id: form.client_id,
@@ -261,14 +326,7 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
         scopes: form
             .scopes
             .map(|s| s.split_whitespace().map(str::to_owned).collect()),
-        claims: Some(ClaimNames {
-            email: pick(form.claim_email, defaults.email),
-            name: pick(form.claim_name, defaults.name),
-            given_name: pick(form.claim_given_name, defaults.given_name),
-            family_name: pick(form.claim_family_name, defaults.family_name),
-            username: pick(form.claim_username, defaults.username),
-            groups: pick(form.claim_groups, defaults.groups),
-        }),
+        claims: (!saml).then_some(names),
         session_max_age_secs: hours.map(|h| h.saturating_mul(3600)),
         require_sso: Some(form.require_sso.is_some()),
         jit_enabled: None,

@@ -3,9 +3,10 @@
 //! the role the mapping rules give. Profile and role are synced at every
 //! sign-in and each change is audited with old and new values.
 
-use super::flow::{Connection, Finished, Refusal, claim_str, display_name, trusted_email};
+use super::connection::Connection;
 use super::link::ssr::{PendingLink, TTL_SECS as LINK_TTL_SECS};
 use super::mapping;
+use super::outcome::{Finished, Refusal, claim_str, display_name, trusted_email};
 use crate::audit::ssr::{self as audit, Event, Target};
 use crate::identity::{CurrentUser, SessionAuth};
 use crate::orgs::access::Actor;
@@ -22,7 +23,8 @@ const ATTEMPTS: u64 = 5;
 pub struct Verified<'a> {
     pub issuer: &'a str,
     pub claims: &'a Map<String, Value>,
-    pub id_token: String,
+    /// The OIDC ID token, kept for RP-initiated logout; none for SAML.
+    pub id_token: Option<String>,
     pub return_to: Option<String>,
 }
 
@@ -106,7 +108,7 @@ pub async fn sign_in(
                         created_at: now(),
                         idp_sid: claim_str(verified.claims, "sid").map(str::to_owned),
                         idp_sub: Some(subject),
-                        idp_id_token: Some(verified.id_token),
+                        idp_id_token: verified.id_token,
                         mfa: false,
                     },
                     lifetime_secs: conn.session_secs,

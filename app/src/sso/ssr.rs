@@ -20,8 +20,16 @@ use std::net::IpAddr;
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SsoInput {
+    /// `oidc` (default for a new connection) or `saml`. Absent keeps the
+    /// stored one; switching needs a disconnect first.
+    #[serde(default)]
+    pub protocol: Option<String>,
     pub provider_label: String,
+    /// OIDC only.
+    #[serde(default)]
     pub discovery_url: String,
+    /// OIDC only.
+    #[serde(default)]
     pub client_id: String,
     /// Write-only. Empty or absent keeps the stored secret.
     #[serde(default)]
@@ -45,6 +53,22 @@ pub struct SsoInput {
     /// Ordered rules, first match wins. Absent keeps them; `[]` clears them.
     #[serde(default)]
     pub role_mappings: Option<Vec<RoleMapping>>,
+    /// SAML: the IdP metadata's URL (fetched now and daily) ...
+    #[serde(default)]
+    pub idp_metadata_url: Option<String>,
+    /// ... or the document itself. Neither keeps the stored metadata.
+    #[serde(default)]
+    pub idp_metadata_xml: Option<String>,
+    /// SAML: absent keeps it (true for a new connection).
+    #[serde(default)]
+    pub allow_idp_initiated: Option<bool>,
+    /// SAML: absent keeps it (false for a new connection).
+    #[serde(default)]
+    pub allow_sha1: Option<bool>,
+    /// SAML attribute names; absent keeps them (generic SAML names for a
+    /// new connection).
+    #[serde(default)]
+    pub attributes: Option<ClaimNames>,
 }
 
 const MIN_SESSION: i64 = 3600;
@@ -68,27 +92,9 @@ pub fn post_logout_redirect_uri(settings: &Settings) -> String {
     format!("{}/login?signed_out=1", settings.public_url)
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
-
 struct Stored {
     login_id: String,
+    protocol: String,
     provider_label: String,
     discovery_url: String,
     issuer: String,
@@ -102,83 +108,98 @@ struct Stored {
     default_role: String,
     role_mappings: String,
     last_test: Option<LastTest>,
+    last_test_claims: Option<String>,
+    saml_metadata_xml: Option<String>,
+    allow_idp_initiated: bool,
+    allow_sha1: bool,
 }
 
 async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT login_id, provider_label, discovery_url, issuer, client_id, scopes, claims, enabled, require_sso, \
-         session_max_age_secs, jit_enabled, default_role, role_mappings, last_test_ok, last_test_at, last_test_error \
-         FROM sso_connections WHERE org_id = $1",
+    use sqlx::Row as _;
+    let row = sqlx::query(
+        "SELECT login_id, protocol, provider_label, discovery_url, issuer, client_id, scopes, claims, \
+         enabled, require_sso, session_max_age_secs, jit_enabled, default_role, role_mappings, \
+         last_test_ok, last_test_at, last_test_error, last_test_claims, saml_metadata_xml, \
+         saml_allow_idp_initiated, saml_allow_sha1 FROM sso_connections WHERE org_id = $1",
     )
     .bind(org_id)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(
-        |(
-            login_id,
-            provider_label,
-            discovery_url,
-            issuer,
-            client_id,
-            scopes,
-            claims,
-            enabled,
-            require_sso,
-            session_max_age_secs,
-            jit_enabled,
-            default_role,
-            role_mappings,
-            ok,
-            at,
-            error,
-        )| Stored {
-            login_id,
-            provider_label,
-            discovery_url,
-            issuer,
-            client_id,
-            scopes,
-            claims,
-            enabled: enabled != 0,
-            require_sso: require_sso != 0,
-            session_max_age_secs,
-            jit_enabled: jit_enabled != 0,
-            default_role,
-            role_mappings,
-            last_test: match (ok, at) {
-                (Some(ok), Some(at)) => Some(LastTest {
-                    ok: ok != 0,
-                    at,
-                    error,
-                    result: None,
-                }),
-                _ => None,
-            },
+    let Some(r) = row else { return Ok(None) };
+    let s = |c: &str| r.try_get::<String, _>(c);
+    let n = |c: &str| r.try_get::<i64, _>(c);
+    let ok: Option<i64> = r.try_get("last_test_ok")?;
+    let at: Option<i64> = r.try_get("last_test_at")?;
+    Ok(Some(Stored {
+        login_id: s("login_id")?,
+        protocol: s("protocol")?,
+        provider_label: s("provider_label")?,
+        discovery_url: s("discovery_url")?,
+        issuer: s("issuer")?,
+        client_id: s("client_id")?,
+        scopes: s("scopes")?,
+        claims: s("claims")?,
+        enabled: n("enabled")? != 0,
+        require_sso: n("require_sso")? != 0,
+        session_max_age_secs: n("session_max_age_secs")?,
+        jit_enabled: n("jit_enabled")? != 0,
+        default_role: s("default_role")?,
+        role_mappings: s("role_mappings")?,
+        last_test: match (ok, at) {
+            (Some(ok), Some(at)) => Some(LastTest {
+                ok: ok != 0,
+                at,
+                error: r.try_get("last_test_error")?,
+                result: None,
+            }),
+            _ => None,
         },
-    ))
+        last_test_claims: r.try_get("last_test_claims")?,
+        saml_metadata_xml: r.try_get("saml_metadata_xml")?,
+        allow_idp_initiated: n("saml_allow_idp_initiated")? != 0,
+        allow_sha1: n("saml_allow_sha1")? != 0,
+    }))
+}
+
+/// Certificates 30 days from expiry are flagged for rotation.
+const CERT_WARNING_SECS: i64 = 30 * 24 * 3600;
+
+/// What the console shows of stored IdP metadata.
+fn saml_view(xml: Option<&str>) -> (Option<String>, Vec<super::IdpCertificateInfo>) {
+    let Some(idp) = xml.and_then(|x| crate::saml::idp_metadata::IdpMetadata::parse(x).ok()) else {
+        return (None, Vec::new());
+    };
+    let soon = now() + CERT_WARNING_SECS;
+    let certs = idp
+        .certificates
+        .into_iter()
+        .map(|c| super::IdpCertificateInfo {
+            expires_soon: c.not_after <= soon,
+            subject: c.subject,
+            not_after: c.not_after,
+            sha256_fingerprint: c.sha256_fingerprint,
+        })
+        .collect();
+    (Some(idp.sso_url), certs)
 }
 
 /// The SSO object; the URIs to give the IdP are there before anything is saved.
 pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig, AppError> {
     let (redirect_uri, backchannel_logout_uri, initiate_login_uri) = uris(settings, org_id);
+    let sp = crate::saml::sp::sp_urls(&settings.public_url, org_id);
     let mut stored = load(db, org_id).await?;
-    if let Some(test) = stored
-        .as_mut()
-        .and_then(|s| s.last_test.as_mut())
-        .filter(|t| t.ok)
+    if let Some(s) = stored.as_mut()
+        && let Some(test) = s.last_test.as_mut().filter(|t| t.ok)
     {
-        let claims: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT last_test_claims FROM sso_connections WHERE org_id = $1")
-                .bind(org_id)
-                .fetch_optional(db)
-                .await?;
-        test.result = claims
-            .and_then(|(c,)| c)
+        test.result = s
+            .last_test_claims
+            .take()
             .and_then(|c| serde_json::from_str(&c).ok());
     }
     Ok(match stored {
         None => SsoConfig {
             configured: false,
+            protocol: "oidc".into(),
             provider_label: String::new(),
             discovery_url: String::new(),
             issuer: None,
@@ -199,31 +220,67 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             login_url: None,
             last_test: None,
             pending_change: None,
+            idp_metadata_url: None,
+            allow_idp_initiated: true,
+            allow_sha1: false,
+            attributes: saml_defaults(),
+            sp_entity_id: sp.entity_id,
+            acs_url: sp.acs_url,
+            slo_url: sp.slo_url,
+            sp_metadata_url: sp.metadata_url,
+            idp_sso_url: None,
+            idp_certificates: Vec::new(),
         },
-        Some(s) => SsoConfig {
-            configured: true,
-            login_url: Some(format!("{}/sso/{}", settings.public_url, s.login_id)),
-            provider_label: s.provider_label,
-            discovery_url: s.discovery_url,
-            issuer: Some(s.issuer),
-            client_id: s.client_id,
-            client_secret_set: true,
-            scopes: s.scopes.split_whitespace().map(str::to_owned).collect(),
-            claims: serde_json::from_str(&s.claims).unwrap_or_default(),
-            enabled: s.enabled,
-            require_sso: s.require_sso,
-            session_max_age_secs: s.session_max_age_secs,
-            jit_enabled: s.jit_enabled,
-            default_role: s.default_role,
-            role_mappings: serde_json::from_str(&s.role_mappings).unwrap_or_default(),
-            redirect_uri,
-            backchannel_logout_uri,
-            initiate_login_uri,
-            post_logout_redirect_uri: post_logout_redirect_uri(settings),
-            last_test: s.last_test,
-            pending_change: pending_change(db, org_id).await?,
-        },
+        Some(s) => {
+            let saml = s.protocol == "saml";
+            let claims: ClaimNames = serde_json::from_str(&s.claims).unwrap_or_default();
+            let (idp_sso_url, idp_certificates) = saml_view(s.saml_metadata_xml.as_deref());
+            SsoConfig {
+                configured: true,
+                login_url: Some(format!("{}/sso/{}", settings.public_url, s.login_id)),
+                provider_label: s.provider_label,
+                idp_metadata_url: (saml && !s.discovery_url.is_empty())
+                    .then(|| s.discovery_url.clone()),
+                discovery_url: if saml { String::new() } else { s.discovery_url },
+                issuer: Some(s.issuer),
+                client_id: s.client_id,
+                client_secret_set: !saml,
+                scopes: s.scopes.split_whitespace().map(str::to_owned).collect(),
+                attributes: if saml {
+                    claims.clone()
+                } else {
+                    saml_defaults()
+                },
+                claims,
+                enabled: s.enabled,
+                require_sso: s.require_sso,
+                session_max_age_secs: s.session_max_age_secs,
+                jit_enabled: s.jit_enabled,
+                default_role: s.default_role,
+                role_mappings: serde_json::from_str(&s.role_mappings).unwrap_or_default(),
+                redirect_uri,
+                backchannel_logout_uri,
+                initiate_login_uri,
+                post_logout_redirect_uri: post_logout_redirect_uri(settings),
+                last_test: s.last_test,
+                pending_change: pending_change(db, org_id).await?,
+                allow_idp_initiated: s.allow_idp_initiated,
+                allow_sha1: s.allow_sha1,
+                sp_entity_id: sp.entity_id,
+                acs_url: sp.acs_url,
+                slo_url: sp.slo_url,
+                sp_metadata_url: sp.metadata_url,
+                idp_sso_url,
+                idp_certificates,
+                protocol: s.protocol,
+            }
+        }
     })
+}
+
+/// The attribute names a new SAML connection starts from.
+pub fn saml_defaults() -> ClaimNames {
+    crate::saml::attributes::preset(crate::saml::attributes::Preset::Generic)
 }
 
 type PendingRow = (
@@ -265,7 +322,7 @@ pub async fn pending_change(db: &Db, org_id: &str) -> Result<Option<PendingChang
     })
 }
 
-fn field(field: &str, code: &str, msg: impl Into<String>) -> AppError {
+pub(super) fn field(field: &str, code: &str, msg: impl Into<String>) -> AppError {
     AppError::unprocessable(code, msg).on(field)
 }
 
@@ -300,7 +357,7 @@ fn check_scopes(scopes: Option<Vec<String>>) -> Result<String, AppError> {
     Ok(scopes.join(" "))
 }
 
-fn check_claims(claims: ClaimNames) -> Result<ClaimNames, AppError> {
+pub(super) fn check_claims(claims: ClaimNames) -> Result<ClaimNames, AppError> {
     for (name, value) in [
         ("email", &claims.email),
         ("name", &claims.name),
@@ -334,14 +391,35 @@ pub async fn save(
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
-    let label = input.provider_label.trim().to_owned();
-    if label.is_empty() || label.chars().count() > 60 {
-        return Err(field(
-            "provider_label",
-            "invalid_label",
-            "Name the provider as your people know it, in up to 60 characters (e.g. Okta).",
-        ));
+    let existing = load(db, &access.org_id).await?;
+    let stored_protocol = existing.as_ref().map(|e| e.protocol.as_str());
+    let protocol = match (input.protocol.as_deref().map(str::trim), stored_protocol) {
+        (None | Some(""), stored) => stored.unwrap_or("oidc"),
+        (Some(p @ ("oidc" | "saml")), _) => p,
+        (Some(_), _) => {
+            return Err(field(
+                "protocol",
+                "invalid_protocol",
+                "Choose oidc (OpenID Connect) or saml (SAML 2.0).",
+            ));
+        }
+    };
+    if stored_protocol.is_some_and(|p| p != protocol) {
+        return Err(AppError::conflict(
+            "protocol_change",
+            "One protocol per organization: disconnect the current connection first, then connect the new one.",
+        )
+        .on("protocol"));
     }
+    if protocol == "saml" {
+        let saml = existing.map(|e| super::saml_config::StoredSaml {
+            metadata_url: e.discovery_url,
+            metadata_xml: e.saml_metadata_xml.unwrap_or_default(),
+            tested: e.last_test.is_some_and(|t| t.ok),
+        });
+        return super::saml_config::save(db, settings, access, input, saml, ip).await;
+    }
+    let label = check_label(&input.provider_label)?;
     let client_id = input.client_id.trim().to_owned();
     if client_id.is_empty() || client_id.len() > 255 {
         return Err(field(
@@ -352,15 +430,7 @@ pub async fn save(
     }
     let scopes = check_scopes(input.scopes)?;
     let claims = check_claims(input.claims.unwrap_or_default())?;
-    let session = input.session_max_age_secs.unwrap_or(DEFAULT_SESSION_SECS);
-    if !(MIN_SESSION..=MAX_SESSION).contains(&session) {
-        return Err(field(
-            "session_max_age_hours",
-            "invalid_session_max_age",
-            "Sessions last from 1 hour to 30 days.",
-        ));
-    }
-    let existing = load(db, &access.org_id).await?;
+    let session = check_session(input.session_max_age_secs)?;
     let secret = input
         .client_secret
         .map(|s| s.trim().to_owned())
@@ -379,20 +449,13 @@ pub async fn save(
             "That client secret is too long.",
         ));
     }
-    let provisioning = match (input.jit_enabled, input.default_role, input.role_mappings) {
-        (None, None, None) => None,
-        (jit, role, rules) => {
-            let current = provisioning_of(db, &access.org_id)
-                .await?
-                .unwrap_or_else(default_provisioning);
-            let merged = Provisioning {
-                jit_enabled: jit.unwrap_or(current.jit_enabled),
-                default_role: role.unwrap_or(current.default_role),
-                role_mappings: rules.unwrap_or(current.role_mappings),
-            };
-            Some(mapping::check(db, access, merged, ip).await?)
-        }
-    };
+    let provisioning = merged_provisioning(
+        db,
+        access,
+        (input.jit_enabled, input.default_role, input.role_mappings),
+        ip,
+    )
+    .await?;
     let discovery_url = input.discovery_url.trim().to_owned();
     let doc = discovery::validate(
         Guard {
@@ -505,10 +568,101 @@ pub async fn save(
             }
         }
     }
-    if let Some(p) = &provisioning {
+    let saved = Saved {
+        action: save_action(stage, existing.is_some()),
+        label: &label,
+        provisioning: provisioning.as_ref(),
+        require_sso: input.require_sso,
+        // Never the secret itself: only whether it changed.
+        details: serde_json::json!({
+            "discovery_url": discovery_url,
+            "client_id": client_id,
+            "client_secret_rotated": secret.is_some() && existing.is_some(),
+            "scopes": scopes,
+        }),
+    };
+    finish_save(tx, access, saved, ip).await?;
+    get(db, settings, &access.org_id).await
+}
+
+pub(super) fn save_action(staged: bool, existed: bool) -> &'static str {
+    if staged {
+        "sso.change_staged"
+    } else if existed {
+        "sso.updated"
+    } else {
+        "sso.configured"
+    }
+}
+
+pub(super) fn check_label(label: &str) -> Result<String, AppError> {
+    let label = label.trim().to_owned();
+    if label.is_empty() || label.chars().count() > 60 {
+        return Err(field(
+            "provider_label",
+            "invalid_label",
+            "Name the provider as your people know it, in up to 60 characters (e.g. Okta).",
+        ));
+    }
+    Ok(label)
+}
+
+pub(super) fn check_session(secs: Option<i64>) -> Result<i64, AppError> {
+    let session = secs.unwrap_or(DEFAULT_SESSION_SECS);
+    if !(MIN_SESSION..=MAX_SESSION).contains(&session) {
+        return Err(field(
+            "session_max_age_hours",
+            "invalid_session_max_age",
+            "Sessions last from 1 hour to 30 days.",
+        ));
+    }
+    Ok(session)
+}
+
+/// The provisioning a save asks for, merged over the stored one and
+/// checked; `None` when the save names none of its fields.
+pub(super) async fn merged_provisioning(
+    db: &Db,
+    access: &Access,
+    fields: (Option<bool>, Option<String>, Option<Vec<RoleMapping>>),
+    ip: Option<IpAddr>,
+) -> Result<Option<Provisioning>, AppError> {
+    let (jit, role, rules) = match fields {
+        (None, None, None) => return Ok(None),
+        f => f,
+    };
+    let current = provisioning_of(db, &access.org_id)
+        .await?
+        .unwrap_or_else(default_provisioning);
+    let merged = Provisioning {
+        jit_enabled: jit.unwrap_or(current.jit_enabled),
+        default_role: role.unwrap_or(current.default_role),
+        role_mappings: rules.unwrap_or(current.role_mappings),
+    };
+    Ok(Some(mapping::check(db, access, merged, ip).await?))
+}
+
+/// What every save writes after the protocol's own columns.
+pub(super) struct Saved<'a> {
+    pub action: &'static str,
+    pub label: &'a str,
+    pub provisioning: Option<&'a Provisioning>,
+    pub require_sso: Option<bool>,
+    pub details: serde_json::Value,
+}
+
+/// Provisioning, Require SSO and the audit event, in the save's
+/// transaction, which it commits.
+pub(super) async fn finish_save(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    access: &Access,
+    saved: Saved<'_>,
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    if let Some(p) = saved.provisioning {
         write_provisioning(&mut tx, access, p, ip).await?;
     }
-    if let Some(require) = input.require_sso {
+    if let Some(require) = saved.require_sso {
         sqlx::query("UPDATE sso_connections SET require_sso = $2 WHERE org_id = $1")
             .bind(&access.org_id)
             .bind(i64::from(require))
@@ -519,31 +673,19 @@ pub async fn save(
         &mut *tx,
         Event::by(
             access,
-            if stage {
-                "sso.change_staged"
-            } else if existing.is_some() {
-                "sso.updated"
-            } else {
-                "sso.configured"
-            },
+            saved.action,
             Target {
                 kind: "sso",
                 id: &access.org_id,
-                label: &label,
+                label: saved.label,
             },
-            // Never the secret itself: only whether it changed.
-            serde_json::json!({
-                "discovery_url": discovery_url,
-                "client_id": client_id,
-                "client_secret_rotated": secret.is_some() && existing.is_some(),
-                "scopes": scopes,
-            }),
+            saved.details,
             ip,
         ),
     )
     .await?;
     tx.commit().await?;
-    get(db, settings, &access.org_id).await
+    Ok(())
 }
 
 fn default_provisioning() -> Provisioning {
@@ -686,7 +828,7 @@ pub async fn delete(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    for table in ["sso_identities", "sso_states"] {
+    for table in ["sso_identities", "sso_states", "saml_requests"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1"))
             .bind(&access.org_id)
             .execute(&mut *tx)
@@ -826,7 +968,7 @@ pub async fn start_test(
     access: &Access,
 ) -> Result<String, AppError> {
     access.require(Permission::SsoWrite)?;
-    let conn = super::flow::connection_by_org(state, &access.org_id)
+    let conn = super::connection::connection_by_org(state, &access.org_id)
         .await?
         .ok_or_else(|| {
             AppError::conflict(
@@ -838,7 +980,7 @@ pub async fn start_test(
         crate::orgs::access::Actor::User(u) => Some(u.id.as_str()),
         _ => None,
     };
-    let path = super::flow::create_test_ticket(&state.db, &conn, user_id).await?;
+    let path = super::outcome::create_test_ticket(&state.db, &conn, user_id).await?;
     Ok(format!("{}{path}", state.settings.public_url))
 }
 

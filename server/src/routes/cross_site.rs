@@ -79,8 +79,9 @@ fn is_own_origin(origin: &str, headers: &HeaderMap, public_url: &str) -> bool {
 /// logout (server to server) and third-party-initiated login (a form on the
 /// IdP's dashboard; it only starts a sign-in at that same IdP).
 fn posted_to_by_idps(path: &str) -> bool {
-    path.starts_with("/sso/")
-        && (path.ends_with("/oidc/backchannel-logout") || path.ends_with("/oidc/initiate"))
+    (path.starts_with("/sso/")
+        && (path.ends_with("/oidc/backchannel-logout") || path.ends_with("/oidc/initiate")))
+        || (path.starts_with("/saml/") && path.ends_with("/acs"))
 }
 
 #[cfg(test)]

@@ -1,14 +1,25 @@
-//! SAML's public endpoints. Thin: `app::saml` does the work.
+//! SAML's public endpoints. Thin: `app::saml` does the work, and a
+//! finished sign-in leaves the browser as an OIDC one does.
 
+use super::orgs_api::ClientIp;
+use super::sso_flow::{refusal_page, respond, status_of};
+use app::saml::SamlError;
+use app::saml::flow::{self, AcsForm};
+use app::sso::outcome::Refusal;
 use app::ssr::state::AppState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{StatusCode, header};
+use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/saml/{org_id}/metadata", get(metadata))
+    Router::new()
+        .route("/saml/{org_id}/metadata", get(metadata))
+        .route("/saml/{org_id}/acs", post(acs))
+        .route("/saml/{org_id}/test/{ticket}", get(super::sso_flow::test))
 }
 
 /// `GET /saml/{org_id}/metadata`: the SP metadata, unauthenticated so an
@@ -26,4 +37,33 @@ async fn metadata(State(state): State<AppState>, Path(org_id): Path<String>) -> 
         Ok(None) => (StatusCode::NOT_FOUND, "No such organization.").into_response(),
         Err(e) => super::error::ApiError(e).into_response(),
     }
+}
+
+/// `POST /saml/{org_id}/acs`: the IdP posts the SAMLResponse here (HTTP-
+/// POST binding), SP- or IdP-initiated.
+async fn acs(
+    State(state): State<AppState>,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    headers: http::HeaderMap,
+    Path(org_id): Path<String>,
+    form: Result<Form<AcsForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        let refusal = Refusal::Saml(SamlError::Malformed);
+        return refusal_page(status_of(&refusal), &refusal, None);
+    };
+    let request_id = form.request_id();
+    let bound = request_id
+        .as_deref()
+        .and_then(|id| flow::bound_purpose(&headers, id));
+    let result = flow::finish(&state, &org_id, &form, bound, ip).await;
+    let mut res = respond(&session, result).await;
+    // The request is answered either way: its binding goes.
+    if let Some(id) = request_id.filter(|_| bound.is_some())
+        && let Ok(v) = http::HeaderValue::from_str(&flow::clear_binding_cookie(&id))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
 }

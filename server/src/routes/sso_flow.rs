@@ -3,7 +3,9 @@
 //! `app::sso::flow`; this maps their outcome to redirects and pages.
 
 use super::orgs_api::ClientIp;
-use app::sso::flow::{self, CallbackParams, Finished, Purpose, Refusal};
+use app::sso::connection::{self, Connection, Purpose};
+use app::sso::flow::{self, CallbackParams};
+use app::sso::outcome::{self, Failure, Finished, Refusal};
 use app::ssr::state::AppState;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -39,7 +41,7 @@ fn escape(text: &str) -> String {
 }
 
 /// A plain page explaining a refused sign-in; no script, nothing to hydrate.
-fn refusal_page(status: StatusCode, refusal: &Refusal, retry: Option<&str>) -> Response {
+pub(super) fn refusal_page(status: StatusCode, refusal: &Refusal, retry: Option<&str>) -> Response {
     let retry = retry
         .map(|href| {
             format!(
@@ -56,7 +58,7 @@ fn refusal_page(status: StatusCode, refusal: &Refusal, retry: Option<&str>) -> R
     (status, Html(body)).into_response()
 }
 
-fn status_of(refusal: &Refusal) -> StatusCode {
+pub(super) fn status_of(refusal: &Refusal) -> StatusCode {
     match refusal {
         Refusal::UnknownLogin => StatusCode::NOT_FOUND,
         Refusal::NotEnabled | Refusal::Deactivated | Refusal::NotProvisioned(_) => {
@@ -74,13 +76,27 @@ fn status_of(refusal: &Refusal) -> StatusCode {
 async fn redirect_to_idp(
     state: &AppState,
     ip: Option<std::net::IpAddr>,
-    conn: &flow::Connection,
+    conn: &Connection,
     purpose: Purpose,
     params: &StartParams,
 ) -> Response {
     let retry = format!("/sso/{}", conn.login_id);
-    if let Err(r) = flow::claim_start(state, ip).await {
+    if let Err(r) = outcome::claim_start(state, ip).await {
         return refusal_page(status_of(&r), &r, Some(&retry));
+    }
+    if !conn.is_oidc() {
+        let begun = app::saml::flow::begin(state, conn, purpose, params.return_to.as_deref()).await;
+        return match begun {
+            Ok(b) => {
+                let cookie = app::saml::flow::binding_cookie(
+                    &b.request_id,
+                    purpose,
+                    state.settings.secure_cookies,
+                );
+                with_cookie(Redirect::to(&b.url).into_response(), &cookie)
+            }
+            Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
+        };
     }
     let begun = flow::begin(
         state,
@@ -94,14 +110,17 @@ async fn redirect_to_idp(
     match begun {
         Ok(b) => {
             let cookie = flow::binding_cookie(&b.state, state.settings.secure_cookies);
-            let mut res = Redirect::to(&b.authorize_url).into_response();
-            if let Ok(v) = http::HeaderValue::from_str(&cookie) {
-                res.headers_mut().append(http::header::SET_COOKIE, v);
-            }
-            res
+            with_cookie(Redirect::to(&b.authorize_url).into_response(), &cookie)
         }
         Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
     }
+}
+
+pub(super) fn with_cookie(mut res: Response, cookie: &str) -> Response {
+    if let Ok(v) = http::HeaderValue::from_str(cookie) {
+        res.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+    res
 }
 
 /// `GET /sso/{login_id}/start`: off to the organization's IdP.
@@ -111,22 +130,23 @@ async fn start(
     Path(login_id): Path<String>,
     Query(params): Query<StartParams>,
 ) -> Response {
-    match flow::connection_by_login_id(&state, &login_id).await {
+    match connection::connection_by_login_id(&state, &login_id).await {
         Ok(Some(conn)) => redirect_to_idp(&state, ip, &conn, Purpose::Login, &params).await,
         Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
     }
 }
 
-/// `GET /sso/{org_id}/oidc/test/{ticket}`: a one-time link that runs a test.
-async fn test(
+/// `GET /sso/{org_id}/oidc/test/{ticket}` (and `/saml/{org_id}/test/…`):
+/// a one-time link that runs a test.
+pub(super) async fn test(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path((org_id, ticket)): Path<(String, String)>,
 ) -> Response {
-    let redeemed = flow::redeem_test_ticket(&state.db, &org_id, &ticket).await;
+    let redeemed = outcome::redeem_test_ticket(&state.db, &org_id, &ticket).await;
     let conn = match redeemed {
-        Ok(true) => flow::connection_for_test(&state, &org_id).await,
+        Ok(true) => connection::connection_for_test(&state, &org_id).await,
         Ok(false) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownState, None),
         Err(e) => Err(e),
     };
@@ -170,7 +190,14 @@ async fn finish_callback(
     bound: bool,
     ip: Option<std::net::IpAddr>,
 ) -> Response {
-    match flow::finish(state, org_id, params, bound, ip).await {
+    let result = flow::finish(state, org_id, params, bound, ip).await;
+    respond(session, result).await
+}
+
+/// Where a finished flow leaves the browser, whatever its protocol: signed
+/// in, asked to link an account, back at the test result, or refused.
+pub(super) async fn respond(session: &Session, result: Result<Finished, Failure>) -> Response {
+    match result {
         Ok(Finished::SignedIn {
             auth,
             lifetime_secs,
@@ -238,9 +265,9 @@ async fn initiate(
     org_id: &str,
     params: InitiateParams,
 ) -> Response {
-    let conn = match flow::connection_by_org(state, org_id).await {
-        Ok(Some(conn)) => conn,
-        Ok(None) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
+    let conn = match connection::connection_by_org(state, org_id).await {
+        Ok(Some(conn)) if conn.is_oidc() => conn,
+        Ok(_) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => {
             return refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None);
         }

@@ -20,9 +20,9 @@ const ACS: &str = "http://127.0.0.1:9/saml/org_1/acs";
 
 /// SimpleSAMLphp on a free port with a scratch directory, killed (and the
 /// directory removed) when dropped.
-struct SamlIdp {
-    base: String,
-    dir: PathBuf,
+pub(crate) struct SamlIdp {
+    pub(crate) base: String,
+    pub(crate) dir: PathBuf,
     child: std::process::Child,
 }
 
@@ -35,7 +35,7 @@ impl Drop for SamlIdp {
 }
 
 impl SamlIdp {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         // A port picked free can be taken before PHP binds it (tests run in
         // parallel); PHP then exits and is started again elsewhere.
         for _ in 0..3 {
@@ -93,13 +93,13 @@ impl SamlIdp {
             .1
     }
 
-    fn metadata_url(&self) -> String {
+    pub(crate) fn metadata_url(&self) -> String {
         format!("{}/saml2/idp/metadata.php", self.base)
     }
 
     /// Registers the SP (the file is re-read on every request); `extra`
     /// holds more entries of its PHP array.
-    fn register_sp(&self, entity_id: &str, acs: &str, extra: &str) {
+    pub(crate) fn register_sp(&self, entity_id: &str, acs: &str, extra: &str) {
         let php = format!(
             "<?php\n$metadata['{entity_id}'] = [\n  'AssertionConsumerService' => '{acs}',\n  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n{extra}];\n"
         );
@@ -121,7 +121,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// The value of the input named `name` on `page`.
-fn input(page: &Page, name: &str) -> Option<String> {
+pub(crate) fn input(page: &Page, name: &str) -> Option<String> {
     page.body.split("<input").skip(1).find_map(|tag| {
         let tag = tag.split('>').next().unwrap_or_default();
         tag.contains(&format!("name=\"{name}\"")).then(|| {
@@ -136,7 +136,12 @@ fn input(page: &Page, name: &str) -> Option<String> {
 
 /// Answers SimpleSAMLphp's login form, if it shows one, and returns the
 /// page that posts the SAMLResponse to the ACS.
-async fn sign_in(browser: &mut Browser, mut page: Page, user: &str, password: &str) -> Page {
+pub(crate) async fn sign_in(
+    browser: &mut Browser,
+    mut page: Page,
+    user: &str,
+    password: &str,
+) -> Page {
     if let Some(auth_state) = input(&page, "AuthState") {
         page = browser
             .go(

@@ -1,0 +1,297 @@
+//! The SAML sign-in, without HTTP: `begin` sends an AuthnRequest (HTTP-
+//! Redirect binding, signed when the IdP asks) and records it; `finish`
+//! verifies what the IdP posts to the ACS and hands the verified claims to
+//! the same provisioning as OpenID Connect. An SP-initiated response must
+//! answer a request this browser started (a cookie per request, like the
+//! OIDC `state`) and is taken once; an unsolicited one is accepted only
+//! when the connection allows IdP-initiated sign-in. Either way the
+//! assertion ID is recorded, so a replayed response is refused.
+
+use super::idp_metadata::IdpMetadata;
+use super::sp::{sp_key, sp_urls};
+use super::verify::{Expectations, VerifiedAssertion, in_response_to_hint, verify_response};
+use super::{SamlError, store};
+use crate::sso::connection::{Connection, Purpose, connection_by_org, connection_for_test};
+use crate::sso::outcome::{Failure, Finished, Refusal, audit_refusal, record_test};
+use crate::sso::provision::{self, Verified};
+use crate::ssr::state::AppState;
+use std::net::IpAddr;
+
+/// Where the browser goes to sign in at the IdP.
+pub struct Begun {
+    pub url: String,
+    /// Set as the binding cookie (see [`binding_cookie`]).
+    pub request_id: String,
+}
+
+fn idp_of(conn: &Connection) -> Result<IdpMetadata, Refusal> {
+    let saml = conn.saml.as_ref().ok_or(Refusal::UnknownLogin)?;
+    IdpMetadata::parse(&saml.metadata_xml).map_err(Refusal::Saml)
+}
+
+/// Starts an SP-initiated sign-in (or a test).
+pub async fn begin(
+    state: &AppState,
+    conn: &Connection,
+    purpose: Purpose,
+    return_to: Option<&str>,
+) -> Result<Begun, Refusal> {
+    if purpose == Purpose::Login && !conn.enabled {
+        return Err(Refusal::NotEnabled);
+    }
+    let idp = idp_of(conn)?;
+    let urls = sp_urls(&state.settings.public_url, &conn.org_id);
+    let key = if idp.want_authn_requests_signed {
+        sp_key(state, &conn.org_id).await?.map(|k| k.key_der)
+    } else {
+        None
+    };
+    let redirect = super::authn_request::authn_request_redirect(
+        &idp,
+        &urls.entity_id,
+        &urls.acs_url,
+        "",
+        key.as_deref(),
+    )
+    .map_err(Refusal::Saml)?;
+    store::record_request(
+        &state.db,
+        &redirect.request_id,
+        &conn.org_id,
+        purpose.as_str(),
+        return_to.and_then(crate::return_to::safe_return_to),
+    )
+    .await?;
+    Ok(Begun {
+        url: redirect.url,
+        request_id: redirect.request_id,
+    })
+}
+
+fn cookie_name(request_id: &str) -> String {
+    let digest = crate::ssr::crypto::sha256_hex(request_id);
+    format!("latchkey_saml_{}", &digest[..12])
+}
+
+/// The cookie binding a request to the browser that starts it. The IdP
+/// posts the response from its own site, so over HTTPS the cookie must be
+/// `SameSite=None` to come back; plain-HTTP set-ups (development, an IdP on
+/// the same host) get `Lax`, which browsers send between ports of a host.
+pub fn binding_cookie(request_id: &str, purpose: Purpose, secure: bool) -> String {
+    format!(
+        "{}={}.{request_id}; Path=/saml/; Max-Age={}; HttpOnly; {}",
+        cookie_name(request_id),
+        purpose.as_str(),
+        store::REQUEST_TTL_SECS,
+        if secure {
+            "SameSite=None; Secure"
+        } else {
+            "SameSite=Lax"
+        }
+    )
+}
+
+pub fn clear_binding_cookie(request_id: &str) -> String {
+    format!(
+        "{}=; Path=/saml/; Max-Age=0; HttpOnly",
+        cookie_name(request_id)
+    )
+}
+
+/// The purpose this browser started `request_id` for, if it did.
+pub fn bound_purpose(headers: &http::HeaderMap, request_id: &str) -> Option<Purpose> {
+    let name = cookie_name(request_id);
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .find_map(|(_, v)| {
+            let (purpose, id) = v.split_once('.')?;
+            (id == request_id)
+                .then(|| Purpose::parse(purpose))
+                .flatten()
+        })
+}
+
+/// The ACS's form.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+impl AcsForm {
+    /// The request the response claims to answer (unverified).
+    pub fn request_id(&self) -> Option<String> {
+        self.saml_response.as_deref().and_then(in_response_to_hint)
+    }
+}
+
+/// Refusals worth an audit event: those after the signature verified, and
+/// provisioning's. Anyone can post garbage to the ACS; that is only logged.
+fn worth_auditing(refusal: &Refusal) -> bool {
+    match refusal {
+        Refusal::Saml(e) => matches!(
+            e,
+            SamlError::Destination
+                | SamlError::Audience
+                | SamlError::Issuer
+                | SamlError::Expired
+                | SamlError::NotYetValid
+                | SamlError::NoNameId
+        ),
+        Refusal::OtherBrowser | Refusal::UnknownState | Refusal::UnknownLogin => false,
+        _ => true,
+    }
+}
+
+/// Verifies the posted response for `path_org_id` and signs the member in
+/// (or records the test). `bound` is the purpose this browser started the
+/// answered request for. Every refusal leaves no session and no account.
+pub async fn finish(
+    state: &AppState,
+    path_org_id: &str,
+    form: &AcsForm,
+    bound: Option<Purpose>,
+    ip: Option<IpAddr>,
+) -> Result<Finished, Failure> {
+    let fail = |refusal, connection: Option<Connection>, purpose| Failure {
+        refusal,
+        connection,
+        purpose,
+    };
+    let Some(response) = form.saml_response.as_deref().filter(|r| !r.is_empty()) else {
+        return Err(fail(
+            Refusal::Saml(SamlError::Malformed),
+            None,
+            Purpose::Login,
+        ));
+    };
+    let request_id = form.request_id();
+    let purpose = match (&request_id, bound) {
+        (Some(_), Some(p)) => p,
+        (Some(_), None) => return Err(fail(Refusal::OtherBrowser, None, Purpose::Login)),
+        (None, _) => Purpose::Login,
+    };
+    let loaded = match purpose {
+        Purpose::Test => connection_for_test(state, path_org_id).await,
+        Purpose::Login => connection_by_org(state, path_org_id).await,
+    };
+    let conn = match loaded {
+        Ok(Some(c)) if c.saml.is_some() => c,
+        Ok(_) => return Err(fail(Refusal::UnknownLogin, None, purpose)),
+        Err(e) => return Err(fail(e.into(), None, purpose)),
+    };
+    let outcome = match verify(state, &conn, response, request_id.as_deref(), purpose).await {
+        Ok((assertion, stored_return_to)) => {
+            let claims = assertion.claims(&conn.claims);
+            match purpose {
+                Purpose::Test => {
+                    record_test(state, &conn, Ok(&claims))
+                        .await
+                        .map(|()| Finished::Tested {
+                            org_slug: conn.org_slug.clone(),
+                        })
+                }
+                Purpose::Login => {
+                    let return_to = match &request_id {
+                        Some(_) => stored_return_to,
+                        // IdP-initiated: RelayState, when it is a local path.
+                        None => form
+                            .relay_state
+                            .as_deref()
+                            .and_then(crate::return_to::safe_return_to)
+                            .map(str::to_owned),
+                    };
+                    let verified = Verified {
+                        issuer: &conn.issuer,
+                        claims: &claims,
+                        id_token: None,
+                        return_to,
+                    };
+                    provision::sign_in(state, &conn, verified, ip).await
+                }
+            }
+        }
+        Err(r) => Err(r),
+    };
+    match outcome {
+        Ok(done) => Ok(done),
+        Err(refusal) => {
+            if purpose == Purpose::Test {
+                let _ = record_test(state, &conn, Err(&refusal)).await;
+            } else if worth_auditing(&refusal) {
+                audit_refusal(&state.db, &conn, &refusal, ip).await;
+            } else {
+                tracing::info!(org = %conn.org_id, reason = refusal.code(), "saml response refused");
+            }
+            Err(fail(refusal, Some(conn), purpose))
+        }
+    }
+}
+
+/// Signature and conditions (off the async threads: xmlsec is CPU work),
+/// then the single use of the request and of the assertion.
+async fn verify(
+    state: &AppState,
+    conn: &Connection,
+    response: &str,
+    request_id: Option<&str>,
+    purpose: Purpose,
+) -> Result<(VerifiedAssertion, Option<String>), Refusal> {
+    if purpose == Purpose::Login && !conn.enabled {
+        return Err(Refusal::NotEnabled);
+    }
+    let saml = conn.saml.clone().ok_or(Refusal::UnknownLogin)?;
+    let idp = idp_of(conn)?;
+    let urls = sp_urls(&state.settings.public_url, &conn.org_id);
+    let key = sp_key(state, &conn.org_id).await?.map(|k| k.key_der);
+    let response = response.to_owned();
+    let ids: Vec<String> = request_id.map(str::to_owned).into_iter().collect();
+    let assertion = tokio::task::spawn_blocking(move || {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        verify_response(
+            &response,
+            &idp,
+            &Expectations {
+                sp_entity_id: &urls.entity_id,
+                acs_url: &urls.acs_url,
+                request_ids: &ids,
+                allow_idp_initiated: saml.allow_idp_initiated,
+                allow_sha1: saml.allow_sha1,
+                decryption_key: key.as_deref(),
+            },
+        )
+    })
+    .await
+    .map_err(|_| Refusal::Internal)?
+    .map_err(Refusal::Saml)?;
+    if assertion.in_response_to.as_deref() != request_id {
+        return Err(Refusal::Saml(SamlError::InResponseTo));
+    }
+    let mut return_to = None;
+    if let Some(id) = request_id {
+        // Taken once, by the organization and for the purpose it was made.
+        let taken = store::take_request(&state.db, id, &conn.org_id).await?;
+        match taken {
+            Some(req) if req.purpose == purpose.as_str() => return_to = req.return_to,
+            _ => return Err(Refusal::UnknownState),
+        }
+    }
+    let first = store::first_use_of_assertion(
+        &state.db,
+        &assertion.issuer,
+        &assertion.assertion_id,
+        assertion.not_on_or_after,
+    )
+    .await?;
+    if !first {
+        return Err(Refusal::Replayed);
+    }
+    Ok((assertion, return_to))
+}

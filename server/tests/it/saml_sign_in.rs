@@ -1,0 +1,332 @@
+//! A SAML connection end to end against SimpleSAMLphp, on both database
+//! backends: configured over REST from the IdP's metadata URL, tested,
+//! enabled, then used SP-initiated and IdP-initiated, with JIT and a role
+//! mapped from the multi-valued groups attribute; and the refusals a
+//! browser can meet (another browser's response, a replay, an unverified
+//! domain), each with no session and no account.
+
+use crate::common::{Auth, Backend, TestApp};
+use crate::on_each_backend;
+use crate::saml_real_idp::{SamlIdp, input, sign_in};
+use crate::sso_real_idp::{Browser, Page};
+use http::StatusCode;
+use serde_json::{Value, json};
+use server::config::ConfigArgs;
+use std::net::SocketAddr;
+
+/// Latchkey served on a free port, so the IdP can send browsers to it.
+async fn served(backend: Backend) -> (TestApp, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let public = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = TestApp::with_args(
+        backend,
+        ConfigArgs {
+            allow_private_idp: Some("true".into()),
+            public_url: Some(public.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let service = app
+        .router
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, service).await;
+    });
+    (app, public)
+}
+
+async fn verify_domain(app: &TestApp, org_id: &str, domain: &str) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    sqlx::query(
+        "INSERT INTO domains (id, org_id, domain, status, token, method, created_at, expires_at, verified_at) \
+         VALUES ($3, $1, $4, 'verified', 't', 'manual', $2, $2, $2)",
+    )
+    .bind(org_id)
+    .bind(now)
+    .bind(format!("dom_{}", app::ssr::random::lower_alnum(8)))
+    .bind(domain)
+    .execute(&app.state.db)
+    .await
+    .expect("verified domain");
+}
+
+/// The IdP's page that posts a SAMLResponse, submitted as a browser does.
+async fn post_response(browser: &mut Browser, page: &Page, acs: &str) -> Page {
+    let mut fields = vec![(
+        "SAMLResponse".to_owned(),
+        input(page, "SAMLResponse").expect("SAMLResponse"),
+    )];
+    if let Some(relay) = input(page, "RelayState") {
+        fields.push(("RelayState".into(), relay));
+    }
+    browser.go(acs, Some(fields)).await
+}
+
+async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(bind)
+        .fetch_one(&app.state.db)
+        .await
+        .expect("count")
+}
+
+fn code_of(page: &Page) -> String {
+    page.body
+        .split("data-code=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no refusal code on {}: {}", page.url, page.body))
+        .to_owned()
+}
+
+async fn saml_connection_end_to_end(backend: Backend) {
+    let idp = SamlIdp::start().await;
+    let (app, public) = served(backend).await;
+    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
+    let path = format!("/api/v1/orgs/{org}/sso");
+    let before = app
+        .api("GET", &path, Auth::Cookie(&owner), None)
+        .await
+        .json();
+    let acs = before["acs_url"].as_str().expect("acs_url").to_owned();
+    let entity = before["sp_entity_id"].as_str().expect("entity").to_owned();
+    assert!(acs.starts_with(&public) && acs.ends_with("/acs"), "{acs}");
+    idp.register_sp(&entity, &acs, "");
+
+    // A metadata URL that serves no metadata is refused, naming the field.
+    let bad = app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(&owner),
+            Some(
+                json!({"protocol": "saml", "provider_label": "SimpleSAMLphp",
+                "idp_metadata_url": format!("{}/saml2/idp/nothing.php", idp.base)}),
+            ),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.json()["error"]["field"], "idp_metadata_url");
+
+    let res = app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(&owner),
+            Some(json!({
+                "protocol": "saml", "provider_label": "SimpleSAMLphp",
+                "idp_metadata_url": idp.metadata_url(),
+                "default_role": "member",
+                "role_mappings": [{"claim": "groups", "operator": "contains", "value": "admins", "role": "admin"}],
+            })),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let sso = res.json();
+    assert_eq!(sso["protocol"], "saml");
+    assert_eq!(sso["issuer"], Value::String(idp.metadata_url()));
+    assert_eq!(sso["idp_metadata_url"], Value::String(idp.metadata_url()));
+    assert_eq!(sso["allow_idp_initiated"], true);
+    assert_eq!(sso["allow_sha1"], false);
+    assert_eq!(sso["attributes"]["email"], "email");
+    assert_eq!(
+        sso["idp_certificates"][0]["subject"],
+        "CN=SimpleSAMLphp test IdP"
+    );
+    assert_eq!(sso["client_secret_set"], false);
+    let org_id = acs.split('/').nth(4).expect("org id").to_owned();
+
+    // One protocol per organization: OIDC fields cannot replace it.
+    let switch = app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(&owner),
+            Some(json!({"protocol": "oidc", "provider_label": "x",
+                "discovery_url": "https://idp.example.com", "client_id": "c", "client_secret": "s"})),
+        )
+        .await;
+    assert_eq!(switch.status, StatusCode::CONFLICT, "{}", switch.body);
+    assert_eq!(switch.json()["error"]["code"], "protocol_change");
+
+    // Enable waits for a passed test (and a verified domain).
+    verify_domain(&app, &org_id, "example.com").await;
+    let early = app
+        .api(
+            "POST",
+            &format!("{path}/enable"),
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(early.json()["error"]["code"], "sso_not_tested");
+    let test_url = app
+        .api("POST", &format!("{path}/test"), Auth::Cookie(&owner), None)
+        .await
+        .json()["test_url"]
+        .as_str()
+        .expect("test_url")
+        .to_owned();
+    let mut tester = Browser::stopping_at(&format!("{public}/o/"));
+    let page = tester.go(&test_url, None).await;
+    let page = sign_in(&mut tester, page, "ada", "ada-password").await;
+    let done = post_response(&mut tester, &page, &acs).await;
+    assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+    let sso = app
+        .api("GET", &path, Auth::Cookie(&owner), None)
+        .await
+        .json();
+    let test = &sso["last_test"];
+    assert_eq!(test["ok"], true, "{test}");
+    assert_eq!(test["result"]["email"], "ada@example.com");
+    assert_eq!(test["result"]["email_domain_verified"], true);
+    assert_eq!(test["result"]["role"], "admin");
+    assert_eq!(test["result"]["claims"]["groups"], json!(["eng", "admins"]));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM users WHERE email = $1",
+            "ada@example.com"
+        )
+        .await,
+        0,
+        "a test creates no account"
+    );
+    let enabled = app
+        .api(
+            "POST",
+            &format!("{path}/enable"),
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+
+    // SP-initiated from the login URL: JIT, role from groups, a session.
+    let start = format!("{}/start", sso["login_url"].as_str().expect("login url"));
+    let mut ada = Browser::new();
+    let page = ada.go(&start, None).await;
+    let page = sign_in(&mut ada, page, "ada", "ada-password").await;
+    let response = input(&page, "SAMLResponse").expect("SAMLResponse");
+    // The same response from a browser that did not start the sign-in.
+    let mut stranger = Browser::new();
+    let refused = post_response(&mut stranger, &page, &acs).await;
+    assert_eq!(code_of(&refused), "other_browser");
+    let landed = post_response(&mut ada, &page, &acs).await;
+    assert_eq!(landed.status, StatusCode::OK, "{}", landed.body);
+    assert_eq!(landed.url.path(), format!("/o/{org}"));
+    let me = ada.go(&format!("{public}/api/v1/me"), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let role: String = sqlx::query_scalar(
+        "SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = $1",
+    )
+    .bind("ada@example.com")
+    .fetch_one(&app.state.db)
+    .await
+    .expect("member");
+    assert_eq!(role, "admin");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM sso_identities WHERE issuer = $1",
+            &idp.metadata_url()
+        )
+        .await,
+        1
+    );
+    // Posted again (its request is answered): refused.
+    let again = ada
+        .go(&acs, Some(vec![("SAMLResponse".into(), response)]))
+        .await;
+    assert_ne!(again.status, StatusCode::OK);
+
+    // IdP-initiated, with a local RelayState; then the same response again.
+    let unsolicited = format!(
+        "{}/saml2/idp/SSOService.php?spentityid={}&RelayState=%2Fo%2F{org}%2Fmembers",
+        idp.base, entity
+    );
+    let mut portal = Browser::new();
+    let page = portal.go(&unsolicited, None).await;
+    let page = sign_in(&mut portal, page, "ada", "ada-password").await;
+    let landed = post_response(&mut portal, &page, &acs).await;
+    assert_eq!(
+        landed.url.path(),
+        format!("/o/{org}/members"),
+        "{}",
+        landed.body
+    );
+    let mut replayer = Browser::new();
+    let replayed = post_response(&mut replayer, &page, &acs).await;
+    assert_eq!(code_of(&replayed), "saml_replayed");
+    assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
+    let me = replayer.go(&format!("{public}/api/v1/me"), None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+
+    // An email outside the verified domains: refused, audited, no account.
+    let mut bob = Browser::new();
+    let page = bob.go(&start, None).await;
+    let page = sign_in(&mut bob, page, "bob", "bob-password").await;
+    let refused = post_response(&mut bob, &page, &acs).await;
+    assert_eq!(code_of(&refused), "domain_not_verified");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM users WHERE email = $1",
+            "bob@other.test"
+        )
+        .await,
+        0
+    );
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE org_id = $1 AND action = 'sso.login_failed'",
+    )
+    .bind(&org_id)
+    .fetch_all(&app.state.db)
+    .await
+    .expect("audit");
+    assert_eq!(
+        reasons.len(),
+        2,
+        "the replay and the domain, not the other browser: {reasons:?}"
+    );
+    for reason in ["\"domain_not_verified\"", "\"saml_replayed\""] {
+        assert!(
+            reasons.iter().any(|r| r.contains(reason)),
+            "{reason} in {reasons:?}"
+        );
+    }
+
+    // Garbage posted to the ACS: a clear refusal, not a 500.
+    let mut outsider = Browser::new();
+    let junk = outsider
+        .go(&acs, Some(vec![("SAMLResponse".into(), "PHA+".into())]))
+        .await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&junk), "saml_malformed");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE org_id = $1 AND action = 'sso.login_failed'",
+    )
+    .bind(&org_id)
+    .fetch_one(&app.state.db)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 2, "unsigned noise fills no audit log");
+
+    // The OIDC endpoints know nothing of a SAML connection.
+    let initiate = outsider
+        .go(
+            &format!(
+                "{public}/sso/{org_id}/oidc/initiate?iss={}",
+                idp.metadata_url()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(initiate.status, StatusCode::NOT_FOUND);
+}
+
+on_each_backend!(saml_connection_end_to_end);
