@@ -210,7 +210,17 @@ pub async fn sign_out(idp: Option<String>) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let auth = crate::identity::sessions::session_auth(&ctx.session).await?;
     let idp_url = match (&auth, idp.is_some()) {
-        (Some(auth), true) => crate::sso::logout::rp_logout_url(&ctx.state, auth).await,
+        (Some(auth), true) if auth.idp_id_token.is_some() => {
+            crate::sso::logout::rp_logout_url(&ctx.state, auth).await
+        }
+        (Some(auth), true) => match crate::saml::slo::sp_logout(&ctx.state, auth).await {
+            Some((id, url)) => {
+                let secure = ctx.state.settings.secure_cookies;
+                ctx.set_cookie(&crate::saml::slo::logout_cookie(&id, secure));
+                Some(url)
+            }
+            None => None,
+        },
         _ => None,
     };
     crate::identity::sessions::end_session(&ctx.session).await?;

@@ -188,7 +188,10 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
         })?;
     let member_count = ssr::count_members(db, &current.id).await?;
     let idp_logout = match crate::identity::sessions::session_auth(&ctx.session).await? {
-        Some(auth) => crate::sso::logout::rp_logout_offer(&ctx.state, &auth).await,
+        Some(auth) if auth.idp_id_token.is_some() => {
+            crate::sso::logout::rp_logout_offer(&ctx.state, &auth).await
+        }
+        Some(auth) => crate::saml::slo::sp_logout_offer(&ctx.state, &auth).await,
         None => None,
     };
     Ok(ConsoleContext {

@@ -9,8 +9,8 @@ use app::sso::outcome::Refusal;
 use app::ssr::state::AppState;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Form, Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http::{StatusCode, header};
 use tower_sessions::Session;
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/saml/{org_id}/metadata", get(metadata))
         .route("/saml/{org_id}/acs", post(acs))
         .route("/saml/{org_id}/test/{ticket}", get(super::sso_flow::test))
+        .route("/saml/{org_id}/slo", get(slo))
 }
 
 /// `GET /saml/{org_id}/metadata`: the SP metadata, unauthenticated so an
@@ -66,4 +67,40 @@ async fn acs(
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
+}
+
+/// `GET /saml/{org_id}/slo` (HTTP-Redirect binding): the IdP's
+/// LogoutRequest, answered with a LogoutResponse; or the IdP's answer to
+/// ours, after which the browser lands on the sign-in page.
+async fn slo(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: http::HeaderMap,
+    Path(org_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let has = |name: &str| url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == name);
+    if has("SAMLRequest") {
+        return match app::saml::slo::idp_logout(&state, &org_id, &query, ip).await {
+            Ok(url) => Redirect::to(&url).into_response(),
+            Err(refusal) => {
+                tracing::info!(code = refusal.code(), "saml logout request refused");
+                refusal_page(status_of(&refusal), &refusal, None)
+            }
+        };
+    }
+    if has("SAMLResponse") {
+        // Signed out here already; the IdP's answer only confirms it there.
+        if let Some(id) = app::saml::slo::logout_request_of(&headers)
+            && let Err(refusal) =
+                app::saml::slo::logout_answered(&state, &org_id, &query, &id).await
+        {
+            tracing::info!(code = refusal.code(), "saml logout response refused");
+        }
+        let res = Redirect::to("/login?signed_out=1").into_response();
+        return super::sso_flow::with_cookie(res, &app::saml::slo::clear_logout_cookie());
+    }
+    let refusal = Refusal::Saml(SamlError::Malformed);
+    refusal_page(status_of(&refusal), &refusal, None)
 }

@@ -330,3 +330,146 @@ async fn saml_connection_end_to_end(backend: Backend) {
 }
 
 on_each_backend!(saml_connection_end_to_end);
+
+/// A SAML connection enabled without the console's test (covered above).
+async fn enabled_saml_connection(app: &TestApp, owner: &str, org: &str, idp: &SamlIdp) -> Value {
+    let path = format!("/api/v1/orgs/{org}/sso");
+    let res = app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(owner),
+            Some(
+                json!({"protocol": "saml", "provider_label": "SimpleSAMLphp",
+                "idp_metadata_url": idp.metadata_url()}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let sso = res.json();
+    let org_id = sso["acs_url"]
+        .as_str()
+        .and_then(|u| u.split('/').nth(4))
+        .expect("org id")
+        .to_owned();
+    verify_domain(app, &org_id, "example.com").await;
+    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
+        .bind(&org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("enable");
+    sso
+}
+
+async fn saml_single_logout_both_ways(backend: Backend) {
+    let idp = SamlIdp::start().await;
+    let (app, public) = served(backend).await;
+    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
+    let before = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await
+        .json();
+    let (entity, acs, slo) = (
+        before["sp_entity_id"].as_str().expect("entity"),
+        before["acs_url"].as_str().expect("acs"),
+        before["slo_url"].as_str().expect("slo"),
+    );
+    let org_id = acs.split('/').nth(4).expect("org id");
+    let cert = app::saml::sp::sp_key(&app.state, org_id)
+        .await
+        .expect("sp key")
+        .expect("org")
+        .cert_b64();
+    // The IdP checks the signatures on our logout messages.
+    idp.register_sp(
+        entity,
+        acs,
+        &format!(
+            "'SingleLogoutService' => '{slo}', 'certData' => '{cert}', 'validate.logout' => true,"
+        ),
+    );
+    let sso = enabled_saml_connection(&app, &owner, &org, &idp).await;
+    let start = format!("{}/start", sso["login_url"].as_str().expect("login url"));
+    let me = format!("{public}/api/v1/me");
+    let slo_logouts = || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'sso.saml_logout'",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .expect("audit");
+        n
+    };
+
+    // IdP-initiated: its signed LogoutRequest ends the session here, and
+    // our signed answer lets it finish at ReturnTo.
+    let mut ada = Browser::stopping_at(&format!("{public}/saml/"));
+    let landed = ada_signs_in(&mut ada, &start, acs).await;
+    assert_eq!(landed.url.path(), format!("/o/{org}"), "{}", landed.body);
+    assert_eq!(ada.go(&me, None).await.status, StatusCode::OK);
+    let page = ada
+        .go(
+            &format!(
+                "{0}/saml2/idp/SingleLogoutService.php?ReturnTo={0}/module.php/core/welcome",
+                idp.base
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        page.url.as_str().starts_with(slo),
+        "{} {}",
+        page.url,
+        page.body
+    );
+    let logout_request = page.url.to_string();
+    let done = ada.go(&logout_request, None).await;
+    assert!(
+        done.url.as_str().ends_with("/module.php/core/welcome"),
+        "the IdP took our answer: {}",
+        done.url
+    );
+    assert_eq!(ada.go(&me, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(slo_logouts().await, 1);
+    // The same LogoutRequest again: refused, nothing more ended.
+    let replayed = Browser::new().go(&logout_request, None).await;
+    assert_eq!(code_of(&replayed), "saml_replayed");
+    assert_eq!(slo_logouts().await, 1);
+
+    // SP-initiated: the console offers it; signing out "and at the IdP"
+    // ends the session here, then at the IdP, whose signed answer lands
+    // the browser on the sign-in page.
+    let mut ada = Browser::new();
+    ada_signs_in(&mut ada, &start, acs).await;
+    let console = ada.go(&format!("{public}/o/{org}"), None).await;
+    assert!(console.body.contains("SimpleSAMLphp"), "{}", console.body);
+    let out = ada
+        .go(
+            &format!("{public}/api/sign_out"),
+            Some(vec![("idp".into(), "1".into())]),
+        )
+        .await;
+    assert_eq!(out.url.path(), "/login", "{} {}", out.url, out.body);
+    assert_eq!(out.url.query(), Some("signed_out=1"));
+    assert_eq!(ada.go(&me, None).await.status, StatusCode::UNAUTHORIZED);
+    let answered: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM saml_requests WHERE purpose = 'logout'")
+            .fetch_one(&app.state.db)
+            .await
+            .expect("requests");
+    assert_eq!(answered, 0, "the IdP's answer took our LogoutRequest");
+}
+
+/// Ada's SP-initiated sign-in, posted to the ACS.
+async fn ada_signs_in(browser: &mut Browser, start: &str, acs: &str) -> Page {
+    let page = browser.go(start, None).await;
+    let page = sign_in(browser, page, "ada", "ada-password").await;
+    post_response(browser, &page, acs).await
+}
+
+on_each_backend!(saml_single_logout_both_ways);
