@@ -9,6 +9,8 @@ const dnsPort = Number(process.env.E2E_DNS_PORT ?? 5354);
 const dnsControlPort = Number(process.env.E2E_DNS_CONTROL_PORT ?? 5355);
 // The OpenID Provider (end2end/idp.mjs, npm `oidc-provider`) tests sign in against.
 const idpPort = Number(process.env.E2E_IDP_PORT ?? 5356);
+// The SAML IdP (Debian's SimpleSAMLphp, end2end/saml-idp/run.sh).
+const samlIdpPort = Number(process.env.E2E_SAML_IDP_PORT ?? 5357);
 
 export default defineConfig({
   testDir: './tests',
@@ -50,6 +52,13 @@ export default defineConfig({
       reuseExistingServer: false,
       stdout: 'ignore',
       env: { E2E_IDP_PORT: String(idpPort) },
+    },
+    {
+      command: `rm -rf .tmp/saml-idp && exec saml-idp/run.sh ${samlIdpPort} .tmp/saml-idp`,
+      url: `http://127.0.0.1:${samlIdpPort}/simplesaml/saml2/idp/metadata.php`,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      timeout: 60_000,
     },
     {
     command: `rm -rf end2end/.tmp/data && exec ${bin} serve`,

@@ -83,6 +83,7 @@ async fn serve(config: Config) -> Result<()> {
         state.clone(),
         std::time::Duration::from_secs(config.domain_recheck_secs),
     );
+    server::jobs::spawn_saml_metadata_refresh(state.clone());
     let draining = state.draining.clone();
     let app = server::routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)

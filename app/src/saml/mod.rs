@@ -18,6 +18,7 @@ pub mod flow;
 pub mod idp_metadata;
 pub mod logout;
 mod redirect;
+pub mod refresh;
 pub mod slo;
 pub mod sp;
 pub mod sp_key;

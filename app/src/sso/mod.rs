@@ -28,6 +28,7 @@ pub mod provision;
 mod provisioning_page;
 #[cfg(feature = "ssr")]
 mod saml_config;
+mod saml_page;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -256,7 +257,10 @@ pub async fn test_sso(org: String) -> Result<String, AppError> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsoForm {
     pub provider_label: String,
+    /// OIDC only (the SAML form has none).
+    #[serde(default)]
     pub discovery_url: String,
+    #[serde(default)]
     pub client_id: String,
     pub client_secret: Option<String>,
     pub scopes: Option<String>,

@@ -1,12 +1,14 @@
 //! Settings › Security › Single sign-on: the URIs to give the IdP, and the
 //! connection form.
 
+use super::saml_page::{SamlForm, SamlIdpFacts, SamlSetup};
 use super::{DisableSso, DisconnectSso, EnableSso, SaveSso, SsoConfig, get_sso};
 use crate::error::AppError;
 use crate::orgs::permissions::Permission;
 use crate::orgs::{ConsoleContext, use_org_param};
 use crate::ui::{Confirm, CopyField, Field, FormError, SubmitButton, format_time};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SsoSection() -> impl IntoView {
@@ -77,6 +79,29 @@ fn SsoBody(
     let hours = (config.session_max_age_secs / 3600).to_string();
     let org_for_disconnect = org.clone();
     let claims = config.claims.clone();
+    // One protocol per connection; before one is saved, the admin picks
+    // (plain links, so the choice works without wasm).
+    let picked = use_query_map().get_untracked().get("protocol");
+    let saml = if config.configured {
+        config.protocol == "saml"
+    } else {
+        picked.as_deref() == Some("saml")
+    };
+    let chooser = (writer && !config.configured).then(|| {
+        view! {
+            <nav class="protocol-choice" aria-label="Protocol">
+                <a href="?protocol=oidc#sso-heading" class="button small"
+                    aria-current=(!saml).then_some("true")>"OpenID Connect"</a>
+                <a href="?protocol=saml#sso-heading" class="button small"
+                    aria-current=saml.then_some("true")>"SAML 2.0"</a>
+            </nav>
+        }
+    });
+    let pending_what = if saml {
+        "A new IdP (entity ID or signing certificates)"
+    } else {
+        "A new provider, client ID or secret"
+    };
     view! {
         <div class="sso-status">
             <span class="badge" data-sso-status=status>{status}</span>
@@ -103,48 +128,31 @@ fn SsoBody(
         {config.pending_change.clone().map(|p| view! {
             <div class="notice" role="status" data-pending-change>
                 <strong>"Saved, not yet tested."</strong>
-                " A new provider, client ID or secret (" <code>{p.client_id.clone()}</code> " at " <code>{p.issuer.clone()}</code>
+                " " {pending_what} " (" <code>{p.client_id.clone()}</code> " at " <code>{p.issuer.clone()}</code>
                 ") takes effect when a test of it passes; until then sign-ins keep using the last tested settings."
                 {p.last_error.map(|e| view! { <p class="form-error">"Its last test failed: " {e}</p> })}
             </div>
         })}
-        <div class="idp-setup">
-            <h3>"1. Register Latchkey at your identity provider"</h3>
-            <p class="muted small">
-                "Create an OpenID Connect web application with the authorization code grant (" <code>"authorization_code"</code>
-                ") and the scopes " <code>{config.scopes.join(" ")}</code> ", using these addresses:"
-            </p>
-            <CopyField label="Redirect URI" value=config.redirect_uri.clone() id="sso-redirect-uri"/>
-            <CopyField label="Back-channel logout URI" value=config.backchannel_logout_uri.clone() id="sso-backchannel-uri"/>
-            <CopyField label="Initiate login URI" value=config.initiate_login_uri.clone() id="sso-initiate-uri"/>
-            <CopyField label="Post-logout redirect URI" value=config.post_logout_redirect_uri.clone() id="sso-post-logout-uri"/>
-            {config.login_url.clone().map(|url| view! {
-                <CopyField label="Login URL to share with your people" value=url id="sso-login-url"/>
-            })}
-        </div>
-        <div id="sso-test" class="sso-test">
-            {(writer && config.configured).then(|| view! {
-                // A plain form: the answer is a redirect to the IdP, which a
-                // full page navigation follows with or without wasm.
-                <form method="post" action="/api/test_sso">
-                    <input type="hidden" name="org" value=org.clone()/>
-                    <button type="submit" class="button small">"Test connection"</button>
-                    <span class="muted small">" Signs you in at your provider in test mode; nobody is signed in here."</span>
-                </form>
-            })}
-            {config.last_test.clone().map(|t| view! {
-                <p class=if t.ok { "notice" } else { "form-error" } data-last-test=if t.ok { "ok" } else { "failed" }>
-                    {if t.ok { "Last test passed " } else { "Last test failed " }} {format_time(t.at)}
-                    {t.error.map(|e| format!(": {e}"))}
-                </p>
-                {t.result.map(|r| view! { <TestResult result=r/> })}
-            })}
-        </div>
+        {chooser}
+        {if saml {
+            view! { <SamlSetup config=config.clone()/> }.into_any()
+        } else {
+            view! { <OidcSetup config=config.clone()/> }.into_any()
+        }}
+        <SsoTest config=config.clone() org=org.clone() writer/>
         <h3>"2. Connect your identity provider"</h3>
-        {if writer {
+        {if saml {
+            view! { <SamlIdpFacts config=config.clone()/> }.into_any()
+        } else {
+            ().into_any()
+        }}
+        {if writer && saml {
+            view! { <SamlForm config=config.clone() org=org.clone() save error/> }.into_any()
+        } else if writer {
             view! {
                 <ActionForm action=save>
                     <input type="hidden" name="org" value=org/>
+                    <input type="hidden" name="form[protocol]" value="oidc"/>
                     <Field label="Provider label" name="form[provider_label]" value=config.provider_label.clone()
                         hint="The text on the sign-in button, e.g. Okta." required=true error=err("provider_label")/>
                     <Field label="Discovery URL" name="form[discovery_url]" input_type="url" value=config.discovery_url.clone()
@@ -193,6 +201,52 @@ fn SsoBody(
                 </Confirm>
             </div>
         })}
+    }
+}
+
+/// Step 1 for OpenID Connect: the addresses to register.
+#[component]
+fn OidcSetup(config: SsoConfig) -> impl IntoView {
+    view! {
+        <div class="idp-setup">
+            <h3>"1. Register Latchkey at your identity provider"</h3>
+            <p class="muted small">
+                "Create an OpenID Connect web application with the authorization code grant (" <code>"authorization_code"</code>
+                ") and the scopes " <code>{config.scopes.join(" ")}</code> ", using these addresses:"
+            </p>
+            <CopyField label="Redirect URI" value=config.redirect_uri.clone() id="sso-redirect-uri"/>
+            <CopyField label="Back-channel logout URI" value=config.backchannel_logout_uri.clone() id="sso-backchannel-uri"/>
+            <CopyField label="Initiate login URI" value=config.initiate_login_uri.clone() id="sso-initiate-uri"/>
+            <CopyField label="Post-logout redirect URI" value=config.post_logout_redirect_uri.clone() id="sso-post-logout-uri"/>
+            {config.login_url.clone().map(|url| view! {
+                <CopyField label="Login URL to share with your people" value=url id="sso-login-url"/>
+            })}
+        </div>
+    }
+}
+
+/// Test connection, and what the last test brought back.
+#[component]
+fn SsoTest(config: SsoConfig, org: String, writer: bool) -> impl IntoView {
+    view! {
+        <div id="sso-test" class="sso-test">
+            {(writer && config.configured).then(|| view! {
+                // A plain form: the answer is a redirect to the IdP, which a
+                // full page navigation follows with or without wasm.
+                <form method="post" action="/api/test_sso">
+                    <input type="hidden" name="org" value=org.clone()/>
+                    <button type="submit" class="button small">"Test connection"</button>
+                    <span class="muted small">" Signs you in at your provider in test mode; nobody is signed in here."</span>
+                </form>
+            })}
+            {config.last_test.clone().map(|t| view! {
+                <p class=if t.ok { "notice" } else { "form-error" } data-last-test=if t.ok { "ok" } else { "failed" }>
+                    {if t.ok { "Last test passed " } else { "Last test failed " }} {format_time(t.at)}
+                    {t.error.map(|e| format!(": {e}"))}
+                </p>
+                {t.result.map(|r| view! { <TestResult result=r/> })}
+            })}
+        </div>
     }
 }
 

@@ -473,3 +473,92 @@ async fn ada_signs_in(browser: &mut Browser, start: &str, acs: &str) -> Page {
 }
 
 on_each_backend!(saml_single_logout_both_ways);
+
+/// The daily refresh follows a certificate rotation at the IdP, and keeps
+/// out metadata that names another IdP.
+async fn saml_metadata_refresh_follows_rotation(backend: Backend) {
+    let idp = SamlIdp::start().await;
+    let (app, _) = served(backend).await;
+    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
+    let sso = enabled_saml_connection(&app, &owner, &org, &idp).await;
+    let before = sso["idp_certificates"][0]["sha256_fingerprint"].clone();
+    let age = |secs: i64| {
+        sqlx::query("UPDATE sso_connections SET saml_metadata_fetched_at = $1")
+            .bind(time::OffsetDateTime::now_utc().unix_timestamp() - secs)
+            .execute(&app.state.db)
+    };
+    // Fresh metadata is left alone.
+    let r = app::saml::refresh::refresh_due(&app.state)
+        .await
+        .expect("refresh");
+    assert_eq!(r, app::saml::refresh::Refreshed::default());
+
+    // The IdP rotates its signing key; a day later Latchkey has the new one.
+    let rotated = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/CN=SimpleSAMLphp rotated"])
+        .arg("-keyout")
+        .arg(idp.dir.join("cert/idp.key"))
+        .arg("-out")
+        .arg(idp.dir.join("cert/idp.pem"))
+        .status()
+        .expect("openssl");
+    assert!(rotated.success());
+    age(2 * 3600).await.expect("age");
+    let r = app::saml::refresh::refresh_due(&app.state)
+        .await
+        .expect("refresh");
+    assert_eq!(r.updated, 0, "not yet a day old");
+    age(25 * 3600).await.expect("age");
+    let r = app::saml::refresh::refresh_due(&app.state)
+        .await
+        .expect("refresh");
+    assert_eq!((r.updated, r.refused, r.failed), (1, 0, 0));
+    let after = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        after["idp_certificates"][0]["subject"],
+        "CN=SimpleSAMLphp rotated"
+    );
+    assert_ne!(after["idp_certificates"][0]["sha256_fingerprint"], before);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1",
+            "sso.metadata_refreshed"
+        )
+        .await,
+        1
+    );
+
+    // Metadata at that URL that now names another IdP is kept out.
+    sqlx::query("UPDATE sso_connections SET issuer = 'https://idp.before.test'")
+        .execute(&app.state.db)
+        .await
+        .expect("issuer");
+    age(25 * 3600).await.expect("age");
+    let r = app::saml::refresh::refresh_due(&app.state)
+        .await
+        .expect("refresh");
+    assert_eq!((r.updated, r.refused), (0, 1));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1",
+            "sso.metadata_refresh_refused"
+        )
+        .await,
+        1
+    );
+}
+
+on_each_backend!(saml_metadata_refresh_follows_rotation);

@@ -1,0 +1,97 @@
+import { test, expect } from '@playwright/test';
+import { writeFileSync } from 'node:fs';
+import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
+import { verifyDomain } from './sso-helpers';
+
+/** The SAML IdP: SimpleSAMLphp, started by playwright.config.ts. */
+const samlIdp = `http://127.0.0.1:${process.env.E2E_SAML_IDP_PORT ?? 5357}/simplesaml`;
+const samlIdpDir = '.tmp/saml-idp';
+
+/** Registers Latchkey's SP at SimpleSAMLphp (its metadata file is re-read per request). */
+function registerSp(entityId: string, acs: string, slo: string): void {
+  writeFileSync(
+    `${samlIdpDir}/metadata/saml20-sp-remote.php`,
+    `<?php\n$metadata['${entityId}'] = [\n  'AssertionConsumerService' => '${acs}',\n  'SingleLogoutService' => '${slo}',\n` +
+      `  'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',\n];\n`,
+  );
+}
+
+/** SimpleSAMLphp's login form; its answer posts itself to the ACS. */
+async function signInAtSamlIdp(page: import('@playwright/test').Page, user: string): Promise<void> {
+  await expect(page).toHaveURL(new RegExp(`^${samlIdp}/`));
+  await page.locator('input[name="username"]').fill(user);
+  await page.locator('input[name="password"]').fill(`${user}-password`);
+  await page.locator('input[name="password"]').press('Enter');
+}
+
+test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it; a member signs in from the login URL and by email', async ({ page, browser }) => {
+  test.setTimeout(120_000);
+  const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const orgName = `Saml Co ${suffix}`;
+  await signUp(page, uniqueEmail('saml-admin'));
+  await createOrg(page, orgName);
+  const slug = new URL(page.url()).pathname.split('/')[2];
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
+  await waitForHydration(page);
+  // SimpleSAMLphp's users are at example.com.
+  await verifyDomain(page, 'example.com');
+
+  // The admin picks SAML 2.0 and registers the addresses Latchkey shows.
+  await page.getByRole('link', { name: 'SAML 2.0' }).click();
+  await expect(page.getByRole('link', { name: 'SAML 2.0' })).toHaveAttribute('aria-current', 'true');
+  const entityId = await page.locator('#saml-sp-entity-id').inputValue();
+  const acs = await page.locator('#saml-acs-url').inputValue();
+  const slo = await page.locator('#saml-slo-url').inputValue();
+  expect(acs).toMatch(/\/saml\/[a-z0-9_]+\/acs$/);
+  const spMetadata = await page.request.get(await page.locator('#saml-sp-metadata-url').inputValue());
+  expect(await spMetadata.text()).toContain(acs);
+  registerSp(entityId, acs, slo);
+
+  // A metadata URL that serves no metadata: a clear error on the field, nothing saved.
+  await page.getByLabel('Provider label').fill('SimpleSAMLphp');
+  await page.getByLabel('IdP metadata URL').fill(`${samlIdp}/nothing-here`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.locator('.field-error').first()).toBeVisible();
+  await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
+
+  await page.getByLabel('IdP metadata URL').fill(`${samlIdp}/saml2/idp/metadata.php`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.locator('[data-sso-status]')).toHaveText('Configured, not enabled');
+  await expect(page.locator('[data-saml-idp]')).toContainText(`${samlIdp}/saml2/idp/SSOService.php`);
+  await expect(page.getByRole('table', { name: 'IdP signing certificates' })).toContainText('CN=SimpleSAMLphp test IdP');
+
+  // Test connection: a real login at the IdP, nobody signed in here.
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await signInAtSamlIdp(page, 'ada');
+  await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
+  await expect(page.locator('[data-last-test]')).toHaveAttribute('data-last-test', 'ok');
+  await expect(page.locator('[data-test-email]')).toHaveText('ada@example.com');
+  await expect(page.locator('table.claims')).toContainText('admins');
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Enable' }).click();
+  await expect(page.locator('[data-sso-status]')).toHaveText('Enabled');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: 'screenshots/sso-saml.png', fullPage: true });
+  const loginUrl = await page.locator('#sso-login-url').inputValue();
+
+  // A member opens the login URL (no JavaScript needed on Latchkey's side).
+  const first = await browser.newContext();
+  const ada = await first.newPage();
+  await ada.goto(loginUrl);
+  await ada.getByRole('button', { name: 'Sign in with SimpleSAMLphp' }).click();
+  await signInAtSamlIdp(ada, 'ada');
+  await expect(ada).toHaveURL(new RegExp(`/o/${slug}$`));
+  await ada.goto('/api/v1/me');
+  await expect(ada.locator('body')).toContainText('ada@example.com');
+  await first.close();
+
+  // Email first: /login sends an example.com address to the SAML IdP.
+  const second = await browser.newContext();
+  const again = await second.newPage();
+  await again.goto('/login');
+  await again.getByLabel('Email').fill('ada@example.com');
+  await again.getByRole('button', { name: 'Continue' }).click();
+  await signInAtSamlIdp(again, 'ada');
+  await expect(again).toHaveURL(new RegExp(`/o/${slug}$`));
+  await second.close();
+});
