@@ -54,6 +54,8 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
   await expect(page.locator('.field-error').first()).toBeVisible();
   await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
 
+  await expect(page.locator('.field-error').first()).toContainText('answered with a redirect');
+  await page.getByLabel('Provider label').fill('SimpleSAMLphp');
   await page.getByLabel('IdP metadata URL').fill(`${samlIdp}/saml2/idp/metadata.php`);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.locator('[data-sso-status]')).toHaveText('Configured, not enabled');
@@ -66,7 +68,7 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
   await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
   await expect(page.locator('[data-last-test]')).toHaveAttribute('data-last-test', 'ok');
   await expect(page.locator('[data-test-email]')).toHaveText('ada@example.com');
-  await expect(page.locator('table.claims')).toContainText('admins');
+  await expect(page.locator('#sso-test table.claims')).toContainText('admins');
   await waitForHydration(page);
   await page.getByRole('button', { name: 'Enable' }).click();
   await expect(page.locator('[data-sso-status]')).toHaveText('Enabled');
