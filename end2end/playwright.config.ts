@@ -58,6 +58,8 @@ export default defineConfig({
       url: `http://127.0.0.1:${samlIdpPort}/simplesaml/saml2/idp/metadata.php`,
       reuseExistingServer: false,
       stdout: 'ignore',
+      // PHP's built-in server logs every request on stderr.
+      stderr: 'ignore',
       timeout: 60_000,
     },
     {

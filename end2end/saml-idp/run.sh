@@ -4,6 +4,7 @@
 # /etc/simplesamlphp). Usage: run.sh PORT DIR. Users (exampleauth:UserPass):
 #   ada / ada-password  ada@example.com, groups eng + admins
 #   bob / bob-password  bob@other.test, groups sales
+#   grace / grace-password  grace@saml-e2e.test, groups eng + admins
 # SPs are registered by writing DIR/metadata/saml20-sp-remote.php (re-read
 # on every request); see sp-remote.php.example.
 set -euo pipefail

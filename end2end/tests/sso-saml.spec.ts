@@ -33,8 +33,8 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
   const slug = new URL(page.url()).pathname.split('/')[2];
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
   await waitForHydration(page);
-  // SimpleSAMLphp's users are at example.com.
-  await verifyDomain(page, 'example.com');
+  // SimpleSAMLphp's user grace is at saml-e2e.test.
+  await verifyDomain(page, 'saml-e2e.test');
 
   // The admin picks SAML 2.0 and registers the addresses Latchkey shows.
   await page.getByRole('link', { name: 'SAML 2.0' }).click();
@@ -64,10 +64,10 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
 
   // Test connection: a real login at the IdP, nobody signed in here.
   await page.getByRole('button', { name: 'Test connection' }).click();
-  await signInAtSamlIdp(page, 'ada');
+  await signInAtSamlIdp(page, 'grace');
   await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
   await expect(page.locator('[data-last-test]')).toHaveAttribute('data-last-test', 'ok');
-  await expect(page.locator('[data-test-email]')).toHaveText('ada@example.com');
+  await expect(page.locator('[data-test-email]')).toHaveText('grace@saml-e2e.test');
   await expect(page.locator('#sso-test table.claims')).toContainText('admins');
   await waitForHydration(page);
   await page.getByRole('button', { name: 'Enable' }).click();
@@ -78,22 +78,22 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
 
   // A member opens the login URL (no JavaScript needed on Latchkey's side).
   const first = await browser.newContext();
-  const ada = await first.newPage();
-  await ada.goto(loginUrl);
-  await ada.getByRole('button', { name: 'Sign in with SimpleSAMLphp' }).click();
-  await signInAtSamlIdp(ada, 'ada');
-  await expect(ada).toHaveURL(new RegExp(`/o/${slug}$`));
-  await ada.goto('/api/v1/me');
-  await expect(ada.locator('body')).toContainText('ada@example.com');
+  const grace = await first.newPage();
+  await grace.goto(loginUrl);
+  await grace.getByRole('button', { name: 'Sign in with SimpleSAMLphp' }).click();
+  await signInAtSamlIdp(grace, 'grace');
+  await expect(grace).toHaveURL(new RegExp(`/o/${slug}$`));
+  await grace.goto('/api/v1/me');
+  await expect(grace.locator('body')).toContainText('grace@saml-e2e.test');
   await first.close();
 
-  // Email first: /login sends an example.com address to the SAML IdP.
+  // Email first: /login sends a saml-e2e.test address to the SAML IdP.
   const second = await browser.newContext();
   const again = await second.newPage();
   await again.goto('/login');
-  await again.getByLabel('Email').fill('ada@example.com');
+  await again.getByLabel('Email').fill('grace@saml-e2e.test');
   await again.getByRole('button', { name: 'Continue' }).click();
-  await signInAtSamlIdp(again, 'ada');
+  await signInAtSamlIdp(again, 'grace');
   await expect(again).toHaveURL(new RegExp(`/o/${slug}$`));
   await second.close();
 });

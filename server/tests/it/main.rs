@@ -26,6 +26,7 @@ mod orgs;
 mod processes;
 mod reliability;
 mod saml_real_idp;
+mod saml_refusals;
 mod saml_sign_in;
 mod saml_sp;
 mod saml_store;

@@ -1,0 +1,363 @@
+//! Every refusal of a SAML response, at the ACS, as a fault IdP (Rust,
+//! signing with xmlsec through samael) sends it: each is a page with its
+//! code, and leaves no session and no account. The last response, well
+//! formed, signs in: the set-up is sound, so the refusals are real.
+
+use crate::common::{Auth, Backend, TestApp, TestResponse};
+use crate::on_each_backend;
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use serde_json::json;
+
+#[allow(dead_code)]
+#[path = "../../../app/src/saml/test_idp.rs"]
+mod test_idp;
+use test_idp::{Shape, TestIdp, b64, strip_declaration};
+
+struct Setup {
+    app: TestApp,
+    idp: TestIdp,
+    acs: String,
+    entity: String,
+    org: String,
+    owner: String,
+    login_id: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let app = TestApp::new(backend).await;
+    let idp = TestIdp::new("https://idp.fault.test");
+    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
+    let res = app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            Some(json!({"protocol": "saml", "provider_label": "Fault IdP",
+                "idp_metadata_xml": idp.metadata()})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let sso = res.json();
+    let acs = sso["acs_url"].as_str().expect("acs").to_owned();
+    let org_id = acs.split('/').nth(4).expect("org id").to_owned();
+    crate::sso_idp::verified_and_enabled(&app, &org_id, "example.com").await;
+    let login_id = sso["login_url"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("login id")
+        .to_owned();
+    Setup {
+        entity: sso["sp_entity_id"].as_str().expect("entity").to_owned(),
+        acs,
+        app,
+        idp,
+        org,
+        owner,
+        login_id,
+    }
+}
+
+impl Setup {
+    /// An SP-initiated start: the request ID and the browser's binding cookie.
+    async fn start(&self) -> (String, String) {
+        let res = self
+            .app
+            .get(&format!("/sso/{}/start", self.login_id), None)
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let cookie = res
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("latchkey_saml_"))
+            .expect("binding cookie")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let id = cookie.split('.').nth(1).expect("request id").to_owned();
+        (id, cookie)
+    }
+
+    /// A response shaped for this SP, answering `request` (or unsolicited).
+    fn shape(&self, request: Option<&str>) -> Shape {
+        Shape {
+            in_response_to: request.map(str::to_owned),
+            destination: self.acs.clone(),
+            audience: self.entity.clone(),
+            ..Shape::default()
+        }
+    }
+
+    async fn post(&self, saml_response: &str, cookie: Option<&str>) -> TestResponse {
+        let path = url::Url::parse(&self.acs).expect("acs").path().to_owned();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLResponse", saml_response)
+            .finish();
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.app
+            .send(req.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    async fn accounts(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email <> 'owner@example.com'")
+            .fetch_one(&self.app.state.db)
+            .await
+            .expect("count")
+    }
+
+    /// Posts and expects refusal `code`: no session, no account.
+    async fn refused(&self, what: &str, saml_response: &str, cookie: Option<&str>, code: &str) {
+        let res = self.post(saml_response, cookie).await;
+        assert!(
+            res.body.contains(&format!("data-code=\"{code}\"")),
+            "{what}: expected {code}, got {} {}",
+            res.status,
+            res.body
+        );
+        assert!(res.status.is_client_error(), "{what}: {}", res.status);
+        assert_eq!(res.session_set_cookie(), None, "{what}: a session");
+        assert_eq!(self.accounts().await, 0, "{what}: an account");
+    }
+}
+
+fn altered(xml: &str) -> String {
+    b64(&xml.replacen(
+        ">ada@example.com</saml:NameID>",
+        ">eve@example.com</saml:NameID>",
+        1,
+    ))
+}
+
+async fn every_refusal_leaves_no_session_and_no_account(backend: Backend) {
+    let s = setup(backend).await;
+    let (id, cookie) = s.start().await;
+    let ok = s.shape(Some(&id));
+    let sp = |f: fn(&mut Shape)| {
+        let mut shape = s.shape(Some(&id));
+        f(&mut shape);
+        shape
+    };
+
+    s.refused(
+        "unsigned",
+        &s.idp.response(&sp(|x| {
+            x.sign_response = false;
+            x.sign_assertion = false;
+        })),
+        Some(&cookie),
+        "saml_signature",
+    )
+    .await;
+    let stranger = TestIdp::new("https://idp.fault.test");
+    s.refused(
+        "signed by another key",
+        &stranger.response(&ok),
+        Some(&cookie),
+        "saml_signature",
+    )
+    .await;
+    s.refused(
+        "altered after signing",
+        &altered(&s.idp.response_xml(&ok)),
+        Some(&cookie),
+        "saml_signature",
+    )
+    .await;
+    // XSW: the signed assertion beside an unsigned one naming someone else.
+    let signed = s.idp.assertion(&ok, "_a1");
+    let evil = strip_declaration(&s.idp.assertion(
+        &Shape {
+            name_id: "eve@example.com".into(),
+            sign_assertion: false,
+            ..s.shape(Some(&id))
+        },
+        "_evil",
+    ));
+    s.refused(
+        "signature wrapping",
+        &b64(&s.idp.wrap(&ok, &format!("{evil}{signed}"))),
+        Some(&cookie),
+        "saml_wrapping",
+    )
+    .await;
+    s.refused(
+        "a comment inside the NameID",
+        &s.idp.response(&Shape {
+            name_id: "ada@example.com<!---->.evil.test".into(),
+            ..s.shape(Some(&id))
+        }),
+        Some(&cookie),
+        "saml_comment",
+    )
+    .await;
+    let xml = s.idp.response_xml(&ok);
+    let with_dtd = format!(
+        "<!DOCTYPE r [<!ENTITY x \"ada@example.com\">]>{}",
+        strip_declaration(&xml)
+    );
+    s.refused("a DTD", &b64(&with_dtd), Some(&cookie), "saml_dtd")
+        .await;
+    s.refused(
+        "SHA-1",
+        &s.idp.response(&sp(|x| x.sha1 = true)),
+        Some(&cookie),
+        "saml_sha1",
+    )
+    .await;
+    s.refused(
+        "another Destination",
+        &s.idp
+            .response(&sp(|x| x.destination = "https://elsewhere.test/acs".into())),
+        Some(&cookie),
+        "saml_destination",
+    )
+    .await;
+    s.refused(
+        "another Audience",
+        &s.idp
+            .response(&sp(|x| x.audience = "https://elsewhere.test/sp".into())),
+        Some(&cookie),
+        "saml_audience",
+    )
+    .await;
+    s.refused(
+        "another Issuer",
+        &s.idp
+            .response(&sp(|x| x.issuer = Some("https://idp.other.test".into()))),
+        Some(&cookie),
+        "saml_issuer",
+    )
+    .await;
+    s.refused(
+        "expired",
+        &s.idp.response(&sp(|x| {
+            x.not_before = -600;
+            x.not_on_or_after = -120;
+        })),
+        Some(&cookie),
+        "saml_expired",
+    )
+    .await;
+    s.refused(
+        "not yet valid",
+        &s.idp.response(&sp(|x| x.not_before = 180)),
+        Some(&cookie),
+        "saml_not_yet_valid",
+    )
+    .await;
+    s.refused(
+        "a failure status",
+        &s.idp.response(&sp(|x| {
+            x.status = "urn:oasis:names:tc:SAML:2.0:status:Requester".into();
+        })),
+        Some(&cookie),
+        "saml_status",
+    )
+    .await;
+    s.refused(
+        "an encrypted assertion the SP key cannot open",
+        &b64(&s.idp.wrap(
+            &ok,
+            "<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>",
+        )),
+        Some(&cookie),
+        "saml_encrypted",
+    )
+    .await;
+    // An answer to a request this browser did not start.
+    s.refused(
+        "another browser's request",
+        &s.idp.response(&ok),
+        None,
+        "other_browser",
+    )
+    .await;
+    // An InResponseTo Latchkey never sent, with a cookie forged to match.
+    let forged = format!(
+        "latchkey_saml_{}=login._lkforged",
+        &app::ssr::crypto::sha256_hex("_lkforged")[..12]
+    );
+    s.refused(
+        "an unknown InResponseTo",
+        &s.idp.response(&s.shape(Some("_lkforged"))),
+        Some(&forged),
+        "expired",
+    )
+    .await;
+
+    // IdP-initiated: refused when the connection does not allow it...
+    let unsolicited = s.idp.response(&s.shape(None));
+    let off = s
+        .app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{}/sso", s.org),
+            Auth::Cookie(&s.owner),
+            Some(json!({"provider_label": "Fault IdP", "allow_idp_initiated": false})),
+        )
+        .await;
+    assert_eq!(off.json()["allow_idp_initiated"], false, "{}", off.body);
+    s.refused(
+        "unsolicited, not allowed",
+        &unsolicited,
+        None,
+        "saml_unsolicited",
+    )
+    .await;
+
+    // The well-formed answer to the request signs in (so the set-up is
+    // sound), once: the same response again is refused.
+    let good = s.idp.response(&ok);
+    let signed_in = s.post(&good, Some(&cookie)).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    assert!(signed_in.session_set_cookie().is_some());
+    assert_eq!(s.accounts().await, 1);
+    let again = s.post(&good, Some(&cookie)).await;
+    assert!(
+        again.body.contains("data-code=\"expired\""),
+        "{}",
+        again.body
+    );
+    assert_eq!(again.session_set_cookie(), None);
+
+    // ...and with it allowed, an unsolicited response works once.
+    s.app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{}/sso", s.org),
+            Auth::Cookie(&s.owner),
+            Some(json!({"provider_label": "Fault IdP", "allow_idp_initiated": true})),
+        )
+        .await;
+    // (A new assertion ID: the fault IdP names every other one `_a1`.)
+    let unsolicited_shape = s.shape(None);
+    let fresh = b64(&s.idp.wrap(
+        &unsolicited_shape,
+        &s.idp.assertion(&unsolicited_shape, "_a2"),
+    ));
+    let first = s.post(&fresh, None).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let replay = s.post(&fresh, None).await;
+    assert!(
+        replay.body.contains("data-code=\"saml_replayed\""),
+        "{}",
+        replay.body
+    );
+    assert_eq!(replay.session_set_cookie(), None);
+}
+
+on_each_backend!(every_refusal_leaves_no_session_and_no_account);
