@@ -11,3 +11,6 @@ ALTER TABLE sso_connections ADD COLUMN saml_allow_sha1 BIGINT NOT NULL DEFAULT 0
 -- A staged change of IdP (new entity ID or certificates) waits here for
 -- its test, as a staged OIDC change does in the other pending_ columns.
 ALTER TABLE sso_connections ADD COLUMN pending_saml_metadata_xml TEXT;
+-- After a rotation of the SP key, the previous one still opens assertions
+-- encrypted to it, until the IdP has read the new SP metadata.
+ALTER TABLE saml_sp_keys ADD COLUMN previous_key_enc TEXT;

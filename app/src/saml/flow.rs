@@ -9,13 +9,14 @@
 
 use super::idp_metadata::IdpMetadata;
 use super::sp::{sp_key, sp_urls};
-use super::verify::{Expectations, VerifiedAssertion, in_response_to_hint, verify_response};
+use super::verify::{Expectations, Hints, VerifiedAssertion, hints, verify_response};
 use super::{SamlError, store};
 use crate::sso::connection::{Connection, Purpose, connection_by_org, connection_for_test};
-use crate::sso::outcome::{Failure, Finished, Refusal, audit_refusal, record_test};
+use crate::sso::outcome::{Failure, Finished, Refusal, record_test, refused};
 use crate::sso::provision::{self, Verified};
 use crate::ssr::state::AppState;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Where the browser goes to sign in at the IdP.
 pub struct Begun {
@@ -24,9 +25,9 @@ pub struct Begun {
     pub request_id: String,
 }
 
-fn idp_of(conn: &Connection) -> Result<IdpMetadata, Refusal> {
+fn idp_of(conn: &Connection) -> Result<Arc<IdpMetadata>, Refusal> {
     let saml = conn.saml.as_ref().ok_or(Refusal::UnknownLogin)?;
-    IdpMetadata::parse(&saml.metadata_xml).map_err(Refusal::Saml)
+    super::idp_metadata::parse_cached(&saml.metadata_xml).map_err(Refusal::Saml)
 }
 
 /// Starts an SP-initiated sign-in (or a test).
@@ -100,20 +101,12 @@ pub fn clear_binding_cookie(request_id: &str) -> String {
 
 /// The purpose this browser started `request_id` for, if it did.
 pub fn bound_purpose(headers: &http::HeaderMap, request_id: &str) -> Option<Purpose> {
-    let name = cookie_name(request_id);
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
-        .find_map(|(_, v)| {
-            let (purpose, id) = v.split_once('.')?;
-            (id == request_id)
-                .then(|| Purpose::parse(purpose))
-                .flatten()
-        })
+    crate::ssr::cookie_values(headers, &cookie_name(request_id)).find_map(|v| {
+        let (purpose, id) = v.split_once('.')?;
+        (id == request_id)
+            .then(|| Purpose::parse(purpose))
+            .flatten()
+    })
 }
 
 /// The ACS's form.
@@ -126,14 +119,15 @@ pub struct AcsForm {
 }
 
 impl AcsForm {
-    /// The request the response claims to answer (unverified).
-    pub fn request_id(&self) -> Option<String> {
-        self.saml_response.as_deref().and_then(in_response_to_hint)
+    /// What the (unverified) response says of itself.
+    pub fn hints(&self) -> Hints {
+        self.saml_response.as_deref().map(hints).unwrap_or_default()
     }
 }
 
-/// Refusals worth an audit event: those after the signature verified, and
-/// provisioning's. Anyone can post garbage to the ACS; that is only logged.
+/// Refusals worth an audit event: those after the signature verified (a
+/// replay included), and provisioning's. Anyone can post anything to the
+/// ACS; the rest is only logged.
 fn worth_auditing(refusal: &Refusal) -> bool {
     match refusal {
         Refusal::Saml(e) => matches!(
@@ -145,18 +139,24 @@ fn worth_auditing(refusal: &Refusal) -> bool {
                 | SamlError::NotYetValid
                 | SamlError::NoNameId
         ),
-        Refusal::OtherBrowser | Refusal::UnknownState | Refusal::UnknownLogin => false,
-        _ => true,
+        Refusal::Replayed
+        | Refusal::NoEmail
+        | Refusal::EmailUnverified(_)
+        | Refusal::DomainNotVerified(_)
+        | Refusal::Deactivated
+        | Refusal::NotProvisioned(_) => true,
+        _ => false,
     }
 }
 
 /// Verifies the posted response for `path_org_id` and signs the member in
-/// (or records the test). `bound` is the purpose this browser started the
-/// answered request for. Every refusal leaves no session and no account.
+/// (or records the test). `hints` are the form's [`AcsForm::hints`];
+/// `bound` is the purpose this browser started the answered request for. Every refusal leaves no session and no account.
 pub async fn finish(
     state: &AppState,
     path_org_id: &str,
     form: &AcsForm,
+    hints: Hints,
     bound: Option<Purpose>,
     ip: Option<IpAddr>,
 ) -> Result<Finished, Failure> {
@@ -172,12 +172,24 @@ pub async fn finish(
             Purpose::Login,
         ));
     };
-    let request_id = form.request_id();
+    let Hints {
+        in_response_to: request_id,
+        encrypted,
+    } = hints;
     let purpose = match (&request_id, bound) {
         (Some(_), Some(p)) => p,
         (Some(_), None) => return Err(fail(Refusal::OtherBrowser, None, Purpose::Login)),
         (None, _) => Purpose::Login,
     };
+    // A test's outcome is recorded on the connection, so only a test
+    // Latchkey started may record one: a forged cookie records nothing.
+    if let (Some(id), Purpose::Test) = (&request_id, purpose) {
+        match store::is_outstanding(&state.db, id, path_org_id, "test").await {
+            Ok(true) => {}
+            Ok(false) => return Err(fail(Refusal::UnknownState, None, Purpose::Login)),
+            Err(e) => return Err(fail(e.into(), None, Purpose::Login)),
+        }
+    }
     let loaded = match purpose {
         Purpose::Test => connection_for_test(state, path_org_id).await,
         Purpose::Login => connection_by_org(state, path_org_id).await,
@@ -187,7 +199,16 @@ pub async fn finish(
         Ok(_) => return Err(fail(Refusal::UnknownLogin, None, purpose)),
         Err(e) => return Err(fail(e.into(), None, purpose)),
     };
-    let outcome = match verify(state, &conn, response, request_id.as_deref(), purpose).await {
+    let outcome = match verify(
+        state,
+        &conn,
+        response,
+        request_id.as_deref(),
+        encrypted,
+        purpose,
+    )
+    .await
+    {
         Ok((assertion, stored_return_to)) => {
             let claims = assertion.claims(&conn.claims);
             match purpose {
@@ -223,14 +244,8 @@ pub async fn finish(
     match outcome {
         Ok(done) => Ok(done),
         Err(refusal) => {
-            if purpose == Purpose::Test {
-                let _ = record_test(state, &conn, Err(&refusal)).await;
-            } else if worth_auditing(&refusal) {
-                audit_refusal(&state.db, &conn, &refusal, ip).await;
-            } else {
-                tracing::info!(org = %conn.org_id, reason = refusal.code(), "saml response refused");
-            }
-            Err(fail(refusal, Some(conn), purpose))
+            let audit = worth_auditing(&refusal);
+            Err(refused(state, conn, purpose, refusal, audit, ip).await)
         }
     }
 }
@@ -242,6 +257,7 @@ async fn verify(
     conn: &Connection,
     response: &str,
     request_id: Option<&str>,
+    encrypted: bool,
     purpose: Purpose,
 ) -> Result<(VerifiedAssertion, Option<String>), Refusal> {
     if purpose == Purpose::Login && !conn.enabled {
@@ -250,23 +266,37 @@ async fn verify(
     let saml = conn.saml.clone().ok_or(Refusal::UnknownLogin)?;
     let idp = idp_of(conn)?;
     let urls = sp_urls(&state.settings.public_url, &conn.org_id);
-    let key = sp_key(state, &conn.org_id).await?.map(|k| k.key_der);
+    // The SP keys are read (and opened) only for an encrypted assertion.
+    let keys = if encrypted {
+        super::sp::decryption_keys(state, &conn.org_id).await?
+    } else {
+        Vec::new()
+    };
     let response = response.to_owned();
     let ids: Vec<String> = request_id.map(str::to_owned).into_iter().collect();
     let assertion = tokio::task::spawn_blocking(move || {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        verify_response(
-            &response,
-            &idp,
-            &Expectations {
-                sp_entity_id: &urls.entity_id,
-                acs_url: &urls.acs_url,
-                request_ids: &ids,
-                allow_idp_initiated: saml.allow_idp_initiated,
-                allow_sha1: saml.allow_sha1,
-                decryption_key: key.as_deref(),
-            },
-        )
+        let attempt = |key: Option<&[u8]>| {
+            verify_response(
+                &response,
+                &idp,
+                &Expectations {
+                    sp_entity_id: &urls.entity_id,
+                    acs_url: &urls.acs_url,
+                    request_ids: &ids,
+                    allow_idp_initiated: saml.allow_idp_initiated,
+                    allow_sha1: saml.allow_sha1,
+                    decryption_key: key,
+                },
+            )
+        };
+        let mut result = attempt(keys.first().map(Vec::as_slice));
+        // Encrypted to the key before the last rotation: the IdP has not
+        // read the new SP metadata yet.
+        if let (Err(SamlError::Encrypted), Some(previous)) = (&result, keys.get(1)) {
+            result = attempt(Some(previous));
+        }
+        result
     })
     .await
     .map_err(|_| Refusal::Internal)?

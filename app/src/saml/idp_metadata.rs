@@ -81,6 +81,31 @@ impl IdpMetadata {
     }
 }
 
+/// [`IdpMetadata::parse`], remembered by document (its SHA-256): the start
+/// and the ACS of every sign-in read the same stored metadata, and parsing
+/// it (XML, then every certificate) costs more than the lookup.
+pub fn parse_cached(xml: &str) -> Result<std::sync::Arc<IdpMetadata>, SamlError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<[u8; 32], Arc<IdpMetadata>>>;
+    /// Enough for every connection of a large deployment; past it, start over.
+    const MAX_ENTRIES: usize = 1024;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let key: [u8; 32] = Sha256::digest(xml.as_bytes()).into();
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(hit);
+    }
+    let parsed = Arc::new(IdpMetadata::parse(xml)?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= MAX_ENTRIES {
+            c.clear();
+        }
+        c.insert(key, parsed.clone());
+    }
+    Ok(parsed)
+}
+
 /// Why metadata could not be had from a URL: the fetch (SSRF guard,
 /// timeout, status, size) or the document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +141,7 @@ fn signing_certificates(descriptor: &EntityDescriptor) -> Result<Vec<Certificate
     }
 }
 
-fn describe(der: &[u8]) -> Result<IdpCertificate, SamlError> {
+pub(crate) fn describe(der: &[u8]) -> Result<IdpCertificate, SamlError> {
     let cert = openssl::x509::X509::from_der(der).map_err(|_| SamlError::BadCertificate)?;
     let subject = cert
         .subject_name()

@@ -25,7 +25,7 @@ const LOGOUT_REPLAY_SECS: i64 = 600;
 async fn saml_connection(
     state: &AppState,
     org_id: &str,
-) -> Result<(Connection, IdpMetadata), Refusal> {
+) -> Result<(Connection, std::sync::Arc<IdpMetadata>), Refusal> {
     let conn = connection_by_org(state, org_id)
         .await?
         .filter(|c| c.saml.is_some())
@@ -35,7 +35,7 @@ async fn saml_connection(
         .as_ref()
         .map(|s| s.metadata_xml.as_str())
         .unwrap_or_default();
-    let idp = IdpMetadata::parse(xml).map_err(Refusal::Saml)?;
+    let idp = super::idp_metadata::parse_cached(xml).map_err(Refusal::Saml)?;
     Ok((conn, idp))
 }
 
@@ -190,12 +190,7 @@ pub fn clear_logout_cookie() -> String {
 }
 
 pub fn logout_request_of(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, v)| *k == LOGOUT_COOKIE && !v.is_empty())
-        .map(|(_, v)| v.to_owned())
+    crate::ssr::cookie_values(headers, LOGOUT_COOKIE)
+        .find(|v| !v.is_empty())
+        .map(str::to_owned)
 }

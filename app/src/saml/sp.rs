@@ -52,16 +52,7 @@ pub async fn sp_key(state: &AppState, org_id: &str) -> Result<Option<SpKey>, App
     // Key generation takes tens of milliseconds of CPU: off the async
     // threads. Two first requests racing both generate; one row wins and
     // both answer with it.
-    let common_name = format!("Latchkey SP {org_id}");
-    let key = tokio::task::spawn_blocking(move || SpKey::generate(&common_name, CERT_DAYS))
-        .await
-        .map_err(|_| AppError::internal())?
-        .map_err(|_| AppError::internal())?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let sealed = state
-        .keys
-        .secrets()
-        .encrypt(&b64.encode(&key.key_der), &key_context(org_id));
+    let (key, sealed) = generate(state, org_id).await?;
     sqlx::query(
         "INSERT INTO saml_sp_keys (org_id, key_enc, cert_b64, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
@@ -75,6 +66,120 @@ pub async fn sp_key(state: &AppState, org_id: &str) -> Result<Option<SpKey>, App
     load(state, org_id).await
 }
 
+/// A new key pair for `org_id` and its private key sealed for storage.
+async fn generate(state: &AppState, org_id: &str) -> Result<(SpKey, String), AppError> {
+    let common_name = format!("Latchkey SP {org_id}");
+    let key = tokio::task::spawn_blocking(move || SpKey::generate(&common_name, CERT_DAYS))
+        .await
+        .map_err(|_| AppError::internal())?
+        .map_err(|_| AppError::internal())?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sealed = state
+        .keys
+        .secrets()
+        .encrypt(&b64.encode(&key.key_der), &key_context(org_id));
+    Ok((key, sealed))
+}
+
+fn unseal(state: &AppState, org_id: &str, sealed: &str) -> Result<Vec<u8>, AppError> {
+    let unsealed = state
+        .keys
+        .secrets()
+        .decrypt(sealed, &key_context(org_id))
+        .map_err(|_| {
+            tracing::error!(org_id, "SAML SP key cannot be opened (another secret key?)");
+            AppError::internal()
+        })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(unsealed)
+        .map_err(|_| AppError::internal())
+}
+
+/// The private keys that may open an encrypted assertion: the current one,
+/// then the one it replaced (IdPs take a while to read new metadata).
+pub async fn decryption_keys(state: &AppState, org_id: &str) -> Result<Vec<Vec<u8>>, AppError> {
+    let mut keys: Vec<Vec<u8>> = sp_key(state, org_id)
+        .await?
+        .map(|k| k.key_der)
+        .into_iter()
+        .collect();
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT previous_key_enc FROM saml_sp_keys WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(&state.db)
+            .await?
+            .flatten();
+    if let Some(sealed) = previous {
+        keys.push(unseal(state, org_id, &sealed)?);
+    }
+    Ok(keys)
+}
+
+/// Replaces the organization's SP key pair (the new certificate is in the
+/// SP metadata at once; the old key still decrypts until the next
+/// rotation). Returns the new certificate's description.
+pub async fn rotate(
+    state: &AppState,
+    access: &crate::orgs::access::Access,
+    ip: Option<std::net::IpAddr>,
+) -> Result<super::idp_metadata::IdpCertificate, AppError> {
+    use crate::audit::ssr::{Event, Target, record};
+    access.require(crate::orgs::permissions::Permission::SsoWrite)?;
+    let old = sp_key(state, &access.org_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such organization."))?;
+    let (key, sealed) = generate(state, &access.org_id).await?;
+    let describe =
+        |der: &[u8]| super::idp_metadata::describe(der).map_err(|_| AppError::internal());
+    let (before, after) = (describe(&old.cert_der)?, describe(&key.cert_der)?);
+    let mut tx = crate::ssr::db::begin_write(&state.db).await?;
+    sqlx::query(
+        "UPDATE saml_sp_keys SET previous_key_enc = key_enc, key_enc = $2, cert_b64 = $3, \
+         created_at = $4 WHERE org_id = $1",
+    )
+    .bind(&access.org_id)
+    .bind(&sealed)
+    .bind(key.cert_b64())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut *tx,
+        Event::by(
+            access,
+            "sso.sp_key_rotated",
+            Target {
+                kind: "sso",
+                id: &access.org_id,
+                label: "SAML SP key",
+            },
+            serde_json::json!({
+                "from": before.sha256_fingerprint,
+                "to": after.sha256_fingerprint,
+            }),
+            ip,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// The SP certificate as the console shows it, once one exists.
+pub async fn certificate(
+    db: &crate::ssr::db::Db,
+    org_id: &str,
+) -> Result<Option<super::idp_metadata::IdpCertificate>, AppError> {
+    let cert: Option<String> =
+        sqlx::query_scalar("SELECT cert_b64 FROM saml_sp_keys WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(cert
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+        .and_then(|der| super::idp_metadata::describe(&der).ok()))
+}
+
 async fn load(state: &AppState, org_id: &str) -> Result<Option<SpKey>, AppError> {
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT key_enc, cert_b64 FROM saml_sp_keys WHERE org_id = $1")
@@ -84,17 +189,10 @@ async fn load(state: &AppState, org_id: &str) -> Result<Option<SpKey>, AppError>
     let Some((sealed, cert_b64)) = row else {
         return Ok(None);
     };
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let unsealed = state
-        .keys
-        .secrets()
-        .decrypt(&sealed, &key_context(org_id))
-        .map_err(|_| {
-            tracing::error!(org_id, "SAML SP key cannot be opened (another secret key?)");
-            AppError::internal()
-        })?;
-    let key_der = b64.decode(unsealed).map_err(|_| AppError::internal())?;
-    let cert_der = b64.decode(cert_b64).map_err(|_| AppError::internal())?;
+    let key_der = unseal(state, org_id, &sealed)?;
+    let cert_der = base64::engine::general_purpose::STANDARD
+        .decode(cert_b64)
+        .map_err(|_| AppError::internal())?;
     Ok(Some(SpKey { key_der, cert_der }))
 }
 

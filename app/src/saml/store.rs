@@ -66,6 +66,25 @@ pub async fn take_request(
         }))
 }
 
+/// Whether `org_id` has the request `id` outstanding for `purpose` (read
+/// only: the ACS takes it once the response verified).
+pub async fn is_outstanding(
+    db: &Db,
+    id: &str,
+    org_id: &str,
+    purpose: &str,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT expires_at FROM saml_requests WHERE id = $1 AND org_id = $2 AND purpose = $3",
+    )
+    .bind(id)
+    .bind(org_id)
+    .bind(purpose)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some_and(|e| e > now()))
+}
+
 /// Records that `issuer` sent `assertion_id`; false when it was seen
 /// before (a replay). `not_on_or_after` (unix seconds) bounds how long the
 /// record must be kept.

@@ -106,19 +106,36 @@ pub fn verify_response(
     read_verified(&assertion, expect, unsolicited)
 }
 
-/// The `InResponseTo` of an unverified response: which outstanding request
-/// (and so which configuration and purpose) to verify it against. Only a
-/// hint: the verified response must echo the same ID.
-pub fn in_response_to_hint(saml_response: &str) -> Option<String> {
+/// What an unverified response says about how to verify it: which
+/// outstanding request (and so which configuration and purpose) it
+/// answers, and whether it needs the decryption key. Only hints: the
+/// verified response must echo the same request ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    pub in_response_to: Option<String>,
+    pub encrypted: bool,
+}
+
+pub fn hints(saml_response: &str) -> Hints {
     let compact: String = saml_response.split_ascii_whitespace().collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()?;
-    let xml = std::str::from_utf8(&bytes).ok()?;
-    let doc = xml_guard::parse(xml).ok()?;
-    doc.root_element()
-        .attribute("InResponseTo")
-        .map(str::to_owned)
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(compact) else {
+        return Hints::default();
+    };
+    let Ok(xml) = std::str::from_utf8(&bytes) else {
+        return Hints::default();
+    };
+    let Ok(doc) = xml_guard::parse(xml) else {
+        return Hints::default();
+    };
+    Hints {
+        in_response_to: doc
+            .root_element()
+            .attribute("InResponseTo")
+            .map(str::to_owned),
+        encrypted: doc
+            .descendants()
+            .any(|n| n.tag_name().name() == "EncryptedAssertion"),
+    }
 }
 
 /// What the raw document says, before verification: routing hints only.

@@ -6,9 +6,7 @@
 
 use super::connection::{Connection, Purpose, connection_by_org, connection_for_test};
 use super::jwk::Jwk;
-use super::outcome::{
-    Failure, Finished, Refusal, STATE_TTL_SECS, audit_refusal, clean, record_test,
-};
+use super::outcome::{Failure, Finished, Refusal, STATE_TTL_SECS, clean, record_test, refused};
 use super::provider::{Metadata, http_client};
 use super::provision::{self, Verified};
 use crate::error::AppError;
@@ -195,14 +193,7 @@ fn binding_cookie_name(state: &str) -> String {
 
 /// Whether the browser that sent `headers` started `state`.
 pub fn is_bound(headers: &http::HeaderMap, state: &str) -> bool {
-    let name = binding_cookie_name(state);
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(k, v)| k == name && v == state)
+    crate::ssr::cookie_values(headers, &binding_cookie_name(state)).any(|v| v == state)
 }
 
 /// The query of the redirect back from the IdP.
@@ -359,14 +350,8 @@ pub async fn finish(
     };
     match outcome {
         Ok(done) => Ok(done),
-        Err(refusal) => {
-            if purpose == Purpose::Test {
-                let _ = record_test(state, &conn, Err(&refusal)).await;
-            } else {
-                audit_refusal(&state.db, &conn, &refusal, ip).await;
-            }
-            Err(fail(refusal, Some(conn), purpose))
-        }
+        // Past the state check, every refusal is the IdP's or the member's.
+        Err(refusal) => Err(refused(state, conn, purpose, refusal, true, ip).await),
     }
 }
 

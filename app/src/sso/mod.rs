@@ -139,6 +139,8 @@ pub struct SsoConfig {
     /// SAML: the IdP's sign-on URL and signing certificates.
     pub idp_sso_url: Option<String>,
     pub idp_certificates: Vec<IdpCertificateInfo>,
+    /// SAML: Latchkey's own SP certificate (in the SP metadata), once made.
+    pub sp_certificate: Option<IdpCertificateInfo>,
 }
 
 /// A change of provider, client ID or client secret saved while a tested
@@ -164,6 +166,16 @@ pub async fn get_sso(org: String) -> Result<SsoConfig, AppError> {
     use crate::orgs::permissions::Permission;
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.authorize(&org, Permission::SsoRead).await?;
+    ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
+}
+
+/// Replaces the organization's SAML SP key pair (after the console's
+/// confirmation): see `saml::sp::rotate`.
+#[server(endpoint = "rotate_saml_sp_key")]
+pub async fn rotate_saml_sp_key(org: String) -> Result<SsoConfig, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    crate::saml::sp::rotate(&ctx.state, &access, ctx.ip).await?;
     ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
 }
 

@@ -298,7 +298,31 @@ async fn record_staged_test(
     Ok(())
 }
 
-pub async fn audit_refusal(db: &Db, conn: &Connection, refusal: &Refusal, ip: Option<IpAddr>) {
+/// After a refusal past the flow's own checks: a test records it on the
+/// connection; a sign-in is audited when `audit` (else only logged).
+pub async fn refused(
+    state: &AppState,
+    conn: Connection,
+    purpose: Purpose,
+    refusal: Refusal,
+    audit: bool,
+    ip: Option<IpAddr>,
+) -> Failure {
+    if purpose == Purpose::Test {
+        let _ = record_test(state, &conn, Err(&refusal)).await;
+    } else if audit {
+        audit_refusal(&state.db, &conn, &refusal, ip).await;
+    } else {
+        tracing::info!(org = %conn.org_id, reason = refusal.code(), "sign-in refused");
+    }
+    Failure {
+        refusal,
+        connection: Some(conn),
+        purpose,
+    }
+}
+
+async fn audit_refusal(db: &Db, conn: &Connection, refusal: &Refusal, ip: Option<IpAddr>) {
     let event = Event {
         org_id: &conn.org_id,
         actor: &Actor::System,

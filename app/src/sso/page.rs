@@ -128,14 +128,15 @@ fn SsoBody(
         {config.pending_change.clone().map(|p| view! {
             <div class="notice" role="status" data-pending-change>
                 <strong>"Saved, not yet tested."</strong>
-                " " {pending_what} " (" <code>{p.client_id.clone()}</code> " at " <code>{p.issuer.clone()}</code>
+                " " {pending_what} " (" {(!saml).then(|| view! { <code>{p.client_id.clone()}</code> " at " })}
+                <code>{p.issuer.clone()}</code>
                 ") takes effect when a test of it passes; until then sign-ins keep using the last tested settings."
                 {p.last_error.map(|e| view! { <p class="form-error">"Its last test failed: " {e}</p> })}
             </div>
         })}
         {chooser}
         {if saml {
-            view! { <SamlSetup config=config.clone()/> }.into_any()
+            view! { <SamlSetup config=config.clone() org=org.clone() writer/> }.into_any()
         } else {
             view! { <OidcSetup config=config.clone()/> }.into_any()
         }}
@@ -180,6 +181,12 @@ fn SsoBody(
                     <FormError error fields=&["provider_label", "discovery_url", "client_id", "client_secret", "scopes", "session_max_age_hours"]/>
                     <SubmitButton label="Save" pending_label="Checking your provider…"/>
                 </ActionForm>
+            }.into_any()
+        } else if saml {
+            view! {
+                <dl class="facts">
+                    <dt>"Provider"</dt><dd>{if config.configured { config.provider_label.clone() } else { "—".into() }}</dd>
+                </dl>
             }.into_any()
         } else {
             view! {

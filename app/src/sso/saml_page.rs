@@ -1,15 +1,32 @@
 //! The SAML 2.0 parts of Settings › Security › Single sign-on: what to
 //! register at the IdP, the IdP as its metadata describes it, and the form.
 
-use super::{SaveSso, SsoConfig};
+use super::{RotateSamlSpKey, SaveSso, SsoConfig};
 use crate::error::AppError;
-use crate::ui::{CopyField, Field, FormError, SubmitButton, format_time};
+use crate::ui::{Confirm, CopyField, Field, FormError, SubmitButton, format_time};
 use leptos::prelude::*;
 
 /// Step 1: the service provider's addresses, with the names Entra ID and
 /// Okta give their fields.
 #[component]
-pub fn SamlSetup(config: SsoConfig) -> impl IntoView {
+pub fn SamlSetup(config: SsoConfig, org: String, writer: bool) -> impl IntoView {
+    let rotate = ServerAction::<RotateSamlSpKey>::new();
+    let sp_cert = config.sp_certificate.clone().map(|c| {
+        view! {
+            <p class="muted small" data-sp-certificate>
+                "Latchkey's SP certificate: " <code>{c.sha256_fingerprint}</code>
+                ", valid until " {format_time(c.not_after)} "."
+            </p>
+            {writer.then(|| view! {
+                <Confirm label="Rotate the SP key…" question=ROTATE_QUESTION>
+                    <ActionForm action=rotate>
+                        <input type="hidden" name="org" value=org.clone()/>
+                        <SubmitButton label="Yes, rotate" pending_label="Rotating…" class="button small danger"/>
+                    </ActionForm>
+                </Confirm>
+            })}
+        }
+    });
     view! {
         <div class="idp-setup">
             <h3>"1. Register Latchkey at your identity provider"</h3>
@@ -26,6 +43,7 @@ pub fn SamlSetup(config: SsoConfig) -> impl IntoView {
                 <a href=config.sp_metadata_url.clone() download="latchkey-sp-metadata.xml">"Download the SP metadata XML"</a>
                 " (it holds the certificate your IdP can encrypt assertions to)."
             </p>
+            {sp_cert}
             <p class="muted small">
                 "Send the email address as an attribute (Entra ID sends "
                 <code>"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"</code>
@@ -38,6 +56,10 @@ pub fn SamlSetup(config: SsoConfig) -> impl IntoView {
         </div>
     }
 }
+
+const ROTATE_QUESTION: &str = "A new SP key pair replaces this one at once, and the SP metadata shows its \
+     certificate. Where your IdP encrypts assertions or checks signed requests, import the new SP metadata \
+     there; until the next rotation, assertions encrypted to the old key still open.";
 
 /// The IdP as Latchkey read it: entity ID, sign-on URL, certificates.
 #[component]

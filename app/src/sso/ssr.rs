@@ -164,22 +164,21 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
 /// Certificates 30 days from expiry are flagged for rotation.
 const CERT_WARNING_SECS: i64 = 30 * 24 * 3600;
 
+fn certificate_info(c: crate::saml::idp_metadata::IdpCertificate) -> super::IdpCertificateInfo {
+    super::IdpCertificateInfo {
+        expires_soon: c.not_after <= now() + CERT_WARNING_SECS,
+        subject: c.subject,
+        not_after: c.not_after,
+        sha256_fingerprint: c.sha256_fingerprint,
+    }
+}
+
 /// What the console shows of stored IdP metadata.
 fn saml_view(xml: Option<&str>) -> (Option<String>, Vec<super::IdpCertificateInfo>) {
     let Some(idp) = xml.and_then(|x| crate::saml::idp_metadata::IdpMetadata::parse(x).ok()) else {
         return (None, Vec::new());
     };
-    let soon = now() + CERT_WARNING_SECS;
-    let certs = idp
-        .certificates
-        .into_iter()
-        .map(|c| super::IdpCertificateInfo {
-            expires_soon: c.not_after <= soon,
-            subject: c.subject,
-            not_after: c.not_after,
-            sha256_fingerprint: c.sha256_fingerprint,
-        })
-        .collect();
+    let certs = idp.certificates.into_iter().map(certificate_info).collect();
     (Some(idp.sso_url), certs)
 }
 
@@ -230,11 +229,19 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             sp_metadata_url: sp.metadata_url,
             idp_sso_url: None,
             idp_certificates: Vec::new(),
+            sp_certificate: None,
         },
         Some(s) => {
             let saml = s.protocol == "saml";
             let claims: ClaimNames = serde_json::from_str(&s.claims).unwrap_or_default();
             let (idp_sso_url, idp_certificates) = saml_view(s.saml_metadata_xml.as_deref());
+            let sp_certificate = if saml {
+                crate::saml::sp::certificate(db, org_id)
+                    .await?
+                    .map(certificate_info)
+            } else {
+                None
+            };
             SsoConfig {
                 configured: true,
                 login_url: Some(format!("{}/sso/{}", settings.public_url, s.login_id)),
@@ -272,6 +279,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
                 sp_metadata_url: sp.metadata_url,
                 idp_sso_url,
                 idp_certificates,
+                sp_certificate,
                 protocol: s.protocol,
             }
         }

@@ -13,6 +13,21 @@ pub mod security_headers;
 pub mod session_store;
 pub mod state;
 
+/// The values of the cookies named `name` that a request carries.
+pub fn cookie_values<'a>(
+    headers: &'a http::HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(move |(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
 /// Seconds since the Unix epoch, UTC: how every timestamp is stored, so the
 /// same queries run on SQLite and PostgreSQL.
 pub fn now() -> i64 {

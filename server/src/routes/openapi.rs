@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         sso_api::disable,
         sso_api::test,
         sso_api::provisioning,
+        sso_api::rotate_sp_key,
         security_api::read,
         security_api::write,
     ),

@@ -54,11 +54,12 @@ async fn acs(
         let refusal = Refusal::Saml(SamlError::Malformed);
         return refusal_page(status_of(&refusal), &refusal, None);
     };
-    let request_id = form.request_id();
+    let hints = form.hints();
+    let request_id = hints.in_response_to.clone();
     let bound = request_id
         .as_deref()
         .and_then(|id| flow::bound_purpose(&headers, id));
-    let result = flow::finish(&state, &org_id, &form, bound, ip).await;
+    let result = flow::finish(&state, &org_id, &form, hints, bound, ip).await;
     let mut res = respond(&session, result).await;
     // The request is answered either way: its binding goes.
     if let Some(id) = request_id.filter(|_| bound.is_some())

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/sso/disable", post(disable))
         .route("/orgs/{org}/sso/test", post(test))
         .route("/orgs/{org}/sso/provisioning", put(provisioning))
+        .route("/orgs/{org}/sso/saml/sp-key/rotate", post(rotate_sp_key))
 }
 
 /// The connection; before one is saved, `configured: false` and the URIs to
@@ -139,5 +140,24 @@ pub async fn provisioning(
     let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
     Ok(Json(
         sso::save_provisioning(&state.db, &state.settings, &access, body, ip).await?,
+    ))
+}
+
+/// Replaces the organization's SAML SP key pair: the new certificate is in
+/// the SP metadata at once (re-import it at the IdP where it encrypts
+/// assertions or checks signed requests); the previous key still opens
+/// assertions encrypted to it until the next rotation.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/sso/saml/sp-key/rotate", tag = "sso", params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn rotate_sp_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    app::saml::sp::rotate(&state, &access, ip).await?;
+    Ok(Json(
+        sso::get(&state.db, &state.settings, &access.org_id).await?,
     ))
 }

@@ -61,10 +61,13 @@ async fn setup(backend: Backend) -> Setup {
 impl Setup {
     /// An SP-initiated start: the request ID and the browser's binding cookie.
     async fn start(&self) -> (String, String) {
-        let res = self
-            .app
-            .get(&format!("/sso/{}/start", self.login_id), None)
-            .await;
+        self.start_at(&format!("/sso/{}/start", self.login_id))
+            .await
+    }
+
+    /// The same from `path` (the login URL's start, or a test link).
+    async fn start_at(&self, path: &str) -> (String, String) {
+        let res = self.app.get(path, None).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
         let cookie = res
             .headers
@@ -294,6 +297,31 @@ async fn every_refusal_leaves_no_session_and_no_account(backend: Backend) {
     )
     .await;
 
+    // A cookie forged to claim a test: refused, and nothing is recorded as
+    // the connection's test result.
+    let forged_test = format!(
+        "latchkey_saml_{}=test._lktest",
+        &app::ssr::crypto::sha256_hex("_lktest")[..12]
+    );
+    let garbage = s.idp.response(&Shape {
+        sign_response: false,
+        sign_assertion: false,
+        ..s.shape(Some("_lktest"))
+    });
+    s.refused("a forged test", &garbage, Some(&forged_test), "expired")
+        .await;
+    let sso = s
+        .app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{}/sso", s.org),
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(sso["last_test"], serde_json::Value::Null, "{sso}");
+
     // IdP-initiated: refused when the connection does not allow it...
     let unsolicited = s.idp.response(&s.shape(None));
     let off = s
@@ -361,3 +389,96 @@ async fn every_refusal_leaves_no_session_and_no_account(backend: Backend) {
 }
 
 on_each_backend!(every_refusal_leaves_no_session_and_no_account);
+
+/// A change of IdP made while a tested one serves waits for its own test:
+/// sign-ins keep using the tested IdP until a test of the new one passes,
+/// which puts it into effect.
+async fn a_new_idp_waits_for_its_test(backend: Backend) {
+    let s = setup(backend).await;
+    let path = format!("/api/v1/orgs/{}/sso", s.org);
+    sqlx::query("UPDATE sso_connections SET last_test_ok = 1, last_test_at = 1")
+        .execute(&s.app.state.db)
+        .await
+        .expect("tested");
+    let next = TestIdp::new("https://idp.next.test");
+    let staged = s
+        .app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(&s.owner),
+            Some(json!({"provider_label": "Fault IdP", "idp_metadata_xml": next.metadata()})),
+        )
+        .await
+        .json();
+    assert_eq!(staged["issuer"], "https://idp.fault.test", "{staged}");
+    assert_eq!(staged["pending_change"]["issuer"], "https://idp.next.test");
+
+    // Meanwhile the tested IdP signs people in, and the new one cannot.
+    let (id, cookie) = s.start().await;
+    let refused = s
+        .post(&next.response(&s.shape(Some(&id))), Some(&cookie))
+        .await;
+    assert!(
+        refused.body.contains("data-code=\"saml_"),
+        "{}",
+        refused.body
+    );
+    let current = s
+        .post(&s.idp.response(&s.shape(Some(&id))), Some(&cookie))
+        .await;
+    assert_eq!(current.status, StatusCode::SEE_OTHER, "{}", current.body);
+
+    // The test runs against the new IdP; its pass puts it into effect.
+    let test_url = s
+        .app
+        .api(
+            "POST",
+            &format!("{path}/test"),
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await
+        .json()["test_url"]
+        .as_str()
+        .expect("test_url")
+        .to_owned();
+    let test_path = url::Url::parse(&test_url).expect("url").path().to_owned();
+    assert!(test_path.starts_with("/saml/"), "{test_path}");
+    let (test_id, test_cookie) = s.start_at(&test_path).await;
+    assert!(test_cookie.contains("=test."), "{test_cookie}");
+    let shape = s.shape(Some(&test_id));
+    let tested = s
+        .post(
+            &b64(&next.wrap(&shape, &next.assertion(&shape, "_t1"))),
+            Some(&test_cookie),
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
+    assert_eq!(tested.session_set_cookie(), None, "a test signs nobody in");
+    let after = s
+        .app
+        .api("GET", &path, Auth::Cookie(&s.owner), None)
+        .await
+        .json();
+    assert_eq!(after["issuer"], "https://idp.next.test", "{after}");
+    assert_eq!(after["pending_change"], serde_json::Value::Null);
+    assert_eq!(after["last_test"]["ok"], true);
+
+    // Now the new IdP signs in and the old one is refused.
+    let (id, cookie) = s.start().await;
+    let old = s
+        .post(&s.idp.response(&s.shape(Some(&id))), Some(&cookie))
+        .await;
+    assert!(old.body.contains("data-code=\"saml_"), "{}", old.body);
+    let shape = s.shape(Some(&id));
+    let new = s
+        .post(
+            &b64(&next.wrap(&shape, &next.assertion(&shape, "_n1"))),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::SEE_OTHER, "{}", new.body);
+}
+
+on_each_backend!(a_new_idp_waits_for_its_test);

@@ -8,51 +8,10 @@
 use crate::common::{Auth, Backend, TestApp};
 use crate::on_each_backend;
 use crate::saml_real_idp::{SamlIdp, input, sign_in};
+use crate::sso_idp::{verified_and_enabled, verified_domain};
 use crate::sso_real_idp::{Browser, Page};
 use http::StatusCode;
 use serde_json::{Value, json};
-use server::config::ConfigArgs;
-use std::net::SocketAddr;
-
-/// Latchkey served on a free port, so the IdP can send browsers to it.
-async fn served(backend: Backend) -> (TestApp, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let public = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = TestApp::with_args(
-        backend,
-        ConfigArgs {
-            allow_private_idp: Some("true".into()),
-            public_url: Some(public.clone()),
-            ..Default::default()
-        },
-    )
-    .await;
-    let service = app
-        .router
-        .clone()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, service).await;
-    });
-    (app, public)
-}
-
-async fn verify_domain(app: &TestApp, org_id: &str, domain: &str) {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    sqlx::query(
-        "INSERT INTO domains (id, org_id, domain, status, token, method, created_at, expires_at, verified_at) \
-         VALUES ($3, $1, $4, 'verified', 't', 'manual', $2, $2, $2)",
-    )
-    .bind(org_id)
-    .bind(now)
-    .bind(format!("dom_{}", app::ssr::random::lower_alnum(8)))
-    .bind(domain)
-    .execute(&app.state.db)
-    .await
-    .expect("verified domain");
-}
 
 /// The IdP's page that posts a SAMLResponse, submitted as a browser does.
 async fn post_response(browser: &mut Browser, page: &Page, acs: &str) -> Page {
@@ -85,7 +44,7 @@ fn code_of(page: &Page) -> String {
 
 async fn saml_connection_end_to_end(backend: Backend) {
     let idp = SamlIdp::start().await;
-    let (app, public) = served(backend).await;
+    let (app, public) = TestApp::served(backend).await;
     let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
     let path = format!("/api/v1/orgs/{org}/sso");
     let before = app
@@ -154,7 +113,7 @@ async fn saml_connection_end_to_end(backend: Backend) {
     assert_eq!(switch.json()["error"]["code"], "protocol_change");
 
     // Enable waits for a passed test (and a verified domain).
-    verify_domain(&app, &org_id, "example.com").await;
+    verified_domain(&app, &org_id, "example.com").await;
     let early = app
         .api(
             "POST",
@@ -352,18 +311,13 @@ async fn enabled_saml_connection(app: &TestApp, owner: &str, org: &str, idp: &Sa
         .and_then(|u| u.split('/').nth(4))
         .expect("org id")
         .to_owned();
-    verify_domain(app, &org_id, "example.com").await;
-    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
-        .bind(&org_id)
-        .execute(&app.state.db)
-        .await
-        .expect("enable");
+    verified_and_enabled(app, &org_id, "example.com").await;
     sso
 }
 
 async fn saml_single_logout_both_ways(backend: Backend) {
     let idp = SamlIdp::start().await;
-    let (app, public) = served(backend).await;
+    let (app, public) = TestApp::served(backend).await;
     let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
     let before = app
         .api(
@@ -478,7 +432,7 @@ on_each_backend!(saml_single_logout_both_ways);
 /// out metadata that names another IdP.
 async fn saml_metadata_refresh_follows_rotation(backend: Backend) {
     let idp = SamlIdp::start().await;
-    let (app, _) = served(backend).await;
+    let (app, _) = TestApp::served(backend).await;
     let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
     let sso = enabled_saml_connection(&app, &owner, &org, &idp).await;
     let before = sso["idp_certificates"][0]["sha256_fingerprint"].clone();
@@ -562,3 +516,100 @@ async fn saml_metadata_refresh_follows_rotation(backend: Backend) {
 }
 
 on_each_backend!(saml_metadata_refresh_follows_rotation);
+
+/// With the IdP encrypting assertions to the organization's SP
+/// certificate (from its SP metadata), sign-in works through the ACS.
+async fn saml_encrypted_assertions_sign_in(backend: Backend) {
+    let idp = SamlIdp::start().await;
+    let (app, public) = TestApp::served(backend).await;
+    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
+    let before = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await
+        .json();
+    let (entity, acs) = (
+        before["sp_entity_id"].as_str().expect("entity"),
+        before["acs_url"].as_str().expect("acs"),
+    );
+    let metadata = reqwest::get(before["sp_metadata_url"].as_str().expect("metadata url"))
+        .await
+        .expect("SP metadata")
+        .text()
+        .await
+        .expect("body");
+    let cert = metadata
+        .split("X509Certificate>")
+        .nth(1)
+        .and_then(|c| c.split("</").next())
+        .expect("the SP certificate in the SP metadata")
+        .split_whitespace()
+        .collect::<String>();
+    idp.register_sp(
+        entity,
+        acs,
+        &format!("'assertion.encryption' => true, 'certData' => '{cert}',"),
+    );
+    let sso = enabled_saml_connection(&app, &owner, &org, &idp).await;
+    let start = format!("{}/start", sso["login_url"].as_str().expect("login url"));
+    let mut ada = Browser::new();
+    let page = ada.go(&start, None).await;
+    let page = sign_in(&mut ada, page, "ada", "ada-password").await;
+    let raw = data_encoding::BASE64
+        .decode(input(&page, "SAMLResponse").expect("response").as_bytes())
+        .expect("base64");
+    assert!(String::from_utf8_lossy(&raw).contains("EncryptedAssertion"));
+    let landed = post_response(&mut ada, &page, acs).await;
+    assert_eq!(landed.url.path(), format!("/o/{org}"), "{}", landed.body);
+    let me = ada.go(&format!("{public}/api/v1/me"), None).await;
+    assert!(me.body.contains("ada@example.com"), "{}", me.body);
+
+    // The SP key is rotated; the IdP still encrypts to the old certificate,
+    // which the previous key opens. A second rotation retires it.
+    let rotate = format!("/api/v1/orgs/{org}/sso/saml/sp-key/rotate");
+    let before = sso["sp_certificate"]["sha256_fingerprint"].clone();
+    let rotated = app.api("POST", &rotate, Auth::Cookie(&owner), None).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let rotated = rotated.json();
+    assert_ne!(rotated["sp_certificate"]["sha256_fingerprint"], before);
+    assert!(!before.is_null());
+    let new_metadata = reqwest::get(rotated["sp_metadata_url"].as_str().expect("url"))
+        .await
+        .expect("SP metadata")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        !new_metadata.contains(&cert[..40]),
+        "the new certificate is published"
+    );
+    let signs_in = |browser: Browser| {
+        let (start, acs) = (start.clone(), acs.to_owned());
+        async move {
+            let mut browser = browser;
+            let page = browser.go(&start, None).await;
+            let page = sign_in(&mut browser, page, "ada", "ada-password").await;
+            post_response(&mut browser, &page, &acs).await
+        }
+    };
+    let landed = signs_in(Browser::new()).await;
+    assert_eq!(landed.url.path(), format!("/o/{org}"), "{}", landed.body);
+    app.api("POST", &rotate, Auth::Cookie(&owner), None).await;
+    let refused = signs_in(Browser::new()).await;
+    assert_eq!(code_of(&refused), "saml_encrypted");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1",
+            "sso.sp_key_rotated"
+        )
+        .await,
+        2
+    );
+}
+
+on_each_backend!(saml_encrypted_assertions_sign_in);

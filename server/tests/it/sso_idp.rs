@@ -416,6 +416,16 @@ pub(crate) async fn put_sso(
 /// Domain verification and the passed test have their own tests; here the
 /// organization simply has a verified `domain` and SSO enabled.
 pub(crate) async fn verified_and_enabled(app: &TestApp, org_id: &str, domain: &str) {
+    verified_domain(app, org_id, domain).await;
+    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
+        .bind(org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("enable");
+}
+
+/// `domain`, verified for the organization (straight into the database).
+pub(crate) async fn verified_domain(app: &TestApp, org_id: &str, domain: &str) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     sqlx::query(
         "INSERT INTO domains (id, org_id, domain, status, token, method, created_at, expires_at, verified_at) \
@@ -428,11 +438,6 @@ pub(crate) async fn verified_and_enabled(app: &TestApp, org_id: &str, domain: &s
     .execute(&app.state.db)
     .await
     .expect("verified domain");
-    sqlx::query("UPDATE sso_connections SET enabled = 1 WHERE org_id = $1")
-        .bind(org_id)
-        .execute(&app.state.db)
-        .await
-        .expect("enable");
 }
 
 /// Another organization whose connection uses the same test IdP (one

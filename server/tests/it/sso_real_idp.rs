@@ -9,9 +9,7 @@ use crate::common::{Auth, Backend, TestApp};
 use crate::sso_idp::verified_and_enabled;
 use http::StatusCode;
 use serde_json::{Value, json};
-use server::config::ConfigArgs;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 pub(crate) fn free_port() -> u16 {
@@ -314,27 +312,7 @@ async fn role_and_name(app: &TestApp, email: &str) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mapping_sync_and_back_channel_logout_with_oidc_provider() {
     let idp = RealIdp::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let public = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = TestApp::with_args(
-        Backend::Sqlite,
-        ConfigArgs {
-            allow_private_idp: Some("true".into()),
-            public_url: Some(public.clone()),
-            ..Default::default()
-        },
-    )
-    .await;
-    let service = app
-        .router
-        .clone()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, service).await;
-    });
-
+    let (app, public) = TestApp::served(Backend::Sqlite).await;
     let (owner, org) = app.org_with_owner("owner@real.test", "Real Co").await;
     let path = format!("/api/v1/orgs/{org}/sso");
     let uris = app

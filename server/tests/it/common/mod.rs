@@ -99,6 +99,30 @@ impl TestApp {
         Self::in_dir(dir, args).await
     }
 
+    /// An instance served on a free port of 127.0.0.1 (so real IdPs and
+    /// browsers can reach it), that port its public URL (allowing IdPs on
+    /// private addresses); returns it with that URL.
+    pub async fn served(backend: Backend) -> (Self, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let public = format!("http://{}", listener.local_addr().expect("addr"));
+        let args = ConfigArgs {
+            allow_private_idp: Some("true".into()),
+            public_url: Some(public.clone()),
+            ..Default::default()
+        };
+        let app = Self::with_args(backend, args).await;
+        let service = app
+            .router
+            .clone()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, service).await;
+        });
+        (app, public)
+    }
+
     /// An instance on the database at `database_url` (e.g. through a proxy
     /// the test controls).
     pub async fn at_url(database_url: String) -> Self {
