@@ -292,6 +292,9 @@ pub struct SsoForm {
     /// SAML checkboxes: present when ticked.
     pub allow_idp_initiated: Option<String>,
     pub allow_sha1: Option<String>,
+    /// SAML: `entra`, `okta` or `generic` replaces the attribute names with
+    /// that IdP's; empty keeps the names in the form.
+    pub attribute_preset: Option<String>,
 }
 
 #[server(endpoint = "save_sso")]
@@ -327,6 +330,15 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
         family_name: pick(form.claim_family_name, defaults.family_name),
         username: pick(form.claim_username, defaults.username),
         groups: pick(form.claim_groups, defaults.groups),
+    };
+    let names = {
+        use crate::saml::attributes::{Preset, preset};
+        match form.attribute_preset.as_deref() {
+            Some("entra") => preset(Preset::EntraId),
+            Some("okta") => preset(Preset::Okta),
+            Some("generic") => preset(Preset::Generic),
+            _ => names,
+        }
     };
     let input = ssr::SsoInput {
         protocol: form.protocol,

@@ -147,6 +147,15 @@ pub fn SamlForm(
                 <input type="checkbox" name="form[require_sso]" value="on" checked=config.require_sso/>
                 " Require SSO: members whose email is in a verified domain must sign in through SSO. Guests are exempt; owners keep password sign-in as break-glass access, recorded in the audit log."
             </label>
+            <div class="field">
+                <label for="field-attribute-preset">"Attribute names"</label>
+                <select id="field-attribute-preset" name="form[attribute_preset]">
+                    <option value="" selected>"Keep the names below"</option>
+                    <option value="entra">"Microsoft Entra ID's"</option>
+                    <option value="okta">"Okta's (email, firstName, lastName, displayName, groups)"</option>
+                    <option value="generic">"Generic SAML (email, givenName, sn, displayName, groups)"</option>
+                </select>
+            </div>
             <details class="advanced">
                 <summary>"Advanced: attribute names"</summary>
                 <p class="muted small">

@@ -396,6 +396,32 @@ on_each_backend!(every_refusal_leaves_no_session_and_no_account);
 async fn a_new_idp_waits_for_its_test(backend: Backend) {
     let s = setup(backend).await;
     let path = format!("/api/v1/orgs/{}/sso", s.org);
+    // The console's attribute preset: Entra ID's names, metadata kept.
+    let res = s
+        .app
+        .server_fn(
+            "save_sso",
+            &[
+                ("org", s.org.as_str()),
+                ("form[protocol]", "saml"),
+                ("form[provider_label]", "Fault IdP"),
+                ("form[attribute_preset]", "entra"),
+                ("form[allow_idp_initiated]", "on"),
+            ],
+            Some(&s.owner),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let sso = s
+        .app
+        .api("GET", &path, Auth::Cookie(&s.owner), None)
+        .await
+        .json();
+    assert_eq!(
+        sso["attributes"]["email"],
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+    );
+    assert_eq!(sso["issuer"], "https://idp.fault.test");
     sqlx::query("UPDATE sso_connections SET last_test_ok = 1, last_test_at = 1")
         .execute(&s.app.state.db)
         .await
