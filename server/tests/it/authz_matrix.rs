@@ -123,6 +123,12 @@ fn routes() -> Vec<Route> {
         r("post", "/api/v1/orgs/{org}/sso/disable", "sso:write", None),
         r("post", "/api/v1/orgs/{org}/sso/test", "sso:write", None),
         r(
+            "post",
+            "/api/v1/orgs/{org}/sso/saml/sp-key/rotate",
+            "sso:write",
+            None,
+        ),
+        r(
             "put",
             "/api/v1/orgs/{org}/sso/provisioning",
             "sso:write",
@@ -574,6 +580,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
         ("disable_sso", Permission("sso:write"), "org={org}"),
         ("disconnect_sso", Permission("sso:write"), "org={org}"),
         ("test_sso", Permission("sso:write"), "org={org}"),
+        ("rotate_saml_sp_key", Permission("sso:write"), "org={org}"),
         (
             "save_provisioning",
             Permission("sso:write"),
