@@ -12,7 +12,7 @@ use super::sp::{sp_key, sp_urls};
 use super::verify::{Expectations, Hints, VerifiedAssertion, hints, verify_response};
 use super::{SamlError, store};
 use crate::sso::connection::{Connection, Purpose, connection_by_org, connection_for_test};
-use crate::sso::outcome::{Failure, Finished, Refusal, record_test, refused};
+use crate::sso::outcome::{Failure, Finished, Refusal, refused, tested};
 use crate::sso::provision::{self, Verified};
 use crate::ssr::state::AppState;
 use std::net::IpAddr;
@@ -212,13 +212,7 @@ pub async fn finish(
         Ok((assertion, stored_return_to)) => {
             let claims = assertion.claims(&conn.claims);
             match purpose {
-                Purpose::Test => {
-                    record_test(state, &conn, Ok(&claims))
-                        .await
-                        .map(|()| Finished::Tested {
-                            org_slug: conn.org_slug.clone(),
-                        })
-                }
+                Purpose::Test => tested(state, &conn, &claims).await,
                 Purpose::Login => {
                     let return_to = match &request_id {
                         Some(_) => stored_return_to,

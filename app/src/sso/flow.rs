@@ -6,7 +6,7 @@
 
 use super::connection::{Connection, Purpose, connection_by_org, connection_for_test};
 use super::jwk::Jwk;
-use super::outcome::{Failure, Finished, Refusal, STATE_TTL_SECS, clean, record_test, refused};
+use super::outcome::{Failure, Finished, Refusal, STATE_TTL_SECS, clean, refused, tested};
 use super::provider::{Metadata, http_client};
 use super::provision::{self, Verified};
 use crate::error::AppError;
@@ -329,13 +329,7 @@ pub async fn finish(
     let result = verify(state, &conn, &row, params, bound).await;
     let outcome = match result {
         Ok((claims, id_token)) => match purpose {
-            Purpose::Test => {
-                record_test(state, &conn, Ok(&claims))
-                    .await
-                    .map(|()| Finished::Tested {
-                        org_slug: conn.org_slug.clone(),
-                    })
-            }
+            Purpose::Test => tested(state, &conn, &claims).await,
             Purpose::Login => {
                 let verified = Verified {
                     issuer: &row.issuer,

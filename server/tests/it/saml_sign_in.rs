@@ -290,6 +290,22 @@ async fn saml_connection_end_to_end(backend: Backend) {
 
 on_each_backend!(saml_connection_end_to_end);
 
+/// Acme and its owner; the SSO object before anything is saved (the SP's
+/// addresses to register at the IdP).
+async fn acme(app: &TestApp) -> (String, String, Value) {
+    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
+    let before = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            None,
+        )
+        .await
+        .json();
+    (owner, org, before)
+}
+
 /// A SAML connection enabled without the console's test (covered above).
 async fn enabled_saml_connection(app: &TestApp, owner: &str, org: &str, idp: &SamlIdp) -> Value {
     let path = format!("/api/v1/orgs/{org}/sso");
@@ -318,16 +334,7 @@ async fn enabled_saml_connection(app: &TestApp, owner: &str, org: &str, idp: &Sa
 async fn saml_single_logout_both_ways(backend: Backend) {
     let idp = SamlIdp::start().await;
     let (app, public) = TestApp::served(backend).await;
-    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
-    let before = app
-        .api(
-            "GET",
-            &format!("/api/v1/orgs/{org}/sso"),
-            Auth::Cookie(&owner),
-            None,
-        )
-        .await
-        .json();
+    let (owner, org, before) = acme(&app).await;
     let (entity, acs, slo) = (
         before["sp_entity_id"].as_str().expect("entity"),
         before["acs_url"].as_str().expect("acs"),
@@ -522,16 +529,7 @@ on_each_backend!(saml_metadata_refresh_follows_rotation);
 async fn saml_encrypted_assertions_sign_in(backend: Backend) {
     let idp = SamlIdp::start().await;
     let (app, public) = TestApp::served(backend).await;
-    let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
-    let before = app
-        .api(
-            "GET",
-            &format!("/api/v1/orgs/{org}/sso"),
-            Auth::Cookie(&owner),
-            None,
-        )
-        .await
-        .json();
+    let (owner, org, before) = acme(&app).await;
     let (entity, acs) = (
         before["sp_entity_id"].as_str().expect("entity"),
         before["acs_url"].as_str().expect("acs"),
