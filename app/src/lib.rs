@@ -105,7 +105,12 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/o/:org") view=pages::ConsoleLayout ssr=ssr.clone()>
                     <Route path=path!("") view=orgs::OverviewPage ssr=ssr.clone()/>
                     <Route path=path!("members") view=orgs::MembersPage ssr=ssr.clone()/>
-                    <Route path=path!("settings/security") view=pages::SecurityPage ssr=ssr.clone()/>
+                    <Route path=path!("settings/security") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::Sso/> } ssr=ssr.clone()/>
+                    <Route path=path!("settings/security/domains") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::Domains/> } ssr=ssr.clone()/>
+                    <Route path=path!("settings/security/sso") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::Sso/> } ssr=ssr.clone()/>
+                    <Route path=path!("settings/security/provisioning") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::Provisioning/> } ssr=ssr.clone()/>
+                    <Route path=path!("settings/security/two-factor") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::TwoFactor/> } ssr=ssr.clone()/>
+                    <Route path=path!("settings/security/login-page") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::LoginPage/> } ssr=ssr.clone()/>
                     <Route path=path!("settings/roles") view=orgs::RolesPage ssr=ssr.clone()/>
                     <Route path=path!("settings/tokens") view=orgs::TokensPage ssr=ssr.clone()/>
                     <Route path=path!("audit") view=audit::AuditPage ssr=ssr.clone()/>

@@ -101,7 +101,7 @@ test('an SSO session of one organization does not satisfy another organization\'
 
   // Z starts requiring two-factor authentication.
   await enrollMfa(z);
-  await z.goto(`${zConsole}/settings/security`);
+  await z.goto(`${zConsole}/settings/security/two-factor`);
   await waitForHydration(z);
   await z.locator('#require-mfa-form').getByRole('checkbox').check();
   await z.getByRole('button', { name: 'Save MFA requirement' }).click();

@@ -1,3 +1,4 @@
+import { openSecurityTab } from './sso-helpers';
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -27,6 +28,7 @@ test('an admin verifies a domain through DNS and an operator approves another by
   await signUp(page, uniqueEmail('domains-admin'));
   await createOrg(page, `Domain Owners ${suffix}`);
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
+  await openSecurityTab(page, 'Domains');
   await waitForHydration(page);
   await expect(page.getByText('No domains yet')).toBeVisible();
 

@@ -31,8 +31,17 @@ export async function setIdpProfile(login: string, claims: Record<string, unknow
   expect(res.status).toBe(204);
 }
 
-/** On Settings › Security: adds `domain` and verifies it through the test DNS server. */
+/** Opens a page of Settings › Security by its tab (a plain link). */
+export async function openSecurityTab(page: Page, name: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Security settings' }).getByRole('link', { name, exact: true }).click();
+  await expect(
+    page.getByRole('navigation', { name: 'Security settings' }).getByRole('link', { name, exact: true }),
+  ).toHaveAttribute('aria-current', 'page');
+}
+
+/** On Settings › Security › Domains: adds `domain` and verifies it through the test DNS server. */
 export async function verifyDomain(page: Page, domain: string): Promise<void> {
+  await openSecurityTab(page, 'Domains');
   await page.getByLabel('Domain', { exact: true }).fill(domain);
   await page.getByRole('button', { name: 'Add domain' }).click();
   const row = page.locator(`[data-domain="${domain}"]`);
@@ -47,6 +56,7 @@ export type Client = { client_id: string; client_secret: string };
 
 /** Registers Latchkey at the IdP with the URIs the console shows. */
 export async function registerClient(page: Page): Promise<Client> {
+  await openSecurityTab(page, 'Single sign-on');
   const redirectUri = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
   const backchannel = await page.getByLabel('Back-channel logout URI').inputValue();
   const postLogout = await page.getByLabel('Post-logout redirect URI').inputValue();
@@ -83,7 +93,7 @@ export async function connectIdp(page: Page, client: Client): Promise<void> {
 export async function testAndEnable(page: Page, login: string): Promise<string> {
   await page.getByRole('button', { name: 'Test connection' }).click();
   await signInAtIdp(page, login);
-  await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
+  await expect(page).toHaveURL(/\/settings\/security\/sso#sso-test$/);
   await expect(page.locator('[data-last-test="ok"]')).toBeVisible();
   await expect(page.locator('[data-test-email]')).toHaveText(login);
   await waitForHydration(page);

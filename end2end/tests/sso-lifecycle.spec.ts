@@ -1,6 +1,6 @@
 import { test, expect, type Page } from '@playwright/test';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
-import { connectIdp, idp, registerClient, setIdpProfile, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
+import { connectIdp, idp, openSecurityTab, registerClient, setIdpProfile, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
 
 /** A member's role, read through the REST API with the admin's session. */
 async function roleOf(admin: Page, slug: string, email: string): Promise<string | undefined> {
@@ -34,6 +34,7 @@ test('provisioning and logout against a real IdP: role mapping, profile sync, ba
   await connectIdp(page, client);
 
   // Rules: `groups` contains `admins` → admin; otherwise member.
+  await openSecurityTab(page, 'Provisioning');
   const form = page.locator('#provisioning-form');
   await form.getByLabel('Rule 1 claim').fill('groups');
   await form.getByLabel('Rule 1 operator').selectOption('contains');
@@ -47,6 +48,7 @@ test('provisioning and logout against a real IdP: role mapping, profile sync, ba
   // The test shows which rule matched.
   const ada = `ada@${domain}`;
   await setIdpProfile(ada, { name: 'Ada Lovelace', groups: ['engineering', 'admins'] });
+  await openSecurityTab(page, 'Single sign-on');
   const loginUrl = await testAndEnable(page, ada);
   await expect(page.locator('[data-test-role]')).toHaveText('admin');
   await expect(page.locator('[data-test-rule]')).toHaveText('rule 1: groups contains admins → admin');
@@ -93,7 +95,7 @@ test('provisioning and logout against a real IdP: role mapping, profile sync, ba
   await adaContext.close();
 
   // JIT off: a newcomer is refused; an invited one gets in.
-  await page.reload();
+  await openSecurityTab(page, 'Provisioning');
   await waitForHydration(page);
   await form.getByLabel('Create accounts at first sign-in', { exact: false }).uncheck();
   await form.getByRole('button', { name: 'Save provisioning' }).click();
@@ -114,6 +116,7 @@ test('provisioning and logout against a real IdP: role mapping, profile sync, ba
   expect(await roleOf(page, slug, carol)).toBe('member');
 
   // Disconnect, after a confirmation: SSO sessions end, SSO members become viewers.
+  await openSecurityTab(page, 'Single sign-on');
   await page.getByText('Disconnect…').click();
   await expect(page.locator('.danger-zone')).toContainText('signs out everyone who signed in through single sign-on');
   await page.getByRole('button', { name: 'Yes, disconnect' }).click();

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
-import { verifyDomain } from './sso-helpers';
+import { openSecurityTab, verifyDomain } from './sso-helpers';
 
 /** The SAML IdP: SimpleSAMLphp, started by playwright.config.ts. */
 const samlIdp = `http://127.0.0.1:${process.env.E2E_SAML_IDP_PORT ?? 5357}/simplesaml`;
@@ -37,6 +37,7 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
   await verifyDomain(page, 'saml-e2e.test');
 
   // The admin picks SAML 2.0 and registers the addresses Latchkey shows.
+  await openSecurityTab(page, 'Single sign-on');
   await page.getByRole('link', { name: 'SAML 2.0' }).click();
   await expect(page.getByRole('link', { name: 'SAML 2.0' })).toHaveAttribute('aria-current', 'true');
   const entityId = await page.locator('#saml-sp-entity-id').inputValue();
@@ -65,7 +66,7 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
   // Test connection: a real login at the IdP, nobody signed in here.
   await page.getByRole('button', { name: 'Test connection' }).click();
   await signInAtSamlIdp(page, 'grace');
-  await expect(page).toHaveURL(/\/settings\/security#sso-test$/);
+  await expect(page).toHaveURL(/\/settings\/security\/sso#sso-test$/);
   await expect(page.locator('[data-last-test]')).toHaveAttribute('data-last-test', 'ok');
   await expect(page.locator('[data-test-email]')).toHaveText('grace@saml-e2e.test');
   await expect(page.locator('#sso-test table.claims')).toContainText('admins');

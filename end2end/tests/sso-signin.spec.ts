@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
-import { connectIdp, idp, registerClient, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
+import { connectIdp, idp, openSecurityTab, registerClient, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
 
 
 test('an admin connects a real OpenID Provider, tests and enables it; members sign in from the login URL without JavaScript and by email', async ({ page, browser }) => {
@@ -14,8 +14,8 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
 
   // A verified domain, the client registered at the IdP, tested, enabled.
   await verifyDomain(page, domain);
-  const redirectUri = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
   const client = await registerClient(page);
+  const redirectUri = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
   await connectIdp(page, client);
   const loginUrl = await testAndEnable(page, `ada@${domain}`);
   await expect(page.locator('table.claims')).toContainText('engineering');
@@ -67,6 +67,7 @@ test('login page branding previews live, saves, and takes a logo upload', async 
   await signUp(page, uniqueEmail('brand-admin'));
   await createOrg(page, `Brand Co ${suffix}`);
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
+  await openSecurityTab(page, 'Login page');
   await waitForHydration(page);
   const preview = page.locator('.login-preview');
   await expect(preview).toContainText(`Sign in to Brand Co ${suffix}`);
@@ -86,7 +87,7 @@ test('login page branding previews live, saves, and takes a logo upload', async 
   );
   await page.getByLabel('Logo', { exact: true }).setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: png });
   await page.getByRole('button', { name: 'Upload logo' }).click();
-  await expect(page).toHaveURL(/\/settings\/security#branding$/);
+  await expect(page).toHaveURL(/\/settings\/security\/login-page#branding$/);
   await expect(preview.locator('img.brand-logo')).toBeVisible();
   await expect(page.getByLabel('Display name')).toHaveValue('Brand Corp');
 

@@ -100,17 +100,7 @@ pub fn OverviewPage() -> impl IntoView {
                                     </dd>
                                 </dl>
                             </section>
-                            <section class="panel">
-                                <h2>"Next steps"</h2>
-                                <ol class="steps">
-                                    <li>"Verify your email domains so sign-ins can be matched to your organization."</li>
-                                    <li>"Connect your OpenID Connect identity provider and test it."</li>
-                                    <li>"Share the login link with your people."</li>
-                                </ol>
-                                <A href=format!("{base}/settings/security") attr:class="button">
-                                    "Open Settings › Security"
-                                </A>
-                            </section>
+                            <crate::sso::SetupChecklist org=ctx.org.slug.clone() base=base.clone()/>
                         }
                         .into_any()
                     }

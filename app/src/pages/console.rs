@@ -138,12 +138,57 @@ fn OrgSwitcher(current: OrgSummary, orgs: Vec<OrgSummary>) -> impl IntoView {
     }
 }
 
+/// The pages of Settings › Security, one concern each, with their own URLs
+/// under `settings/security/` (the bare path shows Single sign-on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityTab {
+    Domains,
+    Sso,
+    Provisioning,
+    TwoFactor,
+    LoginPage,
+}
+
+impl SecurityTab {
+    const ALL: [Self; 5] = [
+        Self::Domains,
+        Self::Sso,
+        Self::Provisioning,
+        Self::TwoFactor,
+        Self::LoginPage,
+    ];
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Domains => "domains",
+            Self::Sso => "sso",
+            Self::Provisioning => "provisioning",
+            Self::TwoFactor => "two-factor",
+            Self::LoginPage => "login-page",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Domains => "Domains",
+            Self::Sso => "Single sign-on",
+            Self::Provisioning => "Provisioning",
+            Self::TwoFactor => "Two-factor",
+            Self::LoginPage => "Login page",
+        }
+    }
+}
+
 #[component]
-pub fn SecurityPage() -> impl IntoView {
+pub fn SecurityPage(tab: SecurityTab) -> impl IntoView {
     let read_only = use_context::<ConsoleContext>()
         .is_some_and(|c| !c.permissions.contains(&Permission::SsoWrite));
+    let slug = use_context::<ConsoleContext>()
+        .map(|c| c.org.slug)
+        .unwrap_or_default();
+    let base = format!("/o/{slug}/settings/security");
     view! {
-        <Title text="Settings › Security"/>
+        <Title text=format!("Settings › Security › {}", tab.label())/>
         <header class="page-header">
             <h1>"Settings › Security"</h1>
             <p class="muted">"Domains, single sign-on and sign-in rules for this organization."</p>
@@ -151,10 +196,21 @@ pub fn SecurityPage() -> impl IntoView {
                 <p class="notice">"You can see these settings but not change them: that needs the sso:write permission."</p>
             })}
         </header>
-        <crate::domains::DomainsSection/>
-        <crate::sso::SsoSection/>
-        <crate::sso::ProvisioningSection/>
-        <crate::mfa::RequireMfaSection/>
-        <crate::branding::BrandingSection/>
+        // Plain links: each page is a page of its own, with or without wasm.
+        <nav class="tabs" aria-label="Security settings">
+            {SecurityTab::ALL.into_iter().map(|t| view! {
+                <a href=format!("{base}/{}", t.path()) aria-current=(t == tab).then_some("page")>{t.label()}</a>
+            }).collect_view()}
+        </nav>
+        {match tab {
+            SecurityTab::Domains => view! { <crate::domains::DomainsSection/> }.into_any(),
+            SecurityTab::Sso => view! {
+                <crate::sso::SetupChecklist org=slug.clone() base=format!("/o/{slug}")/>
+                <crate::sso::SsoSection/>
+            }.into_any(),
+            SecurityTab::Provisioning => view! { <crate::sso::ProvisioningSection/> }.into_any(),
+            SecurityTab::TwoFactor => view! { <crate::mfa::RequireMfaSection/> }.into_any(),
+            SecurityTab::LoginPage => view! { <crate::branding::BrandingSection/> }.into_any(),
+        }}
     }
 }

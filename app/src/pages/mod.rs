@@ -3,7 +3,7 @@
 
 mod console;
 
-pub use console::{ConsoleLayout, SecurityPage};
+pub use console::{ConsoleLayout, SecurityPage, SecurityTab};
 
 use crate::orgs::home_target;
 use leptos::prelude::*;

@@ -3,6 +3,7 @@
 //! shares), `flow` (OpenID Connect; SAML is in `crate::saml`), provisioning
 //! and logout.
 
+pub mod checklist;
 #[cfg(feature = "ssr")]
 pub mod connection;
 #[cfg(feature = "ssr")]
@@ -32,6 +33,7 @@ mod saml_page;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub use checklist::SetupChecklist;
 pub use link::SsoLinkPage;
 pub use login_page::{LoginPageInfo, SsoLoginPage, sso_login_page};
 pub use page::SsoSection;

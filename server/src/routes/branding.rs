@@ -32,7 +32,7 @@ async fn upload(
         Ok(a) => a,
         Err(e) => return super::error::ApiError::from(e).into_response(),
     };
-    let back = format!("/o/{}/settings/security", access.org_slug);
+    let back = format!("/o/{}/settings/security/login-page", access.org_slug);
     let mut bytes = None;
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("logo") {

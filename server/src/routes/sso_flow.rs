@@ -215,13 +215,14 @@ pub(super) async fn respond(session: &Session, result: Result<Finished, Failure>
             }
         }
         Ok(Finished::Tested { org_slug }) => {
-            Redirect::to(&format!("/o/{org_slug}/settings/security#sso-test")).into_response()
+            Redirect::to(&format!("/o/{org_slug}/settings/security/sso#sso-test")).into_response()
         }
         Err(failure) => match (&failure.connection, failure.purpose) {
-            (Some(conn), Purpose::Test) => {
-                Redirect::to(&format!("/o/{}/settings/security#sso-test", conn.org_slug))
-                    .into_response()
-            }
+            (Some(conn), Purpose::Test) => Redirect::to(&format!(
+                "/o/{}/settings/security/sso#sso-test",
+                conn.org_slug
+            ))
+            .into_response(),
             (conn, _) => {
                 let retry = conn.as_ref().map(|c| format!("/sso/{}", c.login_id));
                 refusal_page(

@@ -576,6 +576,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
         ),
         ("remove_logo", Permission("sso:write"), "org={org}"),
         ("get_sso", Permission("sso:read"), "org={org}"),
+        ("sso_checklist", Permission("sso:read"), "org={org}"),
         ("enable_sso", Permission("sso:write"), "org={org}"),
         ("disable_sso", Permission("sso:write"), "org={org}"),
         ("disconnect_sso", Permission("sso:write"), "org={org}"),

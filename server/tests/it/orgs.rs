@@ -99,6 +99,20 @@ async fn console_pages_render_on_the_server_and_guard_access() {
         ("/o/acme", "Organization ID"),
         ("/o/acme/members", "pages@example.com"),
         ("/o/acme/settings/security", "Single sign-on"),
+        ("/o/acme/settings/security/domains", "Add domain"),
+        (
+            "/o/acme/settings/security/sso",
+            "Connect your identity provider",
+        ),
+        (
+            "/o/acme/settings/security/provisioning",
+            "Nothing to provision yet",
+        ),
+        (
+            "/o/acme/settings/security/two-factor",
+            "Two-factor authentication",
+        ),
+        ("/o/acme/settings/security/login-page", "Apply branding"),
         ("/o/acme/audit", "org.created"),
     ] {
         let res = app.get(path, Some(&cookie)).await;

@@ -508,3 +508,64 @@ async fn a_new_idp_waits_for_its_test(backend: Backend) {
 }
 
 on_each_backend!(a_new_idp_waits_for_its_test);
+
+/// The set-up checklist reads each step's state from the database, on the
+/// overview and the SSO page, and points at the step to do next.
+async fn the_checklist_follows_the_database(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (owner, org) = app.org_with_owner("owner@example.com", "Fresh").await;
+    let fresh = app
+        .server_fn("sso_checklist", &[("org", org.as_str())], Some(&owner))
+        .await
+        .json();
+    assert_eq!(fresh["domain_verified"], false, "{fresh}");
+    assert_eq!(fresh["protocol"], serde_json::Value::Null);
+    let page = app.get(&format!("/o/{org}"), Some(&owner)).await;
+    assert!(page.body.contains("0 of 4 steps done"), "{}", page.body);
+    assert!(
+        page.body.contains(r#"data-step="1" data-state="next""#),
+        "{}",
+        page.body
+    );
+
+    let s = setup(backend).await;
+    let saved = checklist(&s).await;
+    assert_eq!(
+        (
+            &saved["domain_verified"],
+            &saved["protocol"],
+            &saved["test_passed_at"],
+            &saved["enabled"]
+        ),
+        (
+            &json!(true),
+            &json!("saml"),
+            &serde_json::Value::Null,
+            &json!(true)
+        ),
+        "{saved}"
+    );
+    sqlx::query("UPDATE sso_connections SET last_test_ok = 1, last_test_at = 1700000000")
+        .execute(&s.app.state.db)
+        .await
+        .expect("tested");
+    assert_eq!(checklist(&s).await["test_passed_at"], 1_700_000_000);
+    let page = s
+        .app
+        .get(
+            &format!("/o/{}/settings/security/sso", s.org),
+            Some(&s.owner),
+        )
+        .await;
+    assert!(page.body.contains("4 of 4 steps done"), "{}", page.body);
+    assert!(page.body.contains(r#"data-step="5" data-state="todo""#));
+}
+
+async fn checklist(s: &Setup) -> serde_json::Value {
+    s.app
+        .server_fn("sso_checklist", &[("org", s.org.as_str())], Some(&s.owner))
+        .await
+        .json()
+}
+
+on_each_backend!(the_checklist_follows_the_database);

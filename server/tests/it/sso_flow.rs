@@ -338,7 +338,7 @@ async fn the_login_page_works_without_javascript_and_test_mode_signs_nobody_in()
     let res = finish_at_idp(&s, &started).await;
     assert_eq!(
         res.location(),
-        Some("/o/flow-co/settings/security#sso-test")
+        Some("/o/flow-co/settings/security/sso#sso-test")
     );
     assert!(!is_signed_in(&s, &session_cookie(&res).unwrap_or(started.cookie)).await);
     assert_eq!(
@@ -594,12 +594,12 @@ async fn branding_shows_on_the_login_page_and_logos_cannot_run_script() {
     let res = upload_logo(&s, Some(&s.owner), b"<svg onload=\"alert(1)\"></svg>").await;
     assert_eq!(
         res.location(),
-        Some("/o/flow-co/settings/security?logo_error=svg_active_content#branding")
+        Some("/o/flow-co/settings/security/login-page?logo_error=svg_active_content#branding")
     );
     let res = upload_logo(&s, Some(&s.owner), png).await;
     assert_eq!(
         res.location(),
-        Some("/o/flow-co/settings/security#branding"),
+        Some("/o/flow-co/settings/security/login-page#branding"),
         "{}",
         res.body
     );
