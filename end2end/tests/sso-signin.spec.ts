@@ -21,6 +21,10 @@ test('an admin connects a real OpenID Provider, tests and enables it; members si
   await expect(page.locator('table.claims')).toContainText('engineering');
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: 'screenshots/sso.png', fullPage: true });
+  // The overview's checklist: every required step done.
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Overview' }).click();
+  await expect(page.locator('[data-checklist-progress]')).toHaveText('4 of 4 steps done');
+  await page.screenshot({ path: 'screenshots/checklist.png' });
 
   // A colleague opens the login URL in a browser without JavaScript.
   const plain = await browser.newContext({ javaScriptEnabled: false });

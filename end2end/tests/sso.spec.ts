@@ -7,6 +7,17 @@ test('the SSO section shows the URIs to register first and names the field at fa
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Security' }).click();
   await waitForHydration(page);
   await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
+  // The checklist starts at the first step.
+  await expect(page.locator('[data-checklist-progress]')).toHaveText('0 of 4 steps done');
+  await expect(page.locator('.checklist li[data-state="next"]')).toContainText('A domain verified');
+
+  // Provider guidance: Okta's own words, with Latchkey's values to copy.
+  await page.getByRole('navigation', { name: 'Identity provider' }).getByRole('link', { name: 'Okta', exact: true }).click();
+  const guide = page.locator('[data-guide="okta"]');
+  await expect(guide.getByRole('heading', { name: 'Set up Okta' })).toBeVisible();
+  await expect(guide.getByLabel('Sign-in redirect URIs: replace the example with')).toHaveValue(/\/oidc\/callback$/);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: 'screenshots/sso-guide.png', fullPage: true });
   const redirect = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
   expect(redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sso\/o[a-z0-9]{15}\/oidc\/callback$/);
   await expect(page.getByLabel('Back-channel logout URI')).toHaveValue(/\/oidc\/backchannel-logout$/);

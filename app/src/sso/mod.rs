@@ -10,6 +10,7 @@ pub mod connection;
 pub mod discovery;
 #[cfg(feature = "ssr")]
 pub mod flow;
+pub mod guide;
 #[cfg(feature = "ssr")]
 pub mod jwk;
 pub mod link;

@@ -1,6 +1,7 @@
 //! Settings › Security › Single sign-on: the URIs to give the IdP, and the
 //! connection form.
 
+use super::guide::ProviderGuide;
 use super::saml_page::{SamlForm, SamlIdpFacts, SamlSetup};
 use super::{DisableSso, DisconnectSso, EnableSso, SaveSso, SsoConfig, get_sso};
 use crate::error::AppError;
@@ -81,7 +82,9 @@ fn SsoBody(
     let claims = config.claims.clone();
     // One protocol per connection; before one is saved, the admin picks
     // (plain links, so the choice works without wasm).
-    let picked = use_query_map().get_untracked().get("protocol");
+    let query = use_query_map().get_untracked();
+    let picked = query.get("protocol");
+    let guide = query.get("guide");
     let saml = if config.configured {
         config.protocol == "saml"
     } else {
@@ -135,6 +138,7 @@ fn SsoBody(
             </div>
         })}
         {chooser}
+        <ProviderGuide config=config.clone() picked=guide/>
         {if saml {
             view! { <SamlSetup config=config.clone() org=org.clone() writer/> }.into_any()
         } else {

@@ -113,6 +113,14 @@ async fn console_pages_render_on_the_server_and_guard_access() {
             "Two-factor authentication",
         ),
         ("/o/acme/settings/security/login-page", "Apply branding"),
+        (
+            "/o/acme/settings/security/sso?guide=okta&protocol=oidc",
+            "Sign-in redirect URIs",
+        ),
+        (
+            "/o/acme/settings/security/sso?guide=entra-id-saml&protocol=saml",
+            "Reply URL (Assertion Consumer Service URL)",
+        ),
         ("/o/acme/audit", "org.created"),
     ] {
         let res = app.get(path, Some(&cookie)).await;
