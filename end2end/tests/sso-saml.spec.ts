@@ -38,8 +38,8 @@ test('an admin connects SimpleSAMLphp by its metadata URL, tests and enables it;
 
   // The admin picks SAML 2.0 and registers the addresses Latchkey shows.
   await openSecurityTab(page, 'Single sign-on');
-  await page.getByRole('link', { name: 'SAML 2.0' }).click();
-  await expect(page.getByRole('link', { name: 'SAML 2.0' })).toHaveAttribute('aria-current', 'true');
+  await page.getByRole('link', { name: 'SAML 2.0', exact: true }).click();
+  await expect(page.getByRole('link', { name: 'SAML 2.0', exact: true })).toHaveAttribute('aria-current', 'true');
   const entityId = await page.locator('#saml-sp-entity-id').inputValue();
   const acs = await page.locator('#saml-acs-url').inputValue();
   const slo = await page.locator('#saml-slo-url').inputValue();

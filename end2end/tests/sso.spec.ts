@@ -20,8 +20,8 @@ test('the SSO section shows the URIs to register first and names the field at fa
   await page.screenshot({ path: 'screenshots/sso-guide.png', fullPage: true });
   const redirect = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
   expect(redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sso\/o[a-z0-9]{15}\/oidc\/callback$/);
-  await expect(page.getByLabel('Back-channel logout URI')).toHaveValue(/\/oidc\/backchannel-logout$/);
-  await expect(page.getByLabel('Initiate login URI')).toHaveValue(/\/oidc\/initiate$/);
+  await expect(page.getByLabel('Back-channel logout URI', { exact: true })).toHaveValue(/\/oidc\/backchannel-logout$/);
+  await expect(page.getByLabel('Initiate login URI', { exact: true })).toHaveValue(/\/oidc\/initiate$/);
 
   // Nothing answers there: the error names the field and the address.
   await page.getByLabel('Provider label').fill('Okta');
