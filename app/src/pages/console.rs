@@ -108,9 +108,11 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
 fn OrgSwitcher(current: OrgSummary, orgs: Vec<OrgSummary>) -> impl IntoView {
     view! {
         <details class="org-switcher">
-            <summary aria-label="Switch organization">
+            // The accessible name holds the visible one (WCAG 2.5.3).
+            <summary>
+                <span class="sr-only">"Switch organization: "</span>
                 <span class="org-name">{current.name.clone()}</span>
-                <span class="muted small">" ▾"</span>
+                <span class="muted small" aria-hidden="true">" ▾"</span>
             </summary>
             <ul role="list">
                 {orgs
