@@ -30,6 +30,8 @@ test('the SSO section shows the URIs to register first and names the field at fa
   await page.getByLabel('Client secret').fill('a-secret-value');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   const field = page.locator('.field').filter({ has: page.getByLabel('Discovery URL') });
-  await expect(field.locator('.field-error')).toContainText('could not be reached');
+  await expect(field.getByRole('alert')).toContainText('could not be reached');
+  // The page comes back with the focus on the field at fault.
+  await expect(page.getByLabel('Discovery URL')).toBeFocused();
   await expect(page.locator('[data-sso-status]')).toHaveText('Not connected');
 });

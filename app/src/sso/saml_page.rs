@@ -120,6 +120,7 @@ pub fn SamlForm(
             <div class="field" class:has-error=move || xml_error.get().is_some()>
                 <label for="field-form[idp_metadata_xml]">"…or paste the IdP metadata XML"</label>
                 <textarea id="field-form[idp_metadata_xml]" name="form[idp_metadata_xml]" rows="4" class="mono"
+                    autofocus=move || xml_error.get().is_some()
                     aria-invalid=move || xml_error.get().is_some().then_some("true")
                     aria-describedby=move || if xml_error.get().is_some() {
                         "field-form[idp_metadata_xml]-hint field-form[idp_metadata_xml]-error"
@@ -130,7 +131,7 @@ pub fn SamlForm(
                     "Leave both empty to keep the metadata Latchkey has."
                 </p>
                 {move || xml_error.get().map(|e| view! {
-                    <p class="field-error" id="field-form[idp_metadata_xml]-error">{e}</p>
+                    <p class="field-error" id="field-form[idp_metadata_xml]-error" role="alert">{e}</p>
                 })}
             </div>
             <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=hours

@@ -46,10 +46,13 @@ pub fn Field(
                 required=required
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=described
+                // Forms post natively and come back rendered with their
+                // errors: the browser focuses the first field that has one.
+                autofocus=move || error.get().is_some()
             />
             {hint.map(|h| view! { <p class="field-hint" id=hint_id>{h}</p> })}
             {move || {
-                error.get().map(|msg| view! { <p class="field-error" id=err_id.clone()>{msg}</p> })
+                error.get().map(|msg| view! { <p class="field-error" id=err_id.clone() role="alert">{msg}</p> })
             }}
         </div>
     }
