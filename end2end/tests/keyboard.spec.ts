@@ -1,6 +1,6 @@
 import { test, expect, type Locator, type Page } from '@playwright/test';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
-import { idp } from './sso-helpers';
+import { idp, registerAtIdp } from './sso-helpers';
 
 const dnsControl = `http://127.0.0.1:${process.env.E2E_DNS_CONTROL_PORT ?? 5355}`;
 
@@ -59,17 +59,7 @@ test('an admin configures, tests and enables SSO with the keyboard alone', async
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(redirectUri);
 
   // The IdP learns the redirect URI (its registration API, not this page).
-  const reg = await fetch(`${idp}/reg`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      redirect_uris: [redirectUri],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }),
-  });
-  const client = await reg.json();
+  const client = await registerAtIdp(redirectUri);
 
   await typeInto(page, page.getByLabel('Provider label'), 'Test IdP');
   await typeInto(page, page.getByLabel('Discovery URL'), idp);

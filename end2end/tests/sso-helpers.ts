@@ -58,19 +58,26 @@ export type Client = { client_id: string; client_secret: string };
 export async function registerClient(page: Page): Promise<Client> {
   await openSecurityTab(page, 'Single sign-on');
   const redirectUri = await page.getByLabel('Redirect URI', { exact: true }).inputValue();
-  const backchannel = await page.getByLabel('Back-channel logout URI').inputValue();
-  const postLogout = await page.getByLabel('Post-logout redirect URI').inputValue();
+  const backchannel = await page.getByLabel('Back-channel logout URI', { exact: true }).inputValue();
+  const postLogout = await page.getByLabel('Post-logout redirect URI', { exact: true }).inputValue();
+  return registerAtIdp(redirectUri, {
+    post_logout_redirect_uris: [postLogout],
+    backchannel_logout_uri: backchannel,
+    backchannel_logout_session_required: true,
+  });
+}
+
+/** A confidential client at the IdP (its dynamic registration API). */
+export async function registerAtIdp(redirectUri: string, more: Record<string, unknown> = {}): Promise<Client> {
   const reg = await fetch(`${idp}/reg`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       redirect_uris: [redirectUri],
-      post_logout_redirect_uris: [postLogout],
-      backchannel_logout_uri: backchannel,
-      backchannel_logout_session_required: true,
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
+      ...more,
     }),
   });
   expect(reg.status).toBe(201);
