@@ -1,14 +1,6 @@
-import { test, expect, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
+import { test, expect, seriousViolations, withoutScripts } from './fixtures';
+import { type Page } from '@playwright/test';
 import { createOrg, signUp, uniqueEmail } from './helpers';
-
-/** axe-core's serious and critical violations of the page as it is now. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-}
 
 /** Visits each path and checks it with axe. */
 async function checkPages(page: Page, paths: string[]): Promise<void> {
@@ -19,29 +11,6 @@ async function checkPages(page: Page, paths: string[]): Promise<void> {
     for (const v of await seriousViolations(page)) found.push(`${path}: ${v}`);
   }
   expect(found, found.join('\n')).toEqual([]);
-}
-
-/** The pages as a browser without JavaScript gets them: the server's HTML
- * with its scripts removed and no script or wasm loaded (axe itself still
- * needs the page's JavaScript engine, so the context keeps it on). */
-async function withoutScripts(page: Page): Promise<void> {
-  await page.route('**/*', async (route) => {
-    const request = route.request();
-    if (request.resourceType() === 'script' || request.url().endsWith('.wasm')) {
-      await route.abort();
-    } else if (request.resourceType() === 'document' && request.method() === 'GET') {
-      const response = await route.fetch({ maxRedirects: 0 });
-      if (response.status() >= 300 && response.status() < 400) {
-        // Redirects are the browser's to follow (the next page comes back here).
-        await route.continue();
-        return;
-      }
-      const body = (await response.text()).replace(/<script[\s\S]*?<\/script>/gi, '');
-      await route.fulfill({ response, body });
-    } else {
-      await route.continue();
-    }
-  });
 }
 
 for (const javaScript of [true, false]) {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { PASSWORD, createOrg, enrollMfa, signUp, uniqueEmail, waitForHydration } from './helpers';
 import { connectIdp, registerClient, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
 

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createOrg, PASSWORD, signIn, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 test('a new admin signs up, creates an organization, signs out and in again', async ({ page }) => {

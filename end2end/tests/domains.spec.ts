@@ -1,5 +1,5 @@
 import { openSecurityTab } from './sso-helpers';
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createOrg, PASSWORD, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 test('console islands copy, and console pages load only the islands bundle, with no errors', async ({ page, context }) => {

@@ -1,4 +1,5 @@
-import { test, expect, request } from '@playwright/test';
+import { test, expect } from './fixtures';
+import { request } from '@playwright/test';
 import { createOrg, PASSWORD, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 test('an admin invites a colleague, changes their role, deactivates them, and the audit log shows it', async ({

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { PASSWORD, createOrg, signIn, signUp, totp, uniqueEmail, waitForHydration } from './helpers';
 
 test('a user turns on two-factor authentication and signs in with a code, then with a recovery code', async ({ page }) => {

@@ -1,4 +1,5 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from './fixtures';
+import { type Page } from '@playwright/test';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
 import { connectIdp, idp, openSecurityTab, registerClient, setIdpProfile, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
 

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { writeFileSync } from 'node:fs';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
 import { openSecurityTab, verifyDomain } from './sso-helpers';

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
 import { connectIdp, idp, openSecurityTab, registerClient, signInAtIdp, testAndEnable, verifyDomain } from './sso-helpers';
 

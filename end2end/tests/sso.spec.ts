@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createOrg, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 test('the SSO section shows the URIs to register first and names the field at fault', async ({ page }) => {

@@ -78,7 +78,7 @@ pub fn AuditPage() -> impl IntoView {
                             format!("?{}", q.join("&"))
                         });
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Audit events">
                                 <table class="table">
                                     <caption class="sr-only">"Audit events"</caption>
                                     <thead><tr>

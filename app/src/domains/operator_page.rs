@@ -41,7 +41,7 @@ pub fn OperatorPage() -> impl IntoView {
                             <EmptyState title="Nothing pending"><p>"No organization is waiting for a domain check."</p></EmptyState>
                         }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Domains awaiting review">
                                 <table class="table">
                                     <caption class="sr-only">"Pending domains"</caption>
                                     <thead><tr>

@@ -149,7 +149,7 @@ pub fn MembersPage() -> impl IntoView {
                             s
                         };
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Members">
                                 <table class="table">
                                     <caption class="sr-only">"Members of this organization"</caption>
                                     <thead><tr>

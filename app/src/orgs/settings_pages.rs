@@ -50,7 +50,7 @@ pub fn RolesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match roles.await {
                     Ok(list) => view! {
-                        <div class="table-wrap">
+                        <div class="table-wrap" tabindex="0" role="region" aria-label="Roles">
                             <table class="table">
                                 <caption class="sr-only">"Roles"</caption>
                                 <thead><tr>
@@ -230,7 +230,7 @@ pub fn TokensPage() -> impl IntoView {
                         <EmptyState title="No API tokens"><p>"Create one to automate this organization."</p></EmptyState>
                     }.into_any(),
                     Ok(list) => view! {
-                        <div class="table-wrap">
+                        <div class="table-wrap" tabindex="0" role="region" aria-label="API tokens">
                             <table class="table">
                                 <caption class="sr-only">"API tokens"</caption>
                                 <thead><tr>
