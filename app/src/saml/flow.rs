@@ -74,29 +74,15 @@ fn cookie_name(request_id: &str) -> String {
     format!("latchkey_saml_{}", &digest[..12])
 }
 
-/// The cookie binding a request to the browser that starts it. The IdP
-/// posts the response from its own site, so over HTTPS the cookie must be
-/// `SameSite=None` to come back; plain-HTTP set-ups (development, an IdP on
-/// the same host) get `Lax`, which browsers send between ports of a host.
+/// The cookie binding a request to the browser that starts it (the IdP
+/// posts the response from its own site: see `cross_site_cookie`).
 pub fn binding_cookie(request_id: &str, purpose: Purpose, secure: bool) -> String {
-    format!(
-        "{}={}.{request_id}; Path=/saml/; Max-Age={}; HttpOnly; {}",
-        cookie_name(request_id),
-        purpose.as_str(),
-        store::REQUEST_TTL_SECS,
-        if secure {
-            "SameSite=None; Secure"
-        } else {
-            "SameSite=Lax"
-        }
-    )
+    let value = format!("{}.{request_id}", purpose.as_str());
+    super::cross_site_cookie(&cookie_name(request_id), Some(&value), secure)
 }
 
 pub fn clear_binding_cookie(request_id: &str) -> String {
-    format!(
-        "{}=; Path=/saml/; Max-Age=0; HttpOnly",
-        cookie_name(request_id)
-    )
+    super::cross_site_cookie(&cookie_name(request_id), None, false)
 }
 
 /// The purpose this browser started `request_id` for, if it did.

@@ -36,6 +36,26 @@ const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
+/// A cookie under `/saml/` that must come back on a request from the IdP's
+/// site (its POST to the ACS, its redirect to the SLO): over HTTPS
+/// `SameSite=None`; on plain HTTP (development, an IdP on the same host)
+/// `Lax`, which browsers send between ports of a host. `value: None`
+/// clears it.
+fn cross_site_cookie(name: &str, value: Option<&str>, secure: bool) -> String {
+    match value {
+        Some(v) => format!(
+            "{name}={v}; Path=/saml/; Max-Age={}; HttpOnly; {}",
+            store::REQUEST_TTL_SECS,
+            if secure {
+                "SameSite=None; Secure"
+            } else {
+                "SameSite=Lax"
+            }
+        ),
+        None => format!("{name}=; Path=/saml/; Max-Age=0; HttpOnly"),
+    }
+}
+
 /// A fresh message ID: 160 random bits, an NCName (it must not start with
 /// a digit). Request IDs come back as `InResponseTo`, so they must not be
 /// guessable (samael's own are 32 bits).

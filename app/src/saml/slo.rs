@@ -60,28 +60,13 @@ pub async fn idp_logout(
         return Err(Refusal::Replayed);
     }
     let mut tx = crate::ssr::db::begin_write(&state.db).await?;
+    let end = crate::sso::logout::end_idp_sessions;
     let mut ended = 0;
     if request.session_indexes.is_empty() {
-        ended += sqlx::query(
-            "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $2",
-        )
-        .bind(org_id)
-        .bind(&request.name_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        ended += end(&mut tx, org_id, Some(&request.name_id), None).await?;
     }
     for index in &request.session_indexes {
-        ended += sqlx::query(
-            "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $2 \
-             AND (idp_sid = $3 OR idp_sid IS NULL)",
-        )
-        .bind(org_id)
-        .bind(&request.name_id)
-        .bind(index)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        ended += end(&mut tx, org_id, Some(&request.name_id), Some(index)).await?;
     }
     audit::record(
         &mut *tx,
@@ -174,19 +159,11 @@ const LOGOUT_COOKIE: &str = "latchkey_saml_logout";
 /// Remembers, in the browser, which LogoutRequest it carries to the IdP
 /// (the answer comes back from the IdP's site: `SameSite=None` over HTTPS).
 pub fn logout_cookie(request_id: &str, secure: bool) -> String {
-    format!(
-        "{LOGOUT_COOKIE}={request_id}; Path=/saml/; Max-Age={}; HttpOnly; {}",
-        store::REQUEST_TTL_SECS,
-        if secure {
-            "SameSite=None; Secure"
-        } else {
-            "SameSite=Lax"
-        }
-    )
+    super::cross_site_cookie(LOGOUT_COOKIE, Some(request_id), secure)
 }
 
 pub fn clear_logout_cookie() -> String {
-    format!("{LOGOUT_COOKIE}=; Path=/saml/; Max-Age=0; HttpOnly")
+    super::cross_site_cookie(LOGOUT_COOKIE, None, false)
 }
 
 pub fn logout_request_of(headers: &http::HeaderMap) -> Option<String> {

@@ -98,21 +98,19 @@ fn unseal(state: &AppState, org_id: &str, sealed: &str) -> Result<Vec<u8>, AppEr
 /// The private keys that may open an encrypted assertion: the current one,
 /// then the one it replaced (IdPs take a while to read new metadata).
 pub async fn decryption_keys(state: &AppState, org_id: &str) -> Result<Vec<Vec<u8>>, AppError> {
-    let mut keys: Vec<Vec<u8>> = sp_key(state, org_id)
-        .await?
-        .map(|k| k.key_der)
-        .into_iter()
-        .collect();
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT previous_key_enc FROM saml_sp_keys WHERE org_id = $1")
+    // No stored key: nothing was ever published to encrypt to.
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT key_enc, previous_key_enc FROM saml_sp_keys WHERE org_id = $1")
             .bind(org_id)
             .fetch_optional(&state.db)
-            .await?
-            .flatten();
-    if let Some(sealed) = previous {
-        keys.push(unseal(state, org_id, &sealed)?);
-    }
-    Ok(keys)
+            .await?;
+    let Some((current, previous)) = row else {
+        return Ok(Vec::new());
+    };
+    std::iter::once(current)
+        .chain(previous)
+        .map(|sealed| unseal(state, org_id, &sealed))
+        .collect()
 }
 
 /// Replaces the organization's SP key pair (the new certificate is in the

@@ -347,40 +347,13 @@ pub async fn back_channel(
         .await;
         return Err(LogoutRefusal::Replayed);
     }
-    let ended = match (&claims.sid, &claims.sub) {
-        (Some(sid), Some(sub)) => {
-            sqlx::query(
-                // A session whose ID token carried no `sid` is matched by
-                // its subject.
-                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $3 \
-                 AND (idp_sid = $2 OR idp_sid IS NULL)",
-            )
-            .bind(&conn.org_id)
-            .bind(sid)
-            .bind(sub)
-            .execute(&mut *tx)
-            .await?
-        }
-        (Some(sid), None) => {
-            sqlx::query(
-                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sid = $2",
-            )
-            .bind(&conn.org_id)
-            .bind(sid)
-            .execute(&mut *tx)
-            .await?
-        }
-        (None, sub) => {
-            sqlx::query(
-                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $2",
-            )
-            .bind(&conn.org_id)
-            .bind(sub.as_deref().unwrap_or_default())
-            .execute(&mut *tx)
-            .await?
-        }
-    }
-    .rows_affected();
+    let ended = end_idp_sessions(
+        &mut tx,
+        &conn.org_id,
+        claims.sub.as_deref(),
+        claims.sid.as_deref(),
+    )
+    .await?;
     audit::record(
         &mut *tx,
         Event {
@@ -397,6 +370,50 @@ pub async fn back_channel(
     .await?;
     tx.commit().await?;
     Ok(Ended { sessions: ended })
+}
+
+/// Ends the organization's SSO sessions the IdP names: by subject and
+/// IdP session (a session that recorded no IdP session is matched by its
+/// subject), by IdP session alone, or every session of the subject. Shared
+/// by OIDC back-channel logout and SAML single logout.
+pub(crate) async fn end_idp_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_id: &str,
+    subject: Option<&str>,
+    idp_session: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let done = match (idp_session, subject) {
+        (Some(sid), Some(sub)) => {
+            sqlx::query(
+                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $3 \
+                 AND (idp_sid = $2 OR idp_sid IS NULL)",
+            )
+            .bind(org_id)
+            .bind(sid)
+            .bind(sub)
+            .execute(&mut **tx)
+            .await?
+        }
+        (Some(sid), None) => {
+            sqlx::query(
+                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sid = $2",
+            )
+            .bind(org_id)
+            .bind(sid)
+            .execute(&mut **tx)
+            .await?
+        }
+        (None, sub) => {
+            sqlx::query(
+                "DELETE FROM sessions WHERE org_id = $1 AND method = 'sso' AND idp_sub = $2",
+            )
+            .bind(org_id)
+            .bind(sub.unwrap_or_default())
+            .execute(&mut **tx)
+            .await?
+        }
+    };
+    Ok(done.rows_affected())
 }
 
 async fn audit_logout(

@@ -77,7 +77,6 @@ fn SsoBody(
         (true, false) => "Configured, not enabled",
         (true, true) => "Enabled",
     };
-    let hours = (config.session_max_age_secs / 3600).to_string();
     let org_for_disconnect = org.clone();
     let claims = config.claims.clone();
     // One protocol per connection; before one is saved, the admin picks
@@ -167,12 +166,8 @@ fn SsoBody(
                         hint=if config.client_secret_set { "A secret is stored. Leave empty to keep it, or enter a new one to rotate it." } else { "Stored encrypted; never shown again." }
                         error=err("client_secret")/>
                     <Field label="Scopes" name="form[scopes]" value=config.scopes.join(" ") error=err("scopes")/>
-                    <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=hours
-                        hint="From 1 hour to 30 days (720 hours)." error=err("session_max_age_hours")/>
-                    <label class="checkbox">
-                        <input type="checkbox" name="form[require_sso]" value="on" checked=config.require_sso/>
-                        " Require SSO: members whose email is in a verified domain must sign in through SSO. Guests are exempt; owners keep password sign-in as break-glass access, recorded in the audit log."
-                    </label>
+                    <SessionLifetimeField secs=config.session_max_age_secs error=err("session_max_age_hours")/>
+                    <RequireSsoCheckbox checked=config.require_sso/>
                     <details class="advanced">
                         <summary>"Advanced: claim names"</summary>
                         <Field label="Email claim" name="form[claim_email]" value=claims.email error=err("claim_email")/>
@@ -258,6 +253,26 @@ fn SsoTest(config: SsoConfig, org: String, writer: bool) -> impl IntoView {
                 {t.result.map(|r| view! { <TestResult result=r/> })}
             })}
         </div>
+    }
+}
+
+/// The session lifetime field of both protocols' forms (in hours).
+#[component]
+pub(super) fn SessionLifetimeField(secs: i64, error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=(secs / 3600).to_string()
+            hint="From 1 hour to 30 days (720 hours)." error/>
+    }
+}
+
+/// The Require SSO checkbox of both protocols' forms.
+#[component]
+pub(super) fn RequireSsoCheckbox(checked: bool) -> impl IntoView {
+    view! {
+        <label class="checkbox">
+            <input type="checkbox" name="form[require_sso]" value="on" checked=checked/>
+            " Require SSO: members whose email is in a verified domain must sign in through SSO. Guests are exempt; owners keep password sign-in as break-glass access, recorded in the audit log."
+        </label>
     }
 }
 

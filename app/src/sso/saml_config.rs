@@ -15,6 +15,7 @@ use crate::ssr::db::Db;
 use crate::ssr::state::Settings;
 use crate::ssr::{now, random};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Pasted metadata larger than this is refused (fetched metadata has the
 /// fetcher's own 1 MiB cap).
@@ -31,7 +32,7 @@ pub(super) struct StoredSaml {
 struct Source {
     url: String,
     xml: String,
-    idp: IdpMetadata,
+    idp: Arc<IdpMetadata>,
     fetched: bool,
 }
 
@@ -70,7 +71,7 @@ async fn source(
             Ok(Source {
                 url: url.to_owned(),
                 xml,
-                idp,
+                idp: Arc::new(idp),
                 fetched: true,
             })
         }
@@ -91,13 +92,13 @@ async fn source(
             Ok(Source {
                 url: String::new(),
                 xml: xml.to_owned(),
-                idp,
+                idp: Arc::new(idp),
                 fetched: false,
             })
         }
         (None, None) => match stored {
             Some(s) => {
-                let idp = IdpMetadata::parse(&s.metadata_xml)
+                let idp = idp_metadata::parse_cached(&s.metadata_xml)
                     .map_err(|e| metadata_error("idp_metadata_xml", &e))?;
                 Ok(Source {
                     url: s.metadata_url.clone(),
@@ -160,7 +161,7 @@ pub(super) async fn save(
     let src = source(settings, &input, stored.as_ref()).await?;
     let old_trust = stored
         .as_ref()
-        .and_then(|s| IdpMetadata::parse(&s.metadata_xml).ok())
+        .and_then(|s| idp_metadata::parse_cached(&s.metadata_xml).ok())
         .map(|m| trust_of(&m));
     let trust_changed = old_trust.as_ref().is_some_and(|t| *t != trust_of(&src.idp));
     let stage = stored.as_ref().is_some_and(|s| s.tested) && trust_changed;

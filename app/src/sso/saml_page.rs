@@ -1,6 +1,7 @@
 //! The SAML 2.0 parts of Settings › Security › Single sign-on: what to
 //! register at the IdP, the IdP as its metadata describes it, and the form.
 
+use super::page::{RequireSsoCheckbox, SessionLifetimeField};
 use super::{RotateSamlSpKey, SaveSso, SsoConfig};
 use crate::error::AppError;
 use crate::ui::{Confirm, CopyField, Field, FormError, SubmitButton, format_time};
@@ -105,7 +106,6 @@ pub fn SamlForm(
     let err =
         move |f: &'static str| Signal::derive(move || error.get().and_then(|e| e.message_for(f)));
     let xml_error = err("idp_metadata_xml");
-    let hours = (config.session_max_age_secs / 3600).to_string();
     let names = config.attributes.clone();
     view! {
         <ActionForm action=save>
@@ -134,8 +134,7 @@ pub fn SamlForm(
                     <p class="field-error" id="field-form[idp_metadata_xml]-error" role="alert">{e}</p>
                 })}
             </div>
-            <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=hours
-                hint="From 1 hour to 30 days (720 hours)." error=err("session_max_age_hours")/>
+            <SessionLifetimeField secs=config.session_max_age_secs error=err("session_max_age_hours")/>
             <label class="checkbox">
                 <input type="checkbox" name="form[allow_idp_initiated]" value="on" checked=config.allow_idp_initiated || !config.configured/>
                 " Allow IdP-initiated sign-in (from the IdP's app portal). Each response is accepted once."
@@ -144,10 +143,7 @@ pub fn SamlForm(
                 <input type="checkbox" name="form[allow_sha1]" value="on" checked=config.allow_sha1/>
                 " Accept SHA-1 signatures (weak: only for an IdP that cannot sign with SHA-256)."
             </label>
-            <label class="checkbox">
-                <input type="checkbox" name="form[require_sso]" value="on" checked=config.require_sso/>
-                " Require SSO: members whose email is in a verified domain must sign in through SSO. Guests are exempt; owners keep password sign-in as break-glass access, recorded in the audit log."
-            </label>
+            <RequireSsoCheckbox checked=config.require_sso/>
             <div class="field">
                 <label for="field-attribute-preset">"Attribute names"</label>
                 <select id="field-attribute-preset" name="form[attribute_preset]">

@@ -175,11 +175,16 @@ fn certificate_info(c: crate::saml::idp_metadata::IdpCertificate) -> super::IdpC
 
 /// What the console shows of stored IdP metadata.
 fn saml_view(xml: Option<&str>) -> (Option<String>, Vec<super::IdpCertificateInfo>) {
-    let Some(idp) = xml.and_then(|x| crate::saml::idp_metadata::IdpMetadata::parse(x).ok()) else {
+    let Some(idp) = xml.and_then(|x| crate::saml::idp_metadata::parse_cached(x).ok()) else {
         return (None, Vec::new());
     };
-    let certs = idp.certificates.into_iter().map(certificate_info).collect();
-    (Some(idp.sso_url), certs)
+    let certs = idp
+        .certificates
+        .iter()
+        .cloned()
+        .map(certificate_info)
+        .collect();
+    (Some(idp.sso_url.clone()), certs)
 }
 
 /// The SSO object; the URIs to give the IdP are there before anything is saved.

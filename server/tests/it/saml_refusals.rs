@@ -569,3 +569,26 @@ async fn checklist(s: &Setup) -> serde_json::Value {
 }
 
 on_each_backend!(the_checklist_follows_the_database);
+
+/// OIDC back-channel logout knows nothing of a SAML connection: a logout
+/// token posted for a SAML organization is refused before anything is
+/// fetched (the IdP's entity ID is no OIDC issuer to ask for keys).
+async fn oidc_logout_tokens_are_refused_for_saml_connections(backend: Backend) {
+    let s = setup(backend).await;
+    let org_id = s.acs.split('/').nth(4).expect("org id").to_owned();
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5mYXVsdC50ZXN0In0.c2ln";
+    let req = Request::post(format!("/sso/{org_id}/oidc/backchannel-logout"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("logout_token={token}")))
+        .expect("request");
+    let res = s.app.send(req).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(
+        res.json()["error"]["code"],
+        "unknown_connection",
+        "{}",
+        res.body
+    );
+}
+
+on_each_backend!(oidc_logout_tokens_are_refused_for_saml_connections);
