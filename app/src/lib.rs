@@ -17,6 +17,7 @@ pub mod pages;
 pub mod return_to;
 #[cfg(feature = "ssr")]
 pub mod saml;
+pub mod setup_links;
 pub mod sso;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -66,7 +67,7 @@ pub fn is_sign_in_path(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/login/mfa" | "/login/sso-link" | "/signup"
-    ) || ["/verify-email/", "/invite/", "/sso/"]
+    ) || ["/verify-email/", "/invite/", "/sso/", "/setup/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }
@@ -101,6 +102,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/new") view=orgs::NewOrgPage ssr=ssr.clone()/>
                 <Route path=path!("/invite/:token") view=orgs::InvitationPage ssr=ssr.clone()/>
                 <Route path=path!("/sso/:login_id") view=sso::SsoLoginPage ssr=ssr.clone()/>
+                <Route path=path!("/setup/:token") view=setup_links::SetupLinkPage ssr=ssr.clone()/>
                 <Route path=path!("/operator") view=domains::OperatorPage ssr=ssr.clone()/>
                 <ParentRoute path=path!("/o/:org") view=pages::ConsoleLayout ssr=ssr.clone()>
                     <Route path=path!("") view=orgs::OverviewPage ssr=ssr.clone()/>
@@ -111,6 +113,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/security/provisioning") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::Provisioning/> } ssr=ssr.clone()/>
                     <Route path=path!("settings/security/two-factor") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::TwoFactor/> } ssr=ssr.clone()/>
                     <Route path=path!("settings/security/login-page") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::LoginPage/> } ssr=ssr.clone()/>
+                    <Route path=path!("settings/security/setup-links") view=|| view! { <pages::SecurityPage tab=pages::SecurityTab::SetupLinks/> } ssr=ssr.clone()/>
                     <Route path=path!("settings/roles") view=orgs::RolesPage ssr=ssr.clone()/>
                     <Route path=path!("settings/tokens") view=orgs::TokensPage ssr=ssr.clone()/>
                     <Route path=path!("audit") view=audit::AuditPage ssr=ssr.clone()/>

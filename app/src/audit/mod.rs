@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub id: String,
-    /// `user`, `token` or `system`.
+    /// `user`, `token`, `setup_link` or `system`.
     pub actor_type: String,
     pub actor_id: Option<String>,
     pub actor_label: String,

@@ -6,6 +6,7 @@ use super::permissions::{self, Permission};
 use super::tokens::TokenCaller;
 use crate::error::AppError;
 use crate::identity::CurrentUser;
+use crate::setup_links::SetupScope;
 use crate::ssr::db::Db;
 use std::net::IpAddr;
 
@@ -14,6 +15,8 @@ use std::net::IpAddr;
 pub enum Actor {
     User(CurrentUser),
     Token(TokenCaller),
+    /// Someone without an account, through a setup link.
+    SetupLink(crate::setup_links::ssr::SetupLinkCaller),
     /// Latchkey itself (background jobs).
     System,
 }
@@ -24,6 +27,11 @@ impl Actor {
         match self {
             Self::User(u) => ("user", u.id.clone(), u.email.clone()),
             Self::Token(t) => ("token", t.token_id.clone(), format!("API token {}", t.name)),
+            Self::SetupLink(l) => (
+                "setup_link",
+                l.link_id.clone(),
+                format!("Setup link from {}", l.creator_name),
+            ),
             Self::System => ("system", "system".into(), "Latchkey".into()),
         }
     }
@@ -31,7 +39,7 @@ impl Actor {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Self::User(u) => Some(&u.id),
-            Self::Token(_) | Self::System => None,
+            Self::Token(_) | Self::SetupLink(_) | Self::System => None,
         }
     }
 
@@ -41,6 +49,7 @@ impl Actor {
         match self {
             Self::User(u) => Some(&u.id),
             Self::Token(t) => t.created_by.as_deref(),
+            Self::SetupLink(l) => l.created_by.as_deref(),
             Self::System => None,
         }
     }
@@ -77,6 +86,39 @@ impl Access {
     pub fn is_owner(&self) -> bool {
         self.role == permissions::OWNER
     }
+
+    /// For calls a setup link reaches only with `scope` (every other caller
+    /// passes; its permissions decide).
+    pub fn require_scope(&self, scope: SetupScope) -> Result<(), AppError> {
+        match &self.actor {
+            Actor::SetupLink(l) if !l.scopes.contains(&scope) => Err(outside_link(&format!(
+                "This setup link does not cover {}. Ask {} for a link that does.",
+                scope.label(),
+                l.creator_name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// For calls no setup link reaches, whatever its scopes (branding,
+    /// two-factor rules, managing setup links).
+    pub fn require_console(&self) -> Result<(), AppError> {
+        match &self.actor {
+            Actor::SetupLink(l) => Err(outside_link(&format!(
+                "A setup link only reaches the pages it was made for. Ask {} to do this.",
+                l.creator_name
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn outside_link(message: &str) -> AppError {
+    AppError::new(
+        crate::error::ErrorKind::Forbidden,
+        "outside_setup_link",
+        message,
+    )
 }
 
 /// The permissions `role` grants in `org_id`: built-in, custom, or none for
@@ -155,6 +197,13 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
         .bind(&token.role)
         .fetch_optional(db)
         .await?,
+        Actor::SetupLink(link) => sqlx::query_as(
+            "SELECT id, slug, name, 'setup link', CAST(0 AS BIGINT), CAST(0 AS BIGINT) FROM organizations WHERE (id = $1 OR slug = $1) AND id = $2",
+        )
+        .bind(org_ref)
+        .bind(&link.org_id)
+        .fetch_optional(db)
+        .await?,
         // The system acts through jobs, never through an organization's API.
         Actor::System => None,
     };
@@ -189,12 +238,15 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
             ),
         ));
     }
-    let mut permissions = role_permissions(db, &org_id, &role).await?;
-    if let Actor::Token(token) = &actor {
-        // A token never outlives its creator's rights: it acts with what its
-        // role and its creator's current role both grant (nothing once the
-        // creator is gone, deactivated or removed).
-        let creator = creator_permissions(db, &org_id, token.created_by.as_deref()).await?;
+    let mut permissions = match &actor {
+        Actor::SetupLink(link) => crate::setup_links::ssr::scope_permissions(&link.scopes),
+        _ => role_permissions(db, &org_id, &role).await?,
+    };
+    if let Actor::Token(_) | Actor::SetupLink(_) = &actor {
+        // A token or setup link never outlives its creator's rights: it
+        // acts with what it grants and its creator's current role grants
+        // (nothing once the creator is gone, deactivated or removed).
+        let creator = creator_permissions(db, &org_id, actor.on_behalf_of()).await?;
         permissions.retain(|p| creator.contains(p));
     }
     Ok(Access {

@@ -45,7 +45,10 @@ pub struct OrgSummary {
 /// Everything the console shell needs to draw itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsoleContext {
-    pub user: CurrentUser,
+    /// The signed-in user; none in a setup-link session.
+    pub user: Option<CurrentUser>,
+    /// Set when the session came through a setup link.
+    pub setup_link: Option<crate::setup_links::SetupBanner>,
     pub org: OrgSummary,
     pub orgs: Vec<OrgSummary>,
     pub member_count: i64,
@@ -175,8 +178,12 @@ pub async fn my_orgs() -> Result<Vec<OrgSummary>, AppError> {
 #[server(endpoint = "console_context")]
 pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let user = ctx.require_user().await?;
     let db = &ctx.state.db;
+    let user = match ctx.actor().await? {
+        access::Actor::User(user) => user,
+        link @ access::Actor::SetupLink(_) => return setup_link_console(db, link, &org).await,
+        _ => return Err(AppError::unauthorized()),
+    };
     let access = access::resolve(db, access::Actor::User(user.clone()), &org).await?;
     let orgs = ssr::orgs_of_user(db, &user.id).await?;
     let current = orgs
@@ -195,12 +202,48 @@ pub async fn load_console(org: String) -> Result<ConsoleContext, AppError> {
         None => None,
     };
     Ok(ConsoleContext {
-        user,
+        user: Some(user),
+        setup_link: None,
         org: current,
         orgs,
         member_count,
         permissions: access.permissions,
         idp_logout,
+    })
+}
+
+/// The console of a setup-link session: its one organization, no member
+/// count, nothing to sign out of at an IdP.
+#[cfg(feature = "ssr")]
+async fn setup_link_console(
+    db: &crate::ssr::db::Db,
+    actor: access::Actor,
+    org: &str,
+) -> Result<ConsoleContext, AppError> {
+    let access = access::resolve(db, actor, org).await?;
+    let access::Actor::SetupLink(link) = &access.actor else {
+        return Err(AppError::internal());
+    };
+    let (created_at,): (i64,) =
+        sqlx::query_as("SELECT created_at FROM organizations WHERE id = $1")
+            .bind(&access.org_id)
+            .fetch_one(db)
+            .await?;
+    let current = OrgSummary {
+        id: access.org_id.clone(),
+        slug: access.org_slug.clone(),
+        name: access.org_name.clone(),
+        role: access.role.clone(),
+        created_at,
+    };
+    Ok(ConsoleContext {
+        user: None,
+        setup_link: Some(link.banner()),
+        orgs: vec![current.clone()],
+        org: current,
+        member_count: 0,
+        permissions: access.permissions,
+        idp_logout: None,
     })
 }
 
@@ -363,8 +406,8 @@ pub async fn accept_invitation_signup(
 #[server(endpoint = "list_roles")]
 pub async fn list_roles(org: String) -> Result<Vec<RoleInfo>, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let access = ctx.authorize(&org, Permission::MembersRead).await?;
-    roles::list(&ctx.state.db, &access.org_id).await
+    let access = ctx.access(&org).await?;
+    roles::list(&ctx.state.db, &access).await
 }
 
 #[server(endpoint = "create_role")]

@@ -91,13 +91,16 @@ pub fn OverviewPage() -> impl IntoView {
                                     <dd class="mono">{ctx.org.slug.clone()}</dd>
                                     <dt>"Created"</dt>
                                     <dd>{format_time(ctx.org.created_at)}</dd>
-                                    <dt>"Members"</dt>
-                                    <dd>
-                                        <A href=format!("{base}/members")>
-                                            {ctx.member_count}
-                                            {if ctx.member_count == 1 { " member" } else { " members" }}
-                                        </A>
-                                    </dd>
+                                    // A setup link sees no members, not even their number.
+                                    {ctx.setup_link.is_none().then(|| view! {
+                                        <dt>"Members"</dt>
+                                        <dd>
+                                            <A href=format!("{base}/members")>
+                                                {ctx.member_count}
+                                                {if ctx.member_count == 1 { " member" } else { " members" }}
+                                            </A>
+                                        </dd>
+                                    })}
                                 </dl>
                             </section>
                             <crate::sso::SetupChecklist org=ctx.org.slug.clone() base=base.clone()/>

@@ -22,6 +22,15 @@ pub fn ConsoleLayout() -> impl IntoView {
             {move || Suspend::new(async move {
                 match ctx.await {
                     Ok(ctx) => view! { <Shell ctx/> }.into_any(),
+                    // A revoked or expired setup link: say so, not "sign in".
+                    Err(e) if e.code.starts_with("setup_link_") => view! {
+                        <main class="auth-page">
+                            <div class="panel error-panel" role="alert" data-code=e.code.clone()>
+                                <h2>"This setup link no longer works"</h2>
+                                <p>{e.message}</p>
+                            </div>
+                        </main>
+                    }.into_any(),
                     Err(e) if e.kind == ErrorKind::Unauthorized => {
                         let here = location.pathname.get_untracked();
                         let path = format!("/login?return_to={}", encode_query_value(&here));
@@ -62,6 +71,12 @@ pub fn ConsoleLayout() -> impl IntoView {
 
 #[component]
 fn Shell(ctx: ConsoleContext) -> impl IntoView {
+    if let Some(link) = ctx.setup_link.clone() {
+        return view! { <SetupLinkShell ctx link/> }.into_any();
+    }
+    let Some(user) = ctx.user.clone() else {
+        return view! { <Redirect path="/login"/> }.into_any();
+    };
     let base = format!("/o/{}", ctx.org.slug);
     let can_tokens = ctx.permissions.contains(&Permission::TokensWrite);
     let can_audit = ctx.permissions.contains(&Permission::AuditRead);
@@ -76,9 +91,9 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
                     " Latchkey"
                 </a>
                 <OrgSwitcher current=ctx.org.clone() orgs=ctx.orgs.clone()/>
-                {ctx.user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
+                {user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
                 <div class="topbar-user">
-                    <a class="user-email" href="/account/security" title=format!("{}: account security", ctx.user.email)>{ctx.user.name.clone()}</a>
+                    <a class="user-email" href="/account/security" title=format!("{}: account security", user.email)>{user.name.clone()}</a>
                     <SignOutForm idp=ctx.idp_logout.clone()/>
                 </div>
             </header>
@@ -93,6 +108,46 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
                         <A href=format!("{base}/settings/tokens") attr:class="nav-sub">"API tokens"</A>
                     })}
                     {can_audit.then(|| view! { <A href=format!("{base}/audit")>"Audit log"</A> })}
+                </nav>
+                <main id="content" class="content">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+/// The shell of a setup-link session: said so at the top, and only the
+/// pages the link covers in the navigation.
+#[component]
+fn SetupLinkShell(ctx: ConsoleContext, link: crate::setup_links::SetupBanner) -> impl IntoView {
+    let base = format!("/o/{}/settings/security", ctx.org.slug);
+    let org_name = ctx.org.name.clone();
+    provide_context(ctx);
+    view! {
+        <div class="console">
+            <a class="skip-link" href="#content">"Skip to content"</a>
+            <header class="topbar">
+                <span class="brand">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    " Latchkey"
+                </span>
+                <span class="org-name">{org_name.clone()}</span>
+                <div class="topbar-user">
+                    <SignOutForm/>
+                </div>
+            </header>
+            <p class="setup-banner" role="note" data-testid="setup-banner">
+                {format!("Setting up SSO for {org_name} through a setup link from {}.", link.created_by)}
+                <span class="muted small">{format!(" The link works until {}.", crate::ui::format_time(link.expires_at))}</span>
+            </p>
+            <div class="console-body">
+                <nav class="sidenav" aria-label="Console">
+                    <span class="nav-group">"Set up"</span>
+                    {link.scopes.clone().into_iter().map(|s| view! {
+                        <A href=format!("{base}/{}", s.page()) attr:class="nav-sub">{s.label()}</A>
+                    }).collect_view()}
                 </nav>
                 <main id="content" class="content">
                     <Outlet/>
@@ -149,15 +204,17 @@ pub enum SecurityTab {
     Provisioning,
     TwoFactor,
     LoginPage,
+    SetupLinks,
 }
 
 impl SecurityTab {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Domains,
         Self::Sso,
         Self::Provisioning,
         Self::TwoFactor,
         Self::LoginPage,
+        Self::SetupLinks,
     ];
 
     pub fn path(self) -> &'static str {
@@ -167,6 +224,7 @@ impl SecurityTab {
             Self::Provisioning => "provisioning",
             Self::TwoFactor => "two-factor",
             Self::LoginPage => "login-page",
+            Self::SetupLinks => "setup-links",
         }
     }
 
@@ -177,13 +235,37 @@ impl SecurityTab {
             Self::Provisioning => "Provisioning",
             Self::TwoFactor => "Two-factor",
             Self::LoginPage => "Login page",
+            Self::SetupLinks => "Setup links",
+        }
+    }
+
+    /// Whether the viewer gets this tab: a setup link only its scopes'
+    /// pages; setup links are managed by those who may write SSO settings.
+    fn shown_to(self, ctx: Option<&ConsoleContext>) -> bool {
+        use crate::setup_links::SetupScope;
+        let link = ctx.and_then(|c| c.setup_link.as_ref());
+        let scope = match self {
+            Self::Domains => Some(SetupScope::Domains),
+            Self::Sso => Some(SetupScope::Sso),
+            Self::Provisioning => Some(SetupScope::Provisioning),
+            Self::TwoFactor | Self::LoginPage | Self::SetupLinks => None,
+        };
+        match (link, scope) {
+            (Some(link), Some(scope)) => link.scopes.contains(&scope),
+            (Some(_), None) => false,
+            (None, _) if self == Self::SetupLinks => {
+                ctx.is_some_and(|c| c.permissions.contains(&Permission::SsoWrite))
+            }
+            (None, _) => true,
         }
     }
 }
 
 #[component]
 pub fn SecurityPage(tab: SecurityTab) -> impl IntoView {
-    let read_only = use_context::<ConsoleContext>()
+    let console = use_context::<ConsoleContext>();
+    let read_only = console
+        .as_ref()
         .is_some_and(|c| !c.permissions.contains(&Permission::SsoWrite));
     let slug = use_context::<ConsoleContext>()
         .map(|c| c.org.slug)
@@ -200,7 +282,7 @@ pub fn SecurityPage(tab: SecurityTab) -> impl IntoView {
         </header>
         // Plain links: each page is a page of its own, with or without wasm.
         <nav class="tabs" aria-label="Security settings">
-            {SecurityTab::ALL.into_iter().map(|t| view! {
+            {SecurityTab::ALL.into_iter().filter(|t| t.shown_to(console.as_ref())).map(|t| view! {
                 <a href=format!("{base}/{}", t.path()) aria-current=(t == tab).then_some("page")>{t.label()}</a>
             }).collect_view()}
         </nav>
@@ -213,6 +295,7 @@ pub fn SecurityPage(tab: SecurityTab) -> impl IntoView {
             SecurityTab::Provisioning => view! { <crate::sso::ProvisioningSection/> }.into_any(),
             SecurityTab::TwoFactor => view! { <crate::mfa::RequireMfaSection/> }.into_any(),
             SecurityTab::LoginPage => view! { <crate::branding::BrandingSection/> }.into_any(),
+            SecurityTab::SetupLinks => view! { <crate::setup_links::SetupLinksSection/> }.into_any(),
         }}
     }
 }

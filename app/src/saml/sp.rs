@@ -123,6 +123,7 @@ pub async fn rotate(
 ) -> Result<super::idp_metadata::IdpCertificate, AppError> {
     use crate::audit::ssr::{Event, Target, record};
     access.require(crate::orgs::permissions::Permission::SsoWrite)?;
+    access.require_scope(crate::setup_links::SetupScope::Sso)?;
     let old = sp_key(state, &access.org_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such organization."))?;

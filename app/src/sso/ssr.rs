@@ -8,6 +8,7 @@ use crate::audit::ssr::{Event, Target, record};
 use crate::error::AppError;
 use crate::orgs::access::Access;
 use crate::orgs::permissions::Permission;
+use crate::setup_links::SetupScope;
 use crate::ssr::crypto::Keys;
 use crate::ssr::db::Db;
 use crate::ssr::state::Settings;
@@ -404,6 +405,7 @@ pub async fn save(
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
+    access.require_scope(SetupScope::Sso)?;
     let existing = load(db, &access.org_id).await?;
     let stored_protocol = existing.as_ref().map(|e| e.protocol.as_str());
     let protocol = match (input.protocol.as_deref().map(str::trim), stored_protocol) {
@@ -644,6 +646,7 @@ pub(super) async fn merged_provisioning(
         (None, None, None) => return Ok(None),
         f => f,
     };
+    access.require_scope(SetupScope::Provisioning)?;
     let current = provisioning_of(db, &access.org_id)
         .await?
         .unwrap_or_else(default_provisioning);
@@ -794,6 +797,7 @@ pub async fn save_provisioning(
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
+    access.require_scope(SetupScope::Provisioning)?;
     let p = mapping::check(db, access, input, ip).await?;
     let mut tx = crate::ssr::db::begin_write(db).await?;
     write_provisioning(&mut tx, access, &p, ip).await?;
@@ -818,6 +822,7 @@ pub async fn delete(
     ip: Option<IpAddr>,
 ) -> Result<Disconnected, AppError> {
     access.require(Permission::SsoWrite)?;
+    access.require_scope(SetupScope::Sso)?;
     let mut tx = crate::ssr::db::begin_write(db).await?;
     let done = sqlx::query("DELETE FROM sso_connections WHERE org_id = $1")
         .bind(&access.org_id)
@@ -901,6 +906,7 @@ pub async fn enable(
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
+    access.require_scope(SetupScope::Sso)?;
     let config = get(db, settings, &access.org_id).await?;
     if !config.configured {
         return Err(AppError::conflict(
@@ -932,6 +938,7 @@ pub async fn disable(
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
     access.require(Permission::SsoWrite)?;
+    access.require_scope(SetupScope::Sso)?;
     if !get(db, settings, &access.org_id).await?.configured {
         return Err(AppError::not_found(
             "Single sign-on is not configured for this organization.",
@@ -981,6 +988,7 @@ pub async fn start_test(
     access: &Access,
 ) -> Result<String, AppError> {
     access.require(Permission::SsoWrite)?;
+    access.require_scope(SetupScope::Sso)?;
     let conn = super::connection::connection_by_org(state, &access.org_id)
         .await?
         .ok_or_else(|| {

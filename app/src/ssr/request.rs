@@ -105,9 +105,18 @@ impl RequestCtx {
         }
     }
 
-    /// The signed-in user as an actor.
+    /// Who acts: the signed-in user, or else the holder of a setup link
+    /// (whose link was revoked or expired: 401 saying so); 401 for nobody.
     pub async fn actor(&self) -> Result<crate::orgs::access::Actor, AppError> {
-        Ok(crate::orgs::access::Actor::User(self.require_user().await?))
+        use crate::orgs::access::Actor;
+        let db = &self.state.db;
+        if let Some(user) = crate::identity::sessions::session_user(db, &self.session).await? {
+            return Ok(Actor::User(user));
+        }
+        match crate::setup_links::ssr::session_caller(db, &self.session).await? {
+            Some(link) => Ok(Actor::SetupLink(link)),
+            None => Err(AppError::unauthorized()),
+        }
     }
 
     /// The caller's access to `org` (id or slug), without a permission check.

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(super::openapi::document))
         .merge(super::orgs_api::router())
         .merge(super::domains_api::router())
+        .merge(super::setup_links_api::router())
         .merge(super::sso_api::router())
         .merge(super::security_api::router())
         .fallback(not_found)
@@ -61,6 +62,8 @@ pub struct Me {
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let (user, by, token_org) = match caller {
         Caller::Session(user) => (user, "session", None),
+        // A setup link is nobody's account.
+        Caller::SetupLink(_) => return Err(app::error::AppError::unauthorized().into()),
         Caller::Token { token, user } => (
             user.ok_or_else(app::error::AppError::unauthorized)?,
             "token",

@@ -4,6 +4,7 @@ use super::error::ApiError;
 use app::error::AppError;
 use app::identity::CurrentUser;
 use app::orgs::tokens::{TokenCaller, authenticate_token};
+use app::setup_links::ssr::SetupLinkCaller;
 use app::ssr::state::AppState;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -17,6 +18,8 @@ pub enum Caller {
         /// The token's creator, when they still exist.
         user: Option<CurrentUser>,
     },
+    /// A setup-link session: no account, a few pages of one organization.
+    SetupLink(SetupLinkCaller),
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -56,10 +59,13 @@ impl FromRequestParts<AppState> for Caller {
             .get::<Session>()
             .cloned()
             .ok_or_else(AppError::internal)?;
-        let user = app::identity::sessions::session_user(&state.db, &session)
-            .await?
-            .ok_or_else(AppError::unauthorized)?;
-        Ok(Self::Session(user))
+        if let Some(user) = app::identity::sessions::session_user(&state.db, &session).await? {
+            return Ok(Self::Session(user));
+        }
+        match app::setup_links::ssr::session_caller(&state.db, &session).await? {
+            Some(link) => Ok(Self::SetupLink(link)),
+            None => Err(AppError::unauthorized().into()),
+        }
     }
 }
 
@@ -69,6 +75,7 @@ impl Caller {
         match self {
             Self::Session(user) => app::orgs::access::Actor::User(user),
             Self::Token { token, .. } => app::orgs::access::Actor::Token(token),
+            Self::SetupLink(link) => app::orgs::access::Actor::SetupLink(link),
         }
     }
 }

@@ -18,6 +18,7 @@ mod saml;
 pub mod security_api;
 mod security_headers;
 mod server_fn_status;
+mod setup_links_api;
 pub mod sso_api;
 mod sso_flow;
 mod sso_logout;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{api, domains_api, health, orgs_api, security_api, sso_api};
+use super::{api, domains_api, health, orgs_api, security_api, setup_links_api, sso_api};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -41,6 +41,9 @@ use utoipa::{Modify, OpenApi};
         sso_api::rotate_sp_key,
         security_api::read,
         security_api::write,
+        setup_links_api::create,
+        setup_links_api::list,
+        setup_links_api::revoke,
     ),
     components(schemas(health::Health, health::Readiness, api::Me, api::MeOrg, ErrorBody, ErrorDetail)),
     modifiers(&Security, &StandardResponses)

@@ -220,8 +220,8 @@ pub async fn list_roles(
     caller: Caller,
     Path(org): Path<String>,
 ) -> Result<Json<Vec<RoleInfo>>, ApiError> {
-    let access = authorized(&state, caller, &org, Permission::MembersRead).await?;
-    Ok(Json(roles::list(&state.db, &access.org_id).await?))
+    let access = access_to(&state, caller, &org).await?;
+    Ok(Json(roles::list(&state.db, &access).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -31,6 +31,7 @@ mod saml_sign_in;
 mod saml_sp;
 mod saml_store;
 mod security_headers;
+mod setup_links;
 mod sso_algorithms;
 mod sso_config;
 mod sso_flow;

@@ -343,6 +343,40 @@ impl TestApp {
         res.session_cookie().expect("invitee signed in")
     }
 
+    /// Creates a setup link of `org` with `scopes` (as `creator`) and opens
+    /// it in a fresh browser; returns the link as created (with its `url`)
+    /// and that browser's session cookie.
+    pub async fn setup_link(
+        &self,
+        creator: &str,
+        org: &str,
+        scopes: &[&str],
+    ) -> (serde_json::Value, String) {
+        let res = self
+            .api(
+                "POST",
+                &format!("/api/v1/orgs/{org}/setup-links"),
+                Auth::Cookie(creator),
+                Some(serde_json::json!({ "scopes": scopes })),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let link = res.json();
+        let res = self
+            .server_fn(
+                "open_setup_link",
+                &[("token", &setup_link_token(&link))],
+                None,
+            )
+            .await;
+        assert!(
+            res.status.is_success() || res.status.is_redirection(),
+            "{res:?}"
+        );
+        let cookie = res.session_cookie().expect("a setup-link session");
+        (link, cookie)
+    }
+
     /// The id of the member with `email`.
     pub async fn user_id(&self, cookie: &str) -> String {
         self.get("/api/v1/me", Some(cookie)).await.json()["user_id"]
@@ -350,6 +384,11 @@ impl TestApp {
             .expect("user id")
             .to_owned()
     }
+}
+
+pub fn setup_link_token(link: &serde_json::Value) -> String {
+    let url = link["url"].as_str().expect("url");
+    url.rsplit('/').next().expect("token").to_owned()
 }
 
 pub fn invitation_token(invitation: &serde_json::Value) -> String {
