@@ -45,7 +45,7 @@ pub fn SetupLinksSection() -> impl IntoView {
             </p>
             <ActionForm action=create>
                 <input type="hidden" name="org" value=move || org.get()/>
-                <fieldset class="field" aria-describedby="field-scopes-error">
+                <fieldset class="checkboxes">
                     <legend>"The link may set up"</legend>
                     {SetupScope::ALL.into_iter().map(|s| {
                         let id = format!("scope-{}", s.as_str());
