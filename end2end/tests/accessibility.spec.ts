@@ -33,12 +33,17 @@ for (const javaScript of [true, false]) {
         `${base}/settings/security/provisioning`,
         `${base}/settings/security/two-factor`,
         `${base}/settings/security/login-page`,
+        `${base}/settings/security/setup-links`,
         `${base}/settings/roles`,
         `${base}/settings/tokens`,
         `${base}/audit`,
         '/account/security',
         '/orgs/new',
       ]);
+      // A setup link's page (as this signed-in admin sees it).
+      const link = await page.request.post(`/api/v1/orgs${base.slice(2)}/setup-links`, { data: { scopes: ['sso'] } });
+      expect(link.status()).toBe(201);
+      await checkPages(page, [new URL((await link.json()).url).pathname]);
     });
   });
 }

@@ -80,35 +80,44 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
     let base = format!("/o/{}", ctx.org.slug);
     let can_tokens = ctx.permissions.contains(&Permission::TokensWrite);
     let can_audit = ctx.permissions.contains(&Permission::AuditRead);
-    // Pages under the shell read the viewer's permissions from here.
-    provide_context(ctx.clone());
+    let topbar = view! {
+        <a href="/" class="brand">
+            <span class="brand-mark" aria-hidden="true">"◆"</span>
+            " Latchkey"
+        </a>
+        <OrgSwitcher current=ctx.org.clone() orgs=ctx.orgs.clone()/>
+        {user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
+        <div class="topbar-user">
+            <a class="user-email" href="/account/security" title=format!("{}: account security", user.email)>{user.name.clone()}</a>
+            <SignOutForm idp=ctx.idp_logout.clone()/>
+        </div>
+    };
+    let nav = view! {
+        <A href=base.clone() exact=true>"Overview"</A>
+        <A href=format!("{base}/members")>"Members"</A>
+        <span class="nav-group">"Settings"</span>
+        <A href=format!("{base}/settings/security") attr:class="nav-sub">"Security"</A>
+        <A href=format!("{base}/settings/roles") attr:class="nav-sub">"Roles"</A>
+        {can_tokens.then(|| view! {
+            <A href=format!("{base}/settings/tokens") attr:class="nav-sub">"API tokens"</A>
+        })}
+        {can_audit.then(|| view! { <A href=format!("{base}/audit")>"Audit log"</A> })}
+    };
+    frame(ctx, topbar.into_any(), None, nav.into_any())
+}
+
+/// The console around every page: top bar, an optional banner, the side
+/// navigation and the page. Pages under it read the viewer's permissions
+/// from the context provided here.
+fn frame(ctx: ConsoleContext, topbar: AnyView, banner: Option<AnyView>, nav: AnyView) -> AnyView {
+    provide_context(ctx);
     view! {
         <div class="console">
             <a class="skip-link" href="#content">"Skip to content"</a>
-            <header class="topbar">
-                <a href="/" class="brand">
-                    <span class="brand-mark" aria-hidden="true">"◆"</span>
-                    " Latchkey"
-                </a>
-                <OrgSwitcher current=ctx.org.clone() orgs=ctx.orgs.clone()/>
-                {user.is_operator.then(|| view! { <a href="/operator" class="small">"Operator"</a> })}
-                <div class="topbar-user">
-                    <a class="user-email" href="/account/security" title=format!("{}: account security", user.email)>{user.name.clone()}</a>
-                    <SignOutForm idp=ctx.idp_logout.clone()/>
-                </div>
-            </header>
+            <header class="topbar">{topbar}</header>
+            {banner}
             <div class="console-body">
-                <nav class="sidenav" aria-label="Console">
-                    <A href=base.clone() exact=true>"Overview"</A>
-                    <A href=format!("{base}/members")>"Members"</A>
-                    <span class="nav-group">"Settings"</span>
-                    <A href=format!("{base}/settings/security") attr:class="nav-sub">"Security"</A>
-                    <A href=format!("{base}/settings/roles") attr:class="nav-sub">"Roles"</A>
-                    {can_tokens.then(|| view! {
-                        <A href=format!("{base}/settings/tokens") attr:class="nav-sub">"API tokens"</A>
-                    })}
-                    {can_audit.then(|| view! { <A href=format!("{base}/audit")>"Audit log"</A> })}
-                </nav>
+                <nav class="sidenav" aria-label="Console">{nav}</nav>
                 <main id="content" class="content">
                     <Outlet/>
                 </main>
@@ -124,37 +133,34 @@ fn Shell(ctx: ConsoleContext) -> impl IntoView {
 fn SetupLinkShell(ctx: ConsoleContext, link: crate::setup_links::SetupBanner) -> impl IntoView {
     let base = format!("/o/{}/settings/security", ctx.org.slug);
     let org_name = ctx.org.name.clone();
-    provide_context(ctx);
-    view! {
-        <div class="console">
-            <a class="skip-link" href="#content">"Skip to content"</a>
-            <header class="topbar">
-                <span class="brand">
-                    <span class="brand-mark" aria-hidden="true">"◆"</span>
-                    " Latchkey"
-                </span>
-                <span class="org-name">{org_name.clone()}</span>
-                <div class="topbar-user">
-                    <SignOutForm/>
-                </div>
-            </header>
-            <p class="setup-banner" role="note" data-testid="setup-banner">
-                {format!("Setting up SSO for {org_name} through a setup link from {}.", link.created_by)}
-                <span class="muted small">{format!(" The link works until {}.", crate::ui::format_time(link.expires_at))}</span>
-            </p>
-            <div class="console-body">
-                <nav class="sidenav" aria-label="Console">
-                    <span class="nav-group">"Set up"</span>
-                    {link.scopes.clone().into_iter().map(|s| view! {
-                        <A href=format!("{base}/{}", s.page()) attr:class="nav-sub">{s.label()}</A>
-                    }).collect_view()}
-                </nav>
-                <main id="content" class="content">
-                    <Outlet/>
-                </main>
-            </div>
+    let topbar = view! {
+        <span class="brand">
+            <span class="brand-mark" aria-hidden="true">"◆"</span>
+            " Latchkey"
+        </span>
+        <span class="org-name">{org_name.clone()}</span>
+        <div class="topbar-user">
+            <SignOutForm/>
         </div>
-    }
+    };
+    let banner = view! {
+        <p class="setup-banner" role="note" data-testid="setup-banner">
+            {format!("Setting up SSO for {org_name} through a setup link from {}.", link.created_by)}
+            <span class="muted small">{format!(" The link works until {}.", crate::ui::format_time(link.expires_at))}</span>
+        </p>
+    };
+    let nav = view! {
+        <span class="nav-group">"Set up"</span>
+        {link.scopes.into_iter().map(|s| view! {
+            <A href=format!("{base}/{}", s.page()) attr:class="nav-sub">{s.label()}</A>
+        }).collect_view()}
+    };
+    frame(
+        ctx,
+        topbar.into_any(),
+        Some(banner.into_any()),
+        nav.into_any(),
+    )
 }
 
 /// A disclosure listing the user's organizations as plain links: keyboard

@@ -17,6 +17,20 @@ fn code(res: &crate::common::TestResponse) -> Value {
     }
 }
 
+/// The organization's audit events, newest first, as its owner reads them.
+async fn audit_events(app: &crate::common::TestApp, owner: &str, org: &str) -> Value {
+    let res = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{org}/audit-events"),
+            Auth::Cookie(owner),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json()["events"].clone()
+}
+
 fn audit_of(events: &Value, action: &str) -> Value {
     events
         .as_array()
@@ -118,16 +132,8 @@ db_test!(
             .json();
         assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 
-        let events = app
-            .api(
-                "GET",
-                &format!("/api/v1/orgs/{org}/audit-events"),
-                Auth::Cookie(&owner),
-                None,
-            )
-            .await
-            .json();
-        let created = audit_of(&events["events"], "setup_link.created");
+        let events = audit_events(&app, &owner, &org).await;
+        let created = audit_of(&events, "setup_link.created");
         assert_eq!(created["actor_type"], "user");
         assert_eq!(created["target_id"], link["id"]);
     }
@@ -208,23 +214,12 @@ db_test!(a_link_session_works_within_its_scopes_as_the_link, |app| {
     );
 
     // What it did is the link's, in the audit log; its use is recorded.
-    let events = app
-        .api(
-            "GET",
-            &format!("/api/v1/orgs/{org}/audit-events"),
-            Auth::Cookie(&owner),
-            None,
-        )
-        .await
-        .json();
-    let added = audit_of(&events["events"], "domain.added");
+    let events = audit_events(&app, &owner, &org).await;
+    let added = audit_of(&events, "domain.added");
     assert_eq!(added["actor_type"], "setup_link");
     assert_eq!(added["actor_id"], link_id);
     assert_eq!(added["actor_label"], "Setup link from Test User");
-    assert_eq!(
-        audit_of(&events["events"], "setup_link.opened")["actor_id"],
-        link_id
-    );
+    assert_eq!(audit_of(&events, "setup_link.opened")["actor_id"], link_id);
     let list = app
         .api(
             "GET",
@@ -292,19 +287,8 @@ db_test!(revoked_and_expired_links_open_nothing, |app| {
         .server_fn("open_setup_link", &[("token", "lks_nope")], None)
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
-    let audit = app
-        .api(
-            "GET",
-            &format!("/api/v1/orgs/{org}/audit-events"),
-            Auth::Cookie(&owner),
-            None,
-        )
-        .await
-        .json();
-    assert_eq!(
-        audit_of(&audit["events"], "setup_link.revoked")["target_id"],
-        id
-    );
+    let audit = audit_events(&app, &owner, &org).await;
+    assert_eq!(audit_of(&audit, "setup_link.revoked")["target_id"], id);
 });
 
 db_test!(
