@@ -182,6 +182,19 @@ db_test!(a_link_session_works_within_its_scopes_as_the_link, |app| {
         let res = app.server_fn(fn_name, &form, Some(&cookie)).await;
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{fn_name}: {}", res.body);
     }
+    // Another organization (of another owner) does not exist for it.
+    let (_, other) = app
+        .org_with_owner("owner@other-scoped.test", "Other Scoped")
+        .await;
+    let res = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{other}/domains"),
+            as_link,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
     // Nobody's account: no `/me`, no organizations of its own.
     let res = app.get("/api/v1/me", Some(&cookie)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
