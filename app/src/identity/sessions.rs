@@ -25,7 +25,12 @@ pub async fn establish_session(
     auth: SessionAuth,
     lifetime_secs: i64,
 ) -> Result<(), AppError> {
-    session.cycle_id().await.map_err(session_error)?;
+    // A fresh id against fixation. A browser without a session (no cookie)
+    // gets a new id on save anyway: cycling would only delete a row that
+    // cannot exist, one more database round trip per sign-in.
+    if session.id().is_some() {
+        session.cycle_id().await.map_err(session_error)?;
+    }
     session
         .insert(AUTH_KEY, auth)
         .await

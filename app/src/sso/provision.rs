@@ -152,14 +152,6 @@ async fn attempt_sign_in(
     ip: Option<IpAddr>,
 ) -> Result<String, Step> {
     let claims = v.claims;
-    let known: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT user_id, profile FROM sso_identities WHERE org_id = $1 AND issuer = $2 AND subject = $3",
-    )
-    .bind(&conn.org_id)
-    .bind(v.issuer)
-    .bind(subject)
-    .fetch_optional(db)
-    .await?;
     // Reads that need no transaction come first. Every sign-in, not only
     // the first, needs the email in one of this organization's verified
     // domains: a removed or transferred domain stops its sign-ins.
@@ -167,6 +159,19 @@ async fn attempt_sign_in(
     let now = now();
     let profile = profile_of(conn, claims);
     let mut tx = crate::ssr::db::begin_write(db).await?;
+    // Each statement is a round trip to the database's worker, so a
+    // returning person's rows are read by the updates that record the
+    // sign-in (`RETURNING`); a refusal below rolls them back.
+    let known: Option<(String, Option<String>)> = sqlx::query_as(
+        "UPDATE sso_identities SET last_login_at = $4 WHERE org_id = $1 AND issuer = $2 AND subject = $3 \
+         RETURNING user_id, profile",
+    )
+    .bind(&conn.org_id)
+    .bind(v.issuer)
+    .bind(subject)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
     let (user_id, email, old_profile) = match known {
         Some((user_id, old)) => {
             let old: Value = old
@@ -216,8 +221,8 @@ async fn attempt_sign_in(
                 }
             };
             sqlx::query(
-                "INSERT INTO sso_identities (issuer, subject, user_id, org_id, email, created_at, profile) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO sso_identities (issuer, subject, user_id, org_id, email, created_at, profile, last_login_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $6)",
             )
             .bind(v.issuer)
             .bind(subject)
@@ -233,9 +238,11 @@ async fn attempt_sign_in(
     };
     let (user_email, old_name, is_operator, email_verified_at): (String, String, i64, Option<i64>) =
         sqlx::query_as(
-            "SELECT email, name, is_operator, email_verified_at FROM users WHERE id = $1",
+            "UPDATE users SET last_login_at = $2 WHERE id = $1 \
+             RETURNING email, name, is_operator, email_verified_at",
         )
         .bind(&user_id)
+        .bind(now)
         .fetch_one(&mut *tx)
         .await?;
     let new_name = email.as_deref().map(|e| display_name(conn, claims, e));
@@ -254,12 +261,15 @@ async fn attempt_sign_in(
         label: &user_email,
     };
     let (mapped, rule) = mapped_role(conn, claims);
-    let membership: Option<(String, String)> =
-        sqlx::query_as("SELECT status, role FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(&conn.org_id)
-            .bind(&user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let membership: Option<(String, String)> = sqlx::query_as(
+        "UPDATE memberships SET last_login_at = $3 WHERE org_id = $1 AND user_id = $2 \
+             RETURNING status, role",
+    )
+    .bind(&conn.org_id)
+    .bind(&user_id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
     let joined = match membership {
         Some((status, _)) if status != "active" => return Err(Refusal::Deactivated.into()),
         Some((_, role)) => {
@@ -320,8 +330,8 @@ async fn attempt_sign_in(
                 None => return Err(Refusal::NotProvisioned(conn.org_name.clone()).into()),
             };
             sqlx::query(
-                "INSERT INTO memberships (org_id, user_id, role, status, source, created_at) \
-                 VALUES ($1, $2, $3, 'active', 'sso', $4)",
+                "INSERT INTO memberships (org_id, user_id, role, status, source, created_at, last_login_at) \
+                 VALUES ($1, $2, $3, 'active', 'sso', $4, $4)",
             )
             .bind(&conn.org_id)
             .bind(&user_id)
@@ -364,26 +374,6 @@ async fn attempt_sign_in(
         )
         .await?;
     }
-    sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-        .bind(&user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE memberships SET last_login_at = $3 WHERE org_id = $1 AND user_id = $2")
-        .bind(&conn.org_id)
-        .bind(&user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE sso_identities SET last_login_at = $3 WHERE org_id = $4 AND issuer = $1 AND subject = $2",
-    )
-    .bind(v.issuer)
-    .bind(subject)
-    .bind(now)
-    .bind(&conn.org_id)
-        .execute(&mut *tx)
-        .await?;
     let details = json!({
         "issuer": v.issuer, "subject": subject, "joined": joined,
         "rule": rule.map(|i| conn.role_mappings[i].describe()),
