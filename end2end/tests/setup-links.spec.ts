@@ -92,3 +92,44 @@ test('a setup link lets the IT team set up SSO without an account, and reaches n
   await expect(it.getByRole('alert')).toContainText('This setup link was revoked. Ask Ada Admin for a new one.');
   await itContext.close();
 });
+
+test('without JavaScript: bad input is refused on its field, the link is shown once and opens', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signUp(page, uniqueEmail('nojs-links'), 'Ada Admin');
+  await createOrg(page, 'Quiet Links');
+  const slug = new URL(page.url()).pathname.split('/')[2];
+  await page.goto(`/o/${slug}/settings/security/setup-links`);
+
+  // No scope, then too long a life: each refused where it belongs, nothing made.
+  await page.getByLabel('Domains').uncheck();
+  await page.getByLabel('SSO connection').uncheck();
+  await page.getByRole('button', { name: 'Create setup link' }).click();
+  await expect(page.locator('#field-scopes-error')).toHaveText(
+    'Choose what the link may set up: domains, sso and/or provisioning.',
+  );
+  await page.getByLabel('Expires in (days)').fill('45');
+  await page.getByRole('button', { name: 'Create setup link' }).click();
+  await expect(page.locator('#field-expires_in_days-error')).toContainText('A setup link lasts 1 to 30 days.');
+  await expect(page.getByLabel('Expires in (days)')).toBeFocused();
+  await expect(page.getByText('No setup links yet')).toBeVisible();
+
+  // A good one: its URL comes back once, through the redirect.
+  await page.getByLabel('Expires in (days)').fill('3');
+  await page.getByLabel('Note (optional)').fill('for the quiet IT team');
+  await page.getByRole('button', { name: 'Create setup link' }).click();
+  const url = await page.getByLabel('Setup link', { exact: true }).inputValue();
+  await expect(page.locator('tr', { hasText: 'for the quiet IT team' })).toContainText('Domains, SSO connection');
+  await page.reload();
+  await expect(page.getByLabel('Setup link', { exact: true })).toHaveCount(0);
+
+  // Opened without JavaScript in another browser: a plain form post.
+  const itContext = await browser.newContext({ javaScriptEnabled: false });
+  const it = await itContext.newPage();
+  await it.goto(url);
+  await it.getByRole('button', { name: 'Start setting up' }).click();
+  await expect(it).toHaveURL(new RegExp(`/o/${slug}/settings/security/domains$`));
+  await expect(it.getByTestId('setup-banner')).toContainText('through a setup link from Ada Admin');
+  await itContext.close();
+  await context.close();
+});
