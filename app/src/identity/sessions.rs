@@ -7,7 +7,9 @@ use crate::ssr::db::Db;
 use crate::ssr::session_store::AUTH_KEY;
 use tower_sessions::{Expiry, Session};
 
-fn session_error(err: tower_sessions::session::Error) -> AppError {
+/// A session store error as callers see it: 503 while the database is
+/// down, else 500 (logged here).
+pub(crate) fn session_error(err: tower_sessions::session::Error) -> AppError {
     tracing::error!(error = %err, "session store error");
     match err {
         // The store is the database: it is down, not broken.
@@ -25,18 +27,23 @@ pub async fn establish_session(
     auth: SessionAuth,
     lifetime_secs: i64,
 ) -> Result<(), AppError> {
-    // A fresh id against fixation. A browser without a session (no cookie)
-    // gets a new id on save anyway: cycling would only delete a row that
-    // cannot exist, one more database round trip per sign-in.
-    if session.id().is_some() {
-        session.cycle_id().await.map_err(session_error)?;
-    }
+    renew_id(session).await?;
     session
         .insert(AUTH_KEY, auth)
         .await
         .map_err(session_error)?;
     let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(lifetime_secs);
     session.set_expiry(Some(Expiry::AtDateTime(expires)));
+    Ok(())
+}
+
+/// A fresh session id, against fixation. A browser without a session (no
+/// cookie) gets a new id on save anyway: cycling would only delete a row
+/// that cannot exist, one more database round trip per sign-in.
+pub async fn renew_id(session: &Session) -> Result<(), AppError> {
+    if session.id().is_some() {
+        session.cycle_id().await.map_err(session_error)?;
+    }
     Ok(())
 }
 

@@ -423,15 +423,11 @@ pub async fn open(db: &Db, session: &Session, token: &str) -> Result<String, App
             ),
         ));
     }
-    let store_error = |e: tower_sessions::session::Error| {
-        tracing::error!(error = %e, "session store error");
-        AppError::internal()
-    };
-    session.cycle_id().await.map_err(store_error)?;
+    crate::identity::sessions::renew_id(session).await?;
     session
         .insert(SESSION_KEY, &link.id)
         .await
-        .map_err(store_error)?;
+        .map_err(crate::identity::sessions::session_error)?;
     let ends = link.expires_at.min(now() + SESSION_SECS);
     session.set_expiry(Some(tower_sessions::Expiry::AtDateTime(
         time::OffsetDateTime::from_unix_timestamp(ends).map_err(|_| AppError::internal())?,
@@ -495,10 +491,10 @@ pub async fn session_caller(
     db: &Db,
     session: &Session,
 ) -> Result<Option<SetupLinkCaller>, AppError> {
-    let id = session.get::<String>(SESSION_KEY).await.map_err(|e| {
-        tracing::error!(error = %e, "session store error");
-        AppError::database_unavailable()
-    })?;
+    let id = session
+        .get::<String>(SESSION_KEY)
+        .await
+        .map_err(crate::identity::sessions::session_error)?;
     let Some(id) = id else {
         return Ok(None);
     };
