@@ -270,9 +270,10 @@ impl SecurityTab {
 #[component]
 pub fn SecurityPage(tab: SecurityTab) -> impl IntoView {
     let console = use_context::<ConsoleContext>();
+    // A setup link sees only the pages it may change: no notice there.
     let read_only = console
         .as_ref()
-        .is_some_and(|c| !c.permissions.contains(&Permission::SsoWrite));
+        .is_some_and(|c| c.setup_link.is_none() && !c.permissions.contains(&Permission::SsoWrite));
     let slug = use_context::<ConsoleContext>()
         .map(|c| c.org.slug)
         .unwrap_or_default();
