@@ -155,7 +155,7 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
         .and_then(crate::return_to::safe_return_to)
         .map(str::to_owned);
     if let Some(conn) = crate::sso::connection::connection_for_email(&ctx.state, &email).await? {
-        crate::sso::outcome::claim_start(&ctx.state, ctx.ip)
+        crate::sso::outcome::claim_start(&ctx.state.db, ctx.ip)
             .await
             .map_err(|r| {
                 AppError::new(

@@ -398,7 +398,14 @@ pub async fn verified_count(db: &Db, org_id: &str) -> Result<i64, AppError> {
 
 /// The gate for SSO: is `email`'s domain verified by `org_id`? Exactly that
 /// domain: a verified `example.com` does not cover `eu.example.com`.
-pub async fn org_owns_email_domain(db: &Db, org_id: &str, email: &str) -> Result<bool, AppError> {
+pub async fn org_owns_email_domain<'e, E>(
+    db: E,
+    org_id: &str,
+    email: &str,
+) -> Result<bool, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let Ok(email) = crate::email::normalize_email(email) else {
         return Ok(false);
     };

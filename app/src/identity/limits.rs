@@ -101,7 +101,14 @@ impl LoginLimiter {
 /// window once the old one has passed) and returns the count and the
 /// window's start. One statement, so concurrent callers on every instance
 /// each get their own number.
-pub async fn count_in_window(db: &Db, key: &str, window_secs: i64) -> Result<(i64, i64), AppError> {
+pub async fn count_in_window<'e, E>(
+    db: E,
+    key: &str,
+    window_secs: i64,
+) -> Result<(i64, i64), AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let at = now();
     Ok(sqlx::query_as(
         "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \

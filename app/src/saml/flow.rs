@@ -178,7 +178,7 @@ pub async fn finish(
     }
     let loaded = match purpose {
         Purpose::Test => connection_for_test(state, path_org_id).await,
-        Purpose::Login => connection_by_org(state, path_org_id).await,
+        Purpose::Login => connection_by_org(&state.db, path_org_id).await,
     };
     let conn = match loaded {
         Ok(Some(c)) if c.saml.is_some() => c,

@@ -26,7 +26,7 @@ async fn saml_connection(
     state: &AppState,
     org_id: &str,
 ) -> Result<(Connection, std::sync::Arc<IdpMetadata>), Refusal> {
-    let conn = connection_by_org(state, org_id)
+    let conn = connection_by_org(&state.db, org_id)
         .await?
         .filter(|c| c.saml.is_some())
         .ok_or(Refusal::UnknownLogin)?;

@@ -175,17 +175,17 @@ fn from_row(r: ConnRow) -> Connection {
 }
 
 /// sqlx maps tuples of up to 16 columns; the row is read in four parts.
-async fn connection_where(
-    state: &AppState,
+async fn connection_where<'e, E>(
+    db: E,
     column: &str,
     value: &str,
-) -> Result<Option<Connection>, AppError> {
+) -> Result<Option<Connection>, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     use sqlx::Row as _;
     let sql = format!("{CONN_SELECT} WHERE c.{column} = $1");
-    let row = sqlx::query(&sql)
-        .bind(value)
-        .fetch_optional(&state.db)
-        .await?;
+    let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
     let Some(r) = row else { return Ok(None) };
     let s = |i: usize| r.try_get::<String, _>(i);
     let n = |i: usize| r.try_get::<i64, _>(i);
@@ -203,7 +203,7 @@ pub async fn connection_for_test(
     state: &AppState,
     org_id: &str,
 ) -> Result<Option<Connection>, AppError> {
-    let Some(mut conn) = connection_by_org(state, org_id).await? else {
+    let Some(mut conn) = connection_by_org(&state.db, org_id).await? else {
         return Ok(None);
     };
     if let Some(p) = super::ssr::pending_change(&state.db, org_id).await? {
@@ -226,18 +226,24 @@ pub async fn connection_for_test(
     Ok(Some(conn))
 }
 
-pub async fn connection_by_login_id(
-    state: &AppState,
+/// Takes the pool, or a connection a request already holds (each statement
+/// on the pool costs a second round trip: sqlx pings every connection that
+/// comes back to it).
+pub async fn connection_by_login_id<'e, E>(
+    db: E,
     login_id: &str,
-) -> Result<Option<Connection>, AppError> {
-    connection_where(state, "login_id", login_id).await
+) -> Result<Option<Connection>, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    connection_where(db, "login_id", login_id).await
 }
 
-pub async fn connection_by_org(
-    state: &AppState,
-    org_id: &str,
-) -> Result<Option<Connection>, AppError> {
-    connection_where(state, "org_id", org_id).await
+pub async fn connection_by_org<'e, E>(db: E, org_id: &str) -> Result<Option<Connection>, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    connection_where(db, "org_id", org_id).await
 }
 
 /// The enabled connection whose organization verified `email`'s domain, for
@@ -257,7 +263,7 @@ pub async fn connection_for_email(
     .fetch_optional(&state.db)
     .await?;
     match org {
-        Some((org_id,)) => connection_by_org(state, &org_id).await,
+        Some((org_id,)) => connection_by_org(&state.db, &org_id).await,
         None => Ok(None),
     }
 }

@@ -218,7 +218,10 @@ struct StateRow {
 /// Reads and deletes the flow record in one statement: a state works once,
 /// success or not, and of two callbacks racing on one state only the one
 /// whose delete returned the row goes on.
-async fn take_state(db: &Db, state: &str) -> Result<Option<StateRow>, Refusal> {
+async fn take_state<'e, E>(db: E, state: &str) -> Result<Option<StateRow>, Refusal>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     type Row = (String, String, String, String, String, Option<String>, i64);
     let row: Option<Row> = sqlx::query_as(
         "DELETE FROM sso_states WHERE state = $1 \
@@ -305,7 +308,14 @@ pub async fn finish(
     let Some(state_param) = params.state.as_deref() else {
         return Err(fail(Refusal::UnknownState, None, Purpose::Login));
     };
-    let row = match take_state(&state.db, state_param).await {
+    // The flow record and the connection on one pooled connection, given
+    // back before the IdP is called (each statement on the pool would cost
+    // a second round trip: sqlx pings every connection returned to it).
+    let mut db = match state.db.acquire().await {
+        Ok(c) => c,
+        Err(e) => return Err(fail(e.into(), None, Purpose::Login)),
+    };
+    let row = match take_state(&mut *db, state_param).await {
         Ok(Some(row)) => row,
         Ok(None) => return Err(fail(Refusal::UnknownState, None, Purpose::Login)),
         Err(r) => return Err(fail(r, None, Purpose::Login)),
@@ -317,8 +327,15 @@ pub async fn finish(
         return Err(fail(Refusal::UnknownState, None, purpose));
     }
     let loaded = match purpose {
-        Purpose::Test => connection_for_test(state, &row.org_id).await,
-        Purpose::Login => connection_by_org(state, &row.org_id).await,
+        Purpose::Test => {
+            drop(db);
+            connection_for_test(state, &row.org_id).await
+        }
+        Purpose::Login => {
+            let loaded = connection_by_org(&mut *db, &row.org_id).await;
+            drop(db);
+            loaded
+        }
     };
     let conn = match loaded {
         Ok(Some(c)) if c.is_oidc() => c,

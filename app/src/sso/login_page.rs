@@ -22,7 +22,7 @@ pub struct LoginPageInfo {
 #[server(endpoint = "sso_login_page")]
 pub async fn sso_login_page(login_id: String) -> Result<LoginPageInfo, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let conn = super::connection::connection_by_login_id(&ctx.state, &login_id)
+    let conn = super::connection::connection_by_login_id(&ctx.state.db, &login_id)
         .await?
         .ok_or_else(|| AppError::not_found("There is no sign-in page at this address."))?;
     let branding = crate::branding::ssr::get(&ctx.state.db, &conn.org_id).await?;

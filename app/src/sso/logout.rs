@@ -297,7 +297,7 @@ pub async fn back_channel(
     ip: Option<IpAddr>,
 ) -> Result<Ended, LogoutRefusal> {
     // A SAML connection has no logout tokens (nor an OIDC issuer to ask).
-    let conn = connection_by_org(state, org_id)
+    let conn = connection_by_org(&state.db, org_id)
         .await?
         .filter(Connection::is_oidc)
         .ok_or(LogoutRefusal::UnknownConnection)?;
@@ -472,7 +472,7 @@ async fn sso_session(state: &AppState, auth: &SessionAuth) -> Option<(Connection
         return None;
     }
     let id_token = auth.idp_id_token.clone()?;
-    let conn = connection_by_org(state, auth.org_id.as_deref()?)
+    let conn = connection_by_org(&state.db, auth.org_id.as_deref()?)
         .await
         .ok()??;
     Some((conn, id_token))

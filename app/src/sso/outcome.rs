@@ -111,12 +111,14 @@ impl From<sqlx::Error> for Refusal {
 const STARTS_PER_MINUTE: i64 = 30;
 
 /// Counts a start from `ip` and refuses it past the per-minute limit.
-pub async fn claim_start(state: &AppState, ip: Option<IpAddr>) -> Result<(), Refusal> {
+pub async fn claim_start<'e, E>(db: E, ip: Option<IpAddr>) -> Result<(), Refusal>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let Some(ip) = ip else { return Ok(()) };
-    let (count, _) =
-        crate::identity::limits::count_in_window(&state.db, &format!("sso_start:{ip}"), 60)
-            .await
-            .map_err(|_| Refusal::Internal)?;
+    let (count, _) = crate::identity::limits::count_in_window(db, &format!("sso_start:{ip}"), 60)
+        .await
+        .map_err(|_| Refusal::Internal)?;
     if count > STARTS_PER_MINUTE {
         tracing::warn!(%ip, "too many sso starts from one address");
         return Err(Refusal::TooManyStarts);
@@ -169,11 +171,14 @@ pub fn email_verified(claims: &Map<String, Value>) -> Option<bool> {
 
 /// The email the claims vouch for: present, not marked unverified, and in
 /// one of the organization's verified domains.
-pub async fn trusted_email(
-    db: &Db,
+pub async fn trusted_email<'e, E>(
+    db: E,
     conn: &Connection,
     claims: &Map<String, Value>,
-) -> Result<String, Refusal> {
+) -> Result<String, Refusal>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let raw = claim_str(claims, &conn.claims.email).ok_or(Refusal::NoEmail)?;
     // The same normalization as accounts and invitations (IDNA included).
     let email =

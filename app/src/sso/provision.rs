@@ -152,13 +152,14 @@ async fn attempt_sign_in(
     ip: Option<IpAddr>,
 ) -> Result<String, Step> {
     let claims = v.claims;
-    // Reads that need no transaction come first. Every sign-in, not only
-    // the first, needs the email in one of this organization's verified
-    // domains: a removed or transferred domain stops its sign-ins.
-    let trusted = trusted_email(db, conn, claims).await?;
     let now = now();
     let profile = profile_of(conn, claims);
     let mut tx = crate::ssr::db::begin_write(db).await?;
+    // Every sign-in, not only the first, needs the email in one of this
+    // organization's verified domains: a removed or transferred domain
+    // stops its sign-ins. (Read in the transaction: its own round trip to
+    // the pool would cost a second one.)
+    let trusted = trusted_email(&mut *tx, conn, claims).await?;
     // Each statement is a round trip to the database's worker, so a
     // returning person's rows are read by the updates that record the
     // sign-in (`RETURNING`); a refusal below rolls them back.

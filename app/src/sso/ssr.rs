@@ -989,7 +989,7 @@ pub async fn start_test(
 ) -> Result<String, AppError> {
     access.require(Permission::SsoWrite)?;
     access.require_scope(SetupScope::Sso)?;
-    let conn = super::connection::connection_by_org(state, &access.org_id)
+    let conn = super::connection::connection_by_org(&state.db, &access.org_id)
         .await?
         .ok_or_else(|| {
             AppError::conflict(

@@ -73,15 +73,16 @@ pub(super) fn status_of(refusal: &Refusal) -> StatusCode {
 
 /// Starts a flow and sends the browser to the IdP. Nothing is written to the
 /// server session: the flow is bound to the browser by its own cookie.
+/// `claimed` is the start's rate-limit answer (`outcome::claim_start`).
 async fn redirect_to_idp(
     state: &AppState,
-    ip: Option<std::net::IpAddr>,
+    claimed: Result<(), Refusal>,
     conn: &Connection,
     purpose: Purpose,
     params: &StartParams,
 ) -> Response {
     let retry = format!("/sso/{}", conn.login_id);
-    if let Err(r) = outcome::claim_start(state, ip).await {
+    if let Err(r) = claimed {
         return refusal_page(status_of(&r), &r, Some(&retry));
     }
     if !conn.is_oidc() {
@@ -130,9 +131,25 @@ async fn start(
     Path(login_id): Path<String>,
     Query(params): Query<StartParams>,
 ) -> Response {
-    match connection::connection_by_login_id(&state, &login_id).await {
-        Ok(Some(conn)) => redirect_to_idp(&state, ip, &conn, Purpose::Login, &params).await,
-        Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
+    // The connection and the rate limit on one pooled connection (each
+    // statement on the pool would cost a second round trip: sqlx pings
+    // every connection returned to it), given back before the IdP's
+    // metadata may be fetched.
+    let looked_up = async {
+        let mut db = state.db.acquire().await?;
+        let conn = connection::connection_by_login_id(&mut *db, &login_id).await?;
+        let claimed = match &conn {
+            Some(_) => outcome::claim_start(&mut *db, ip).await,
+            None => Ok(()),
+        };
+        Ok::<_, app::error::AppError>((conn, claimed))
+    }
+    .await;
+    match looked_up {
+        Ok((Some(conn), claimed)) => {
+            redirect_to_idp(&state, claimed, &conn, Purpose::Login, &params).await
+        }
+        Ok((None, _)) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
     }
 }
@@ -152,7 +169,15 @@ pub(super) async fn test(
     };
     match conn {
         Ok(Some(conn)) => {
-            redirect_to_idp(&state, ip, &conn, Purpose::Test, &StartParams::default()).await
+            let claimed = outcome::claim_start(&state.db, ip).await;
+            redirect_to_idp(
+                &state,
+                claimed,
+                &conn,
+                Purpose::Test,
+                &StartParams::default(),
+            )
+            .await
         }
         Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
@@ -266,7 +291,7 @@ async fn initiate(
     org_id: &str,
     params: InitiateParams,
 ) -> Response {
-    let conn = match connection::connection_by_org(state, org_id).await {
+    let conn = match connection::connection_by_org(&state.db, org_id).await {
         Ok(Some(conn)) if conn.is_oidc() => conn,
         Ok(_) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => {
@@ -290,7 +315,8 @@ async fn initiate(
             .and_then(|t| same_origin_path(&state.settings.public_url, t)),
         login_hint: params.login_hint,
     };
-    redirect_to_idp(state, ip, &conn, Purpose::Login, &start).await
+    let claimed = outcome::claim_start(&state.db, ip).await;
+    redirect_to_idp(state, claimed, &conn, Purpose::Login, &start).await
 }
 
 /// `GET /sso/{org_id}/oidc/initiate`: the IdP's dashboard starts a sign-in.
