@@ -181,7 +181,7 @@ pub async fn setup_link_info(token: String) -> Result<SetupLinkView, AppError> {
 #[server(endpoint = "open_setup_link")]
 pub async fn open_setup_link(token: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let landing = ssr::open(&ctx.state.db, &ctx.session, &token).await?;
+    let landing = ssr::open(&ctx.state.db, &ctx.session, &token, ctx.ip).await?;
     ctx.redirect(&landing);
     Ok(())
 }

@@ -306,6 +306,7 @@ struct Found {
     creator_name: String,
     expires_at: i64,
     revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
 }
 
 /// Looks a link up by token or by id (exactly one of them).
@@ -320,8 +321,9 @@ async fn find(db: &Db, token: Option<&str>, id: Option<&str>) -> Result<Option<F
         String,
         i64,
         Option<i64>,
+        Option<i64>,
     );
-    let select = "SELECT l.id, l.org_id, o.slug, o.name, l.scopes, l.created_by, l.creator_name, l.expires_at, l.revoked_at \
+    let select = "SELECT l.id, l.org_id, o.slug, o.name, l.scopes, l.created_by, l.creator_name, l.expires_at, l.revoked_at, l.last_used_at \
                   FROM setup_links l JOIN organizations o ON o.id = l.org_id";
     let row: Option<Row> = match (token, id) {
         (Some(token), _) => {
@@ -352,6 +354,7 @@ async fn find(db: &Db, token: Option<&str>, id: Option<&str>) -> Result<Option<F
             creator_name,
             expires_at,
             revoked_at,
+            last_used_at,
         )| {
             Found {
                 id,
@@ -363,6 +366,7 @@ async fn find(db: &Db, token: Option<&str>, id: Option<&str>) -> Result<Option<F
                 creator_name,
                 expires_at,
                 revoked_at,
+                last_used_at,
             }
         },
     ))
@@ -409,7 +413,12 @@ pub async fn info(db: &Db, token: &str) -> Result<SetupLinkView, AppError> {
 /// Opens a setup-link session in `session` and answers the page to go to.
 /// A browser signed in with an account keeps that session: the holder of a
 /// setup link is someone else, and the two must not mix.
-pub async fn open(db: &Db, session: &Session, token: &str) -> Result<String, AppError> {
+pub async fn open(
+    db: &Db,
+    session: &Session,
+    token: &str,
+    ip: Option<IpAddr>,
+) -> Result<String, AppError> {
     let link = find(db, Some(token), None)
         .await?
         .ok_or_else(unknown_link)?;
@@ -433,7 +442,7 @@ pub async fn open(db: &Db, session: &Session, token: &str) -> Result<String, App
         time::OffsetDateTime::from_unix_timestamp(ends).map_err(|_| AppError::internal())?,
     )));
     let caller = caller_of(&link);
-    touch(db, &link.id, true).await?;
+    touch(db, &link, true).await?;
     record(
         db,
         Event {
@@ -446,7 +455,7 @@ pub async fn open(db: &Db, session: &Session, token: &str) -> Result<String, App
                 label: &link.id,
             }),
             details: serde_json::json!({}),
-            ip: None,
+            ip,
         },
     )
     .await?;
@@ -470,18 +479,18 @@ fn caller_of(link: &Found) -> SetupLinkCaller {
     }
 }
 
-/// Records the link's use, at most once a minute (`force`: now).
-async fn touch(db: &Db, id: &str, force: bool) -> Result<(), AppError> {
+/// Records the link's use, at most once a minute (`force`: now): most
+/// requests of a link session write nothing.
+async fn touch(db: &Db, link: &Found, force: bool) -> Result<(), AppError> {
     let at = now();
-    let before = if force { at + 1 } else { at - TOUCH_SECS };
-    sqlx::query(
-        "UPDATE setup_links SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
-    )
-    .bind(id)
-    .bind(at)
-    .bind(before)
-    .execute(db)
-    .await?;
+    if !force && link.last_used_at.is_some_and(|t| t > at - TOUCH_SECS) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE setup_links SET last_used_at = $2 WHERE id = $1")
+        .bind(&link.id)
+        .bind(at)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -506,6 +515,6 @@ pub async fn session_caller(
         )
     })?;
     check_active(&link)?;
-    touch(db, &link.id, false).await?;
+    touch(db, &link, false).await?;
     Ok(Some(caller_of(&link)))
 }
