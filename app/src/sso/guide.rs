@@ -141,41 +141,7 @@ mod tests {
     fn every_guide_file_parses_and_names_only_known_values() {
         let all = guides();
         assert_eq!(all.len(), FILES.len(), "a guide file does not parse");
-        let config = SsoConfig {
-            configured: false,
-            protocol: "oidc".into(),
-            provider_label: String::new(),
-            discovery_url: String::new(),
-            issuer: None,
-            client_id: String::new(),
-            client_secret_set: false,
-            scopes: Vec::new(),
-            claims: super::super::ClaimNames::default(),
-            enabled: false,
-            require_sso: false,
-            session_max_age_secs: 0,
-            jit_enabled: true,
-            default_role: String::new(),
-            role_mappings: Vec::new(),
-            redirect_uri: "r".into(),
-            backchannel_logout_uri: "b".into(),
-            initiate_login_uri: "i".into(),
-            post_logout_redirect_uri: "p".into(),
-            login_url: None,
-            last_test: None,
-            pending_change: None,
-            idp_metadata_url: None,
-            allow_idp_initiated: true,
-            allow_sha1: false,
-            attributes: super::super::ClaimNames::default(),
-            sp_entity_id: "e".into(),
-            acs_url: "a".into(),
-            slo_url: "s".into(),
-            sp_metadata_url: "m".into(),
-            idp_sso_url: None,
-            idp_certificates: Vec::new(),
-            sp_certificate: None,
-        };
+        let config = crate::sso::ssr::unconfigured("https://latchkey.example", "o1");
         let mut ids = std::collections::BTreeSet::new();
         for g in &all {
             assert!(ids.insert(g.id.clone()), "{} twice", g.id);

@@ -462,7 +462,7 @@ pub async fn rp_logout_url(state: &AppState, auth: &SessionAuth) -> Option<Strin
         .append_pair("client_id", &conn.client_id)
         .append_pair(
             "post_logout_redirect_uri",
-            &super::ssr::post_logout_redirect_uri(&state.settings),
+            &super::ssr::post_logout_redirect_uri(&state.settings.public_url),
         );
     Some(url.to_string())
 }

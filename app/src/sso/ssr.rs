@@ -79,8 +79,8 @@ fn secret_context(org_id: &str) -> String {
     format!("sso_client_secret:{org_id}")
 }
 
-fn uris(settings: &Settings, org_id: &str) -> (String, String, String) {
-    let base = format!("{}/sso/{org_id}/oidc", settings.public_url);
+fn uris(public_url: &str, org_id: &str) -> (String, String, String) {
+    let base = format!("{public_url}/sso/{org_id}/oidc");
     (
         format!("{base}/callback"),
         format!("{base}/backchannel-logout"),
@@ -89,8 +89,8 @@ fn uris(settings: &Settings, org_id: &str) -> (String, String, String) {
 }
 
 /// Where the IdP sends the browser after RP-initiated logout.
-pub fn post_logout_redirect_uri(settings: &Settings) -> String {
-    format!("{}/login?signed_out=1", settings.public_url)
+pub fn post_logout_redirect_uri(public_url: &str) -> String {
+    format!("{public_url}/login?signed_out=1")
 }
 
 struct Stored {
@@ -188,9 +188,52 @@ fn saml_view(xml: Option<&str>) -> (Option<String>, Vec<super::IdpCertificateInf
     (Some(idp.sso_url.clone()), certs)
 }
 
+/// The SSO object before anything is saved: the URIs to give the IdP and
+/// the defaults the first save starts from.
+pub(crate) fn unconfigured(public_url: &str, org_id: &str) -> SsoConfig {
+    let (redirect_uri, backchannel_logout_uri, initiate_login_uri) = uris(public_url, org_id);
+    let sp = crate::saml::sp::sp_urls(public_url, org_id);
+    SsoConfig {
+        configured: false,
+        protocol: "oidc".into(),
+        provider_label: String::new(),
+        discovery_url: String::new(),
+        issuer: None,
+        client_id: String::new(),
+        client_secret_set: false,
+        scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
+        claims: ClaimNames::default(),
+        enabled: false,
+        require_sso: false,
+        session_max_age_secs: DEFAULT_SESSION_SECS,
+        jit_enabled: true,
+        default_role: "member".into(),
+        role_mappings: Vec::new(),
+        redirect_uri,
+        backchannel_logout_uri,
+        initiate_login_uri,
+        post_logout_redirect_uri: post_logout_redirect_uri(public_url),
+        login_url: None,
+        last_test: None,
+        pending_change: None,
+        idp_metadata_url: None,
+        allow_idp_initiated: true,
+        allow_sha1: false,
+        attributes: saml_defaults(),
+        sp_entity_id: sp.entity_id,
+        acs_url: sp.acs_url,
+        slo_url: sp.slo_url,
+        sp_metadata_url: sp.metadata_url,
+        idp_sso_url: None,
+        idp_certificates: Vec::new(),
+        sp_certificate: None,
+    }
+}
+
 /// The SSO object; the URIs to give the IdP are there before anything is saved.
 pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig, AppError> {
-    let (redirect_uri, backchannel_logout_uri, initiate_login_uri) = uris(settings, org_id);
+    let (redirect_uri, backchannel_logout_uri, initiate_login_uri) =
+        uris(&settings.public_url, org_id);
     let sp = crate::saml::sp::sp_urls(&settings.public_url, org_id);
     let mut stored = load(db, org_id).await?;
     if let Some(s) = stored.as_mut()
@@ -202,41 +245,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
             .and_then(|c| serde_json::from_str(&c).ok());
     }
     Ok(match stored {
-        None => SsoConfig {
-            configured: false,
-            protocol: "oidc".into(),
-            provider_label: String::new(),
-            discovery_url: String::new(),
-            issuer: None,
-            client_id: String::new(),
-            client_secret_set: false,
-            scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
-            claims: ClaimNames::default(),
-            enabled: false,
-            require_sso: false,
-            session_max_age_secs: DEFAULT_SESSION_SECS,
-            jit_enabled: true,
-            default_role: "member".into(),
-            role_mappings: Vec::new(),
-            redirect_uri,
-            backchannel_logout_uri,
-            initiate_login_uri,
-            post_logout_redirect_uri: post_logout_redirect_uri(settings),
-            login_url: None,
-            last_test: None,
-            pending_change: None,
-            idp_metadata_url: None,
-            allow_idp_initiated: true,
-            allow_sha1: false,
-            attributes: saml_defaults(),
-            sp_entity_id: sp.entity_id,
-            acs_url: sp.acs_url,
-            slo_url: sp.slo_url,
-            sp_metadata_url: sp.metadata_url,
-            idp_sso_url: None,
-            idp_certificates: Vec::new(),
-            sp_certificate: None,
-        },
+        None => unconfigured(&settings.public_url, org_id),
         Some(s) => {
             let saml = s.protocol == "saml";
             let claims: ClaimNames = serde_json::from_str(&s.claims).unwrap_or_default();
@@ -274,7 +283,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
                 redirect_uri,
                 backchannel_logout_uri,
                 initiate_login_uri,
-                post_logout_redirect_uri: post_logout_redirect_uri(settings),
+                post_logout_redirect_uri: post_logout_redirect_uri(&settings.public_url),
                 last_test: s.last_test,
                 pending_change: pending_change(db, org_id).await?,
                 allow_idp_initiated: s.allow_idp_initiated,
