@@ -382,3 +382,37 @@ db_test!(a_signed_in_browser_keeps_its_account_session, |app| {
         .await;
     assert_eq!(res.status, StatusCode::OK);
 });
+
+db_test!(a_link_session_lasts_twelve_hours_at_most, |app| {
+    let (owner, org) = app.org_with_owner("ada@lifetime.test", "Lifetime").await;
+    // The link works for 7 days; a session opened with it, 12 hours.
+    let (_, cookie) = app.setup_link(&owner, &org, &["domains"]).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (expires_at,): (i64,) = sqlx::query_as(
+        "SELECT expires_at FROM sessions WHERE user_id IS NULL AND data LIKE '%setup_link%'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .expect("the link session");
+    assert!(
+        (expires_at - (now + 12 * 3600)).abs() < 60,
+        "{expires_at} vs now {now}"
+    );
+    // Past that time the store no longer answers for it.
+    sqlx::query(
+        "UPDATE sessions SET expires_at = $1 WHERE user_id IS NULL AND data LIKE '%setup_link%'",
+    )
+    .bind(now - 1)
+    .execute(&app.state.db)
+    .await
+    .expect("age the session");
+    let res = app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{org}/domains"),
+            Auth::Cookie(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+});
