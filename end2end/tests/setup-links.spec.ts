@@ -62,7 +62,7 @@ test('a setup link lets the IT team set up SSO without an account, and reaches n
 
   // What it cannot open: members, another organization of its creator.
   await it.goto(`/o/${slug}/members`);
-  await expect(it.getByRole('alert')).toContainText('members:read');
+  await expect(it.getByRole('alert')).toContainText('A setup link only reaches the pages it was made for');
   await it.goto(`/o/${otherSlug}`);
   await expect(it.getByRole('alert')).toContainText('There is no such organization');
   await it.goto(`/o/${slug}/settings/security/login-page`);

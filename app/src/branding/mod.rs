@@ -80,7 +80,6 @@ pub async fn get_branding(org: String) -> Result<Branding, AppError> {
     let access = ctx
         .authorize(&org, crate::orgs::permissions::Permission::SsoRead)
         .await?;
-    access.require_console()?;
     ssr::get(&ctx.state.db, &access.org_id).await
 }
 

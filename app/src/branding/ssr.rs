@@ -68,7 +68,6 @@ pub async fn save(
     ip: Option<IpAddr>,
 ) -> Result<Branding, AppError> {
     access.require(Permission::SsoWrite)?;
-    access.require_console()?;
     let name = display_name.trim();
     if name.chars().count() > 60 || name.chars().any(char::is_control) {
         return Err(invalid(
@@ -155,7 +154,6 @@ pub async fn set_logo(
     ip: Option<IpAddr>,
 ) -> Result<Branding, AppError> {
     access.require(Permission::SsoWrite)?;
-    access.require_console()?;
     let (kind, bytes) = check_logo(bytes)?;
     sqlx::query(
         "INSERT INTO org_branding (org_id, logo_type, logo_data, updated_at) VALUES ($1, $2, $3, $4) \
@@ -183,7 +181,6 @@ pub async fn remove_logo(
     ip: Option<IpAddr>,
 ) -> Result<Branding, AppError> {
     access.require(Permission::SsoWrite)?;
-    access.require_console()?;
     sqlx::query("UPDATE org_branding SET logo_type = NULL, logo_data = NULL, updated_at = $2 WHERE org_id = $1")
         .bind(&access.org_id)
         .bind(now())

@@ -50,7 +50,11 @@ pub struct PendingDomain {
 pub async fn list_domains(org: String) -> Result<Vec<Domain>, AppError> {
     use crate::orgs::permissions::Permission;
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let access = ctx.authorize(&org, Permission::DomainsRead).await?;
+    let access = ctx.access(&org).await?;
+    access.require_in(
+        &[crate::setup_links::SetupScope::Domains],
+        Permission::DomainsRead,
+    )?;
     ssr::list(&ctx.state.db, &access.org_id).await
 }
 

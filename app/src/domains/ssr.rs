@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::identity::CurrentUser;
 use crate::orgs::access::{Access, Actor};
 use crate::orgs::permissions::Permission;
+use crate::setup_links::SetupScope;
 use crate::ssr::db::{Db, is_unique_violation};
 use crate::ssr::request::RequestCtx;
 use crate::ssr::state::Settings;
@@ -118,7 +119,7 @@ pub async fn add(
     input: &str,
     ip: Option<IpAddr>,
 ) -> Result<Domain, AppError> {
-    access.require(Permission::DomainsWrite)?;
+    access.require_in(&[SetupScope::Domains], Permission::DomainsWrite)?;
     let domain = normalize_domain(input)?;
     if verified_elsewhere(db, &access.org_id, &domain).await? {
         return Err(taken());
@@ -204,7 +205,7 @@ pub async fn verify_now(
     domain_ref: &str,
     ip: Option<IpAddr>,
 ) -> Result<Domain, AppError> {
-    access.require(Permission::DomainsWrite)?;
+    access.require_in(&[SetupScope::Domains], Permission::DomainsWrite)?;
     let domain = get(db, &access.org_id, domain_ref).await?;
     match domain.status.as_str() {
         "verified" => return Ok(domain),
@@ -311,7 +312,7 @@ pub async fn restart(
     domain_ref: &str,
     ip: Option<IpAddr>,
 ) -> Result<Domain, AppError> {
-    access.require(Permission::DomainsWrite)?;
+    access.require_in(&[SetupScope::Domains], Permission::DomainsWrite)?;
     let domain = get(db, &access.org_id, domain_ref).await?;
     if domain.status != "expired" {
         return Err(AppError::conflict(
@@ -352,7 +353,7 @@ pub async fn remove(
     domain_ref: &str,
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
-    access.require(Permission::DomainsWrite)?;
+    access.require_in(&[SetupScope::Domains], Permission::DomainsWrite)?;
     let domain = get(db, &access.org_id, domain_ref).await?;
     if domain.status == "verified"
         && verified_count(db, &access.org_id).await? == 1

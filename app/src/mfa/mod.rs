@@ -238,7 +238,6 @@ pub async fn get_require_mfa(org: String) -> Result<bool, AppError> {
     use crate::orgs::permissions::Permission;
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.authorize(&org, Permission::SsoRead).await?;
-    access.require_console()?;
     ssr::org_requires_mfa(&ctx.state.db, &access.org_id).await
 }
 

@@ -336,7 +336,6 @@ pub async fn set_required(
     ip: Option<IpAddr>,
 ) -> Result<(), AppError> {
     access.require(Permission::SsoWrite)?;
-    access.require_console()?;
     if required
         && let crate::orgs::access::Actor::User(user) = &access.actor
         && !user.strong_auth_in(&access.org_id)

@@ -55,6 +55,21 @@ impl Actor {
     }
 }
 
+/// Who a browser session acts as: its signed-in user, else the holder of
+/// its setup link (an error naming why when that link was revoked or has
+/// expired); `None` for neither.
+pub async fn session_actor(
+    db: &Db,
+    session: &tower_sessions::Session,
+) -> Result<Option<Actor>, AppError> {
+    if let Some(user) = crate::identity::sessions::session_user(db, session).await? {
+        return Ok(Some(Actor::User(user)));
+    }
+    Ok(crate::setup_links::ssr::session_caller(db, session)
+        .await?
+        .map(Actor::SetupLink))
+}
+
 /// An actor's standing in one organization.
 #[derive(Debug, Clone)]
 pub struct Access {
@@ -71,8 +86,21 @@ impl Access {
         self.permissions.contains(&p)
     }
 
-    /// 403 with the missing permission named.
+    /// 403 with the missing permission named. A setup link is refused here
+    /// whatever it holds: it gets through only the calls of its scopes, by
+    /// [`Access::require_in`], so a call that names no scope is closed to
+    /// it by default.
     pub fn require(&self, p: Permission) -> Result<(), AppError> {
+        if let Actor::SetupLink(l) = &self.actor {
+            return Err(outside_link(&format!(
+                "A setup link only reaches the pages it was made for. Ask {} to do this.",
+                l.creator_name
+            )));
+        }
+        self.require_permission(p)
+    }
+
+    fn require_permission(&self, p: Permission) -> Result<(), AppError> {
         if self.can(p) {
             Ok(())
         } else {
@@ -87,28 +115,21 @@ impl Access {
         self.role == permissions::OWNER
     }
 
-    /// For calls a setup link reaches only with `scope` (every other caller
-    /// passes; its permissions decide).
-    pub fn require_scope(&self, scope: SetupScope) -> Result<(), AppError> {
+    /// `require` for a call of the setup-link scopes `scopes`: a setup link
+    /// covering one of them passes when it holds `p` (its scopes' rights,
+    /// bounded by its creator's); every other caller as by `require`.
+    pub fn require_in(&self, scopes: &[SetupScope], p: Permission) -> Result<(), AppError> {
         match &self.actor {
-            Actor::SetupLink(l) if !l.scopes.contains(&scope) => Err(outside_link(&format!(
-                "This setup link does not cover {}. Ask {} for a link that does.",
-                scope.label(),
-                l.creator_name
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// For calls no setup link reaches, whatever its scopes (branding,
-    /// two-factor rules, managing setup links).
-    pub fn require_console(&self) -> Result<(), AppError> {
-        match &self.actor {
-            Actor::SetupLink(l) => Err(outside_link(&format!(
-                "A setup link only reaches the pages it was made for. Ask {} to do this.",
-                l.creator_name
-            ))),
-            _ => Ok(()),
+            Actor::SetupLink(l) if !scopes.iter().any(|s| l.scopes.contains(s)) => {
+                let named: Vec<&str> = scopes.iter().map(|s| s.label()).collect();
+                Err(outside_link(&format!(
+                    "This setup link does not cover {}. Ask {} for a link that does.",
+                    named.join(" or "),
+                    l.creator_name
+                )))
+            }
+            Actor::SetupLink(_) => self.require_permission(p),
+            _ => self.require(p),
         }
     }
 }

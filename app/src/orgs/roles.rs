@@ -29,11 +29,12 @@ async fn holders(db: &Db, org_id: &str, role: &str) -> Result<(i64, i64), AppErr
 /// Needs `members:read`, or a setup link for provisioning (its default role
 /// and mapping rules name roles).
 pub async fn list(db: &Db, access: &Access) -> Result<Vec<RoleInfo>, AppError> {
-    let for_provisioning = matches!(&access.actor, super::access::Actor::SetupLink(l)
-        if l.scopes.contains(&crate::setup_links::SetupScope::Provisioning))
-        && access.can(Permission::SsoWrite);
-    if !for_provisioning {
-        access.require(Permission::MembersRead)?;
+    match &access.actor {
+        super::access::Actor::SetupLink(_) => access.require_in(
+            &[crate::setup_links::SetupScope::Provisioning],
+            Permission::SsoWrite,
+        )?,
+        _ => access.require(Permission::MembersRead)?,
     }
     let org_id = access.org_id.as_str();
     let mut out = Vec::new();

@@ -122,8 +122,10 @@ pub async fn rotate(
     ip: Option<std::net::IpAddr>,
 ) -> Result<super::idp_metadata::IdpCertificate, AppError> {
     use crate::audit::ssr::{Event, Target, record};
-    access.require(crate::orgs::permissions::Permission::SsoWrite)?;
-    access.require_scope(crate::setup_links::SetupScope::Sso)?;
+    access.require_in(
+        &[crate::setup_links::SetupScope::Sso],
+        crate::orgs::permissions::Permission::SsoWrite,
+    )?;
     let old = sp_key(state, &access.org_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such organization."))?;

@@ -24,7 +24,8 @@ pub struct Checklist {
 pub async fn sso_checklist(org: String) -> Result<Checklist, AppError> {
     use crate::orgs::permissions::Permission;
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let access = ctx.authorize(&org, Permission::SsoRead).await?;
+    let access = ctx.access(&org).await?;
+    access.require_in(super::SSO_SCOPES, Permission::SsoRead)?;
     ssr::checklist(&ctx.state.db, &access.org_id).await
 }
 

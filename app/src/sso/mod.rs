@@ -44,6 +44,14 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Reading the SSO settings serves a setup link for the connection and one
+/// for provisioning alike.
+#[cfg(feature = "ssr")]
+pub const SSO_SCOPES: &[crate::setup_links::SetupScope] = &[
+    crate::setup_links::SetupScope::Sso,
+    crate::setup_links::SetupScope::Provisioning,
+];
+
 /// Claim names read from the IdP's tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -168,7 +176,8 @@ pub const DEFAULT_SESSION_SECS: i64 = 7 * 24 * 3600;
 pub async fn get_sso(org: String) -> Result<SsoConfig, AppError> {
     use crate::orgs::permissions::Permission;
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    let access = ctx.authorize(&org, Permission::SsoRead).await?;
+    let access = ctx.access(&org).await?;
+    access.require_in(SSO_SCOPES, Permission::SsoRead)?;
     ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
 }
 

@@ -413,8 +413,7 @@ pub async fn save(
     input: SsoInput,
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
-    access.require(Permission::SsoWrite)?;
-    access.require_scope(SetupScope::Sso)?;
+    access.require_in(&[SetupScope::Sso], Permission::SsoWrite)?;
     let existing = load(db, &access.org_id).await?;
     let stored_protocol = existing.as_ref().map(|e| e.protocol.as_str());
     let protocol = match (input.protocol.as_deref().map(str::trim), stored_protocol) {
@@ -655,7 +654,7 @@ pub(super) async fn merged_provisioning(
         (None, None, None) => return Ok(None),
         f => f,
     };
-    access.require_scope(SetupScope::Provisioning)?;
+    access.require_in(&[SetupScope::Provisioning], Permission::SsoWrite)?;
     let current = provisioning_of(db, &access.org_id)
         .await?
         .unwrap_or_else(default_provisioning);
@@ -805,8 +804,7 @@ pub async fn save_provisioning(
     input: Provisioning,
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
-    access.require(Permission::SsoWrite)?;
-    access.require_scope(SetupScope::Provisioning)?;
+    access.require_in(&[SetupScope::Provisioning], Permission::SsoWrite)?;
     let p = mapping::check(db, access, input, ip).await?;
     let mut tx = crate::ssr::db::begin_write(db).await?;
     write_provisioning(&mut tx, access, &p, ip).await?;
@@ -830,8 +828,7 @@ pub async fn delete(
     access: &Access,
     ip: Option<IpAddr>,
 ) -> Result<Disconnected, AppError> {
-    access.require(Permission::SsoWrite)?;
-    access.require_scope(SetupScope::Sso)?;
+    access.require_in(&[SetupScope::Sso], Permission::SsoWrite)?;
     let mut tx = crate::ssr::db::begin_write(db).await?;
     let done = sqlx::query("DELETE FROM sso_connections WHERE org_id = $1")
         .bind(&access.org_id)
@@ -914,8 +911,7 @@ pub async fn enable(
     access: &Access,
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
-    access.require(Permission::SsoWrite)?;
-    access.require_scope(SetupScope::Sso)?;
+    access.require_in(&[SetupScope::Sso], Permission::SsoWrite)?;
     let config = get(db, settings, &access.org_id).await?;
     if !config.configured {
         return Err(AppError::conflict(
@@ -946,8 +942,7 @@ pub async fn disable(
     access: &Access,
     ip: Option<IpAddr>,
 ) -> Result<SsoConfig, AppError> {
-    access.require(Permission::SsoWrite)?;
-    access.require_scope(SetupScope::Sso)?;
+    access.require_in(&[SetupScope::Sso], Permission::SsoWrite)?;
     if !get(db, settings, &access.org_id).await?.configured {
         return Err(AppError::not_found(
             "Single sign-on is not configured for this organization.",
@@ -996,8 +991,7 @@ pub async fn start_test(
     state: &crate::ssr::state::AppState,
     access: &Access,
 ) -> Result<String, AppError> {
-    access.require(Permission::SsoWrite)?;
-    access.require_scope(SetupScope::Sso)?;
+    access.require_in(&[SetupScope::Sso], Permission::SsoWrite)?;
     let conn = super::connection::connection_by_org(&state.db, &access.org_id)
         .await?
         .ok_or_else(|| {

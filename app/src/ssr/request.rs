@@ -108,15 +108,9 @@ impl RequestCtx {
     /// Who acts: the signed-in user, or else the holder of a setup link
     /// (whose link was revoked or expired: 401 saying so); 401 for nobody.
     pub async fn actor(&self) -> Result<crate::orgs::access::Actor, AppError> {
-        use crate::orgs::access::Actor;
-        let db = &self.state.db;
-        if let Some(user) = crate::identity::sessions::session_user(db, &self.session).await? {
-            return Ok(Actor::User(user));
-        }
-        match crate::setup_links::ssr::session_caller(db, &self.session).await? {
-            Some(link) => Ok(Actor::SetupLink(link)),
-            None => Err(AppError::unauthorized()),
-        }
+        crate::orgs::access::session_actor(&self.state.db, &self.session)
+            .await?
+            .ok_or_else(AppError::unauthorized)
     }
 
     /// The caller's access to `org` (id or slug), without a permission check.

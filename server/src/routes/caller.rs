@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use app::error::AppError;
 use app::identity::CurrentUser;
+use app::orgs::access::Actor;
 use app::orgs::tokens::{TokenCaller, authenticate_token};
 use app::setup_links::ssr::SetupLinkCaller;
 use app::ssr::state::AppState;
@@ -59,23 +60,21 @@ impl FromRequestParts<AppState> for Caller {
             .get::<Session>()
             .cloned()
             .ok_or_else(AppError::internal)?;
-        if let Some(user) = app::identity::sessions::session_user(&state.db, &session).await? {
-            return Ok(Self::Session(user));
-        }
-        match app::setup_links::ssr::session_caller(&state.db, &session).await? {
-            Some(link) => Ok(Self::SetupLink(link)),
-            None => Err(AppError::unauthorized().into()),
+        match app::orgs::access::session_actor(&state.db, &session).await? {
+            Some(Actor::User(user)) => Ok(Self::Session(user)),
+            Some(Actor::SetupLink(link)) => Ok(Self::SetupLink(link)),
+            _ => Err(AppError::unauthorized().into()),
         }
     }
 }
 
 impl Caller {
     /// The actor the domain layer authorizes.
-    pub fn into_actor(self) -> app::orgs::access::Actor {
+    pub fn into_actor(self) -> Actor {
         match self {
-            Self::Session(user) => app::orgs::access::Actor::User(user),
-            Self::Token { token, .. } => app::orgs::access::Actor::Token(token),
-            Self::SetupLink(link) => app::orgs::access::Actor::SetupLink(link),
+            Self::Session(user) => Actor::User(user),
+            Self::Token { token, .. } => Actor::Token(token),
+            Self::SetupLink(link) => Actor::SetupLink(link),
         }
     }
 }

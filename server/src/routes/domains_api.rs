@@ -7,6 +7,7 @@ use super::orgs_api::ClientIp;
 use app::domains::{Domain, ssr as domains};
 use app::orgs::access;
 use app::orgs::permissions::Permission;
+use app::setup_links::SetupScope;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
@@ -30,13 +31,8 @@ pub async fn list(
     caller: Caller,
     Path(org): Path<String>,
 ) -> Result<Json<Vec<Domain>>, ApiError> {
-    let access = access::authorize(
-        &state.db,
-        caller.into_actor(),
-        &org,
-        Permission::DomainsRead,
-    )
-    .await?;
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    access.require_in(&[SetupScope::Domains], Permission::DomainsRead)?;
     Ok(Json(domains::list(&state.db, &access.org_id).await?))
 }
 

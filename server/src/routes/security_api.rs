@@ -36,7 +36,6 @@ pub async fn read(
 ) -> Result<Json<Security>, ApiError> {
     let access =
         access::authorize(&state.db, caller.into_actor(), &org, Permission::SsoRead).await?;
-    access.require_console()?;
     Ok(Json(Security {
         require_mfa: mfa::org_requires_mfa(&state.db, &access.org_id).await?,
     }))

@@ -34,8 +34,8 @@ pub async fn read(
     caller: Caller,
     Path(org): Path<String>,
 ) -> Result<Json<SsoConfig>, ApiError> {
-    let access =
-        access::authorize(&state.db, caller.into_actor(), &org, Permission::SsoRead).await?;
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    access.require_in(app::sso::SSO_SCOPES, Permission::SsoRead)?;
     Ok(Json(
         sso::get(&state.db, &state.settings, &access.org_id).await?,
     ))
