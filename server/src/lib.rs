@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use app::error::AppError;
 use app::ssr::crypto::Keys;
 use app::ssr::db::{self, Backend};
-use app::ssr::state::{AppState, Settings};
+use app::ssr::state::{AppState, Settings, Shared};
 use config::Config;
 use serde::Serialize;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ pub async fn init(config: &Config) -> Result<AppState> {
         .and_then(|exe| exe.parent().map(|dir| dir.join(&*leptos_options.hash_file)))
         .is_some_and(|file| file.exists());
 
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         db: pool,
         keys,
         settings: Arc::new(Settings {
@@ -85,7 +85,7 @@ pub async fn init(config: &Config) -> Result<AppState> {
         },
         sso_providers: Arc::default(),
         draining: Arc::default(),
-    })
+    }))
 }
 
 /// Creates the directory of a `sqlite://` database file.

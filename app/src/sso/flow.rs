@@ -1,5 +1,5 @@
-//! The OpenID Connect sign-in, without HTTP: `begin` builds the
-//! authorization URL and records the flow; `finish` checks the callback,
+//! The OpenID Connect sign-in, without HTTP: `begin` records the flow and
+//! builds the authorization URL; `finish` checks the callback,
 //! the tokens and the claims, and provisions the member. Authorization code
 //! with PKCE S256, `state` and `nonce`, bound to the browser; RFC 9207 `iss`;
 //! an algorithm allow-list; identity keyed by (`iss`, `sub`).
@@ -107,48 +107,42 @@ pub struct Begun {
     pub state: String,
 }
 
-/// Starts a sign-in (or a test) at the IdP.
-pub async fn begin(
-    state: &AppState,
+/// A flow recorded in `sso_states`, not yet sent to the IdP.
+pub struct Recorded {
+    state: CsrfToken,
+    nonce: Nonce,
+    challenge: PkceCodeChallenge,
+}
+
+/// Checks that `conn` can start a flow for `purpose` and records it. Takes
+/// any executor so the start can write it on the connection it already
+/// holds (each pooled statement costs a round trip more): no IdP is
+/// contacted here, so nothing slow runs while a connection is held.
+pub async fn record<'e, E>(
+    db: E,
     conn: &Connection,
     purpose: Purpose,
     return_to: Option<&str>,
-    login_hint: Option<&str>,
     user_id: Option<&str>,
-) -> Result<Begun, Refusal> {
+) -> Result<Recorded, Refusal>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     if !conn.is_oidc() {
         return Err(Refusal::UnknownLogin);
     }
     if purpose == Purpose::Login && !conn.enabled {
         return Err(Refusal::NotEnabled);
     }
-    let metadata = state
-        .sso_providers
-        .metadata(guard(state), &conn.issuer)
-        .await
-        .map_err(Refusal::Unreachable)?;
-    let client = client(state, conn, metadata, None)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut request = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge);
-    for scope in conn.scopes.iter().filter(|s| s.as_str() != "openid") {
-        request = request.add_scope(Scope::new(scope.clone()));
-    }
-    if let Some(hint) = login_hint.filter(|h| !h.is_empty() && h.len() <= 254) {
-        request = request.add_extra_param("login_hint", hint.to_owned());
-    }
-    let (url, csrf, nonce) = request.url();
+    let state = CsrfToken::new_random();
+    let nonce = Nonce::new_random();
     let now = now();
     sqlx::query(
         "INSERT INTO sso_states (state, org_id, purpose, nonce, pkce_verifier, issuer, \
          return_to, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(csrf.secret())
+    .bind(state.secret())
     .bind(&conn.org_id)
     .bind(purpose.as_str())
     .bind(nonce.secret())
@@ -158,12 +152,81 @@ pub async fn begin(
     .bind(user_id)
     .bind(now)
     .bind(now + STATE_TTL_SECS)
-    .execute(&state.db)
+    .execute(db)
     .await?;
-    Ok(Begun {
-        authorize_url: url.to_string(),
-        state: csrf.secret().clone(),
+    Ok(Recorded {
+        state,
+        nonce,
+        challenge,
     })
+}
+
+/// The IdP's authorization URL for a recorded flow (its metadata may be
+/// fetched). When the IdP cannot be reached the record is removed again:
+/// a failed start leaves nothing behind.
+pub async fn authorize(
+    state: &AppState,
+    conn: &Connection,
+    recorded: Recorded,
+    login_hint: Option<&str>,
+) -> Result<Begun, Refusal> {
+    let built = authorize_url(state, conn, &recorded, login_hint).await;
+    if built.is_err() {
+        let removed = sqlx::query("DELETE FROM sso_states WHERE state = $1")
+            .bind(recorded.state.secret())
+            .execute(&state.db)
+            .await;
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "could not remove the record of a failed sso start");
+        }
+    }
+    Ok(Begun {
+        authorize_url: built?,
+        state: recorded.state.secret().clone(),
+    })
+}
+
+async fn authorize_url(
+    state: &AppState,
+    conn: &Connection,
+    recorded: &Recorded,
+    login_hint: Option<&str>,
+) -> Result<String, Refusal> {
+    let metadata = state
+        .sso_providers
+        .metadata(guard(state), &conn.issuer)
+        .await
+        .map_err(Refusal::Unreachable)?;
+    let client = client(state, conn, metadata, None)?;
+    let (csrf, nonce) = (recorded.state.clone(), recorded.nonce.clone());
+    let mut request = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            move || csrf,
+            move || nonce,
+        )
+        .set_pkce_challenge(recorded.challenge.clone());
+    for scope in conn.scopes.iter().filter(|s| s.as_str() != "openid") {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    if let Some(hint) = login_hint.filter(|h| !h.is_empty() && h.len() <= 254) {
+        request = request.add_extra_param("login_hint", hint.to_owned());
+    }
+    let (url, _, _) = request.url();
+    Ok(url.to_string())
+}
+
+/// Starts a sign-in (or a test) at the IdP: [`record`], then [`authorize`].
+pub async fn begin(
+    state: &AppState,
+    conn: &Connection,
+    purpose: Purpose,
+    return_to: Option<&str>,
+    login_hint: Option<&str>,
+    user_id: Option<&str>,
+) -> Result<Begun, Refusal> {
+    let recorded = record(&state.db, conn, purpose, return_to, user_id).await?;
+    authorize(state, conn, recorded, login_hint).await
 }
 
 /// Binds a flow to the browser that starts it with a short-lived cookie

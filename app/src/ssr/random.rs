@@ -1,14 +1,17 @@
-//! Random identifiers and tokens from the operating system's CSPRNG.
+//! Random identifiers and tokens from `rand`'s thread-local CSPRNG
+//! (ChaCha12, seeded and periodically reseeded from the operating system).
+//! Drawing from `OsRng` directly cost one `getrandom` system call per
+//! character: about a hundred per SSO sign-in.
 
 use rand::distributions::{Alphanumeric, DistString};
-use rand::{Rng, RngCore, rngs::OsRng};
+use rand::{Rng, RngCore};
 
 const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
 /// `len` characters of `[a-z0-9]`: ids that appear in URLs and are easy to
 /// read out loud (about 5.17 bits each).
 pub fn lower_alnum(len: usize) -> String {
-    let mut rng = OsRng;
+    let mut rng = rand::thread_rng();
     (0..len)
         .map(|_| LOWER_ALNUM[rng.gen_range(0..LOWER_ALNUM.len())] as char)
         .collect()
@@ -16,12 +19,12 @@ pub fn lower_alnum(len: usize) -> String {
 
 /// `len` characters of `[A-Za-z0-9]` (about 5.95 bits each), for secrets.
 pub fn alnum(len: usize) -> String {
-    Alphanumeric.sample_string(&mut OsRng, len)
+    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
 }
 
 pub fn bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
-    OsRng.fill_bytes(&mut out);
+    rand::thread_rng().fill_bytes(&mut out);
     out
 }
 

@@ -27,8 +27,29 @@ pub struct Settings {
     pub trusted_proxies: Vec<super::client_addr::Cidr>,
 }
 
+/// Cheap to clone: every middleware layer and handler of every request
+/// takes its own copy, and copying the fields themselves (the Leptos
+/// options alone hold a dozen reference-counted strings) showed in the
+/// sign-in profile.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub db: Db,
     pub keys: Keys,
     pub settings: Arc<Settings>,

@@ -108,12 +108,17 @@ async fn redirect_to_idp(
         None,
     )
     .await;
+    oidc_redirect(state, begun, &retry)
+}
+
+/// Off to the IdP with the flow bound to this browser, or the refusal.
+fn oidc_redirect(state: &AppState, begun: Result<flow::Begun, Refusal>, retry: &str) -> Response {
     match begun {
         Ok(b) => {
             let cookie = flow::binding_cookie(&b.state, state.settings.secure_cookies);
             with_cookie(Redirect::to(&b.authorize_url).into_response(), &cookie)
         }
-        Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
+        Err(r) => refusal_page(status_of(&r), &r, Some(retry)),
     }
 }
 
@@ -131,25 +136,45 @@ async fn start(
     Path(login_id): Path<String>,
     Query(params): Query<StartParams>,
 ) -> Response {
-    // The connection and the rate limit on one pooled connection (each
-    // statement on the pool would cost a second round trip: sqlx pings
-    // every connection returned to it), given back before the IdP's
-    // metadata may be fetched.
+    // The connection, the rate limit and an OIDC flow's record on one
+    // pooled connection (each statement on the pool would cost a second
+    // round trip: sqlx pings every connection returned to it), given back
+    // before the IdP's metadata may be fetched.
     let looked_up = async {
         let mut db = state.db.acquire().await?;
-        let conn = connection::connection_by_login_id(&mut *db, &login_id).await?;
-        let claimed = match &conn {
-            Some(_) => outcome::claim_start(&mut *db, ip).await,
-            None => Ok(()),
+        let Some(conn) = connection::connection_by_login_id(&mut *db, &login_id).await? else {
+            return Ok(None);
         };
-        Ok::<_, app::error::AppError>((conn, claimed))
+        let mut claimed = outcome::claim_start(&mut *db, ip).await;
+        let mut recorded = None;
+        if claimed.is_ok() && conn.is_oidc() {
+            match flow::record(
+                &mut *db,
+                &conn,
+                Purpose::Login,
+                params.return_to.as_deref(),
+                None,
+            )
+            .await
+            {
+                Ok(r) => recorded = Some(r),
+                Err(r) => claimed = Err(r),
+            }
+        }
+        Ok::<_, app::error::AppError>(Some((conn, claimed, recorded)))
     }
     .await;
     match looked_up {
-        Ok((Some(conn), claimed)) => {
+        Ok(Some((conn, _, Some(recorded)))) => {
+            let retry = format!("/sso/{}", conn.login_id);
+            let begun =
+                flow::authorize(&state, &conn, recorded, params.login_hint.as_deref()).await;
+            oidc_redirect(&state, begun, &retry)
+        }
+        Ok(Some((conn, claimed, None))) => {
             redirect_to_idp(&state, claimed, &conn, Purpose::Login, &params).await
         }
-        Ok((None, _)) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
+        Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
     }
 }

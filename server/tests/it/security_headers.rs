@@ -110,9 +110,9 @@ async fn hashed_assets_are_immutable_and_pages_are_not_stored() {
     std::fs::write(pkg.join("latchkey.0123456789abcdef.wasm"), b"\0asm").expect("wasm");
     std::fs::write(pkg.join("latchkey.0123456789abcdef.wasm.br"), b"br").expect("br");
     std::fs::write(pkg.join("latchkey.css"), b"body{}").expect("css");
-    let mut state = app.state.clone();
-    state.leptos_options.site_root = site.path().display().to_string().into();
-    let router = server::routes::router(state);
+    let mut shared = (*app.state).clone();
+    shared.leptos_options.site_root = site.path().display().to_string().into();
+    let router = server::routes::router(app::ssr::state::AppState::new(shared));
     let get = |path: &'static str, encoding: Option<&'static str>| {
         let router = router.clone();
         async move {

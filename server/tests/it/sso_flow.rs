@@ -655,3 +655,30 @@ async fn branding_shows_on_the_login_page_and_logos_cannot_run_script() {
             .is_some_and(|d| d.starts_with("attachment"))
     );
 }
+
+async fn flow_records(s: &Setup) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sso_states")
+        .fetch_one(&s.app.state.db)
+        .await
+        .expect("count flows")
+}
+
+/// The start records its flow before it asks the IdP for its metadata (on
+/// the connection it already holds); when the IdP cannot be reached the
+/// record goes again, so a failed start changes nothing.
+#[tokio::test]
+async fn a_start_the_idp_cannot_answer_is_refused_and_leaves_no_flow_behind() {
+    let s = setup(Backend::Sqlite).await;
+    // Nothing listens on the discard port, and no metadata is cached for it.
+    sqlx::query("UPDATE sso_connections SET issuer = 'http://127.0.0.1:9' WHERE org_id = $1")
+        .bind(&s.org_id)
+        .execute(&s.app.state.db)
+        .await
+        .expect("issuer moved");
+    let before = flow_records(&s).await;
+    let res = s.app.get(&format!("/sso/{}/start", s.login_id), None).await;
+    assert_eq!(res.status, StatusCode::BAD_GATEWAY, "{}", res.body);
+    assert!(res.body.contains("idp_unreachable"), "{}", res.body);
+    assert!(binding_cookie(&res).is_none(), "no flow to bind");
+    assert_eq!(flow_records(&s).await, before, "no flow record is left");
+}
