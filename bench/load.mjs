@@ -69,6 +69,10 @@ const HELP = `usage: node bench/load.mjs [options]
   --domain NAME         the verified email domain (default bench.example.com)
   --one-address         every browser sends the same X-Forwarded-For (shows the per-address
                         limit of 30 sign-in starts a minute: 429 too_many_requests)
+  --rounds N            repeat everything N times (default 1), the order of --systems
+                        reversed every other round, and print the ratios of each round
+                        and their medians: on a shared machine whose speed drifts, the
+                        spread between rounds shows how far one run can be trusted
   --keep-logs           keep the work directory (logs) even when everything passed
   -h, --help
 Exit code: 0 when every sign-in succeeded, 1 when any failed, 2 when set-up failed.`;
@@ -93,6 +97,7 @@ function parseArgs(argv) {
     keepLogs: false,
     cold: false,
     oneAddress: false,
+    rounds: 1,
   };
   const list = (v) => v.split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0);
   for (let i = 0; i < argv.length; i++) {
@@ -120,6 +125,7 @@ function parseArgs(argv) {
       case '--timeout': o.timeout = Number(val()); break;
       case '--rust-log': o.rustLog = val(); break;
       case '--domain': o.domain = val().toLowerCase(); break;
+      case '--rounds': o.rounds = Number(val()); break;
       case '--keep-logs': o.keepLogs = true; break;
       case '--cold': o.cold = true; break;
       case '--one-address': o.oneAddress = true; break;
@@ -129,6 +135,7 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.n) || o.n < 1) die('--n must be a positive integer');
   if (!Number.isInteger(o.users) || o.users < 1) die('--users must be a positive integer');
   if (!Number.isInteger(o.warmup) || o.warmup < 0) die('--warmup must be 0 or more');
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) die('--rounds must be a positive integer');
   if (!o.systems.length) die('--systems needs at least one of latchkey, reference');
   if (!o.backends.length) die('--backends needs at least one of postgres, sqlite');
   if (o.systems.includes('reference') && !o.concurrencyGiven) o.concurrency = [1, 4, 16];
@@ -950,7 +957,7 @@ function printSideBySide(rows) {
   const head = ['system', 'backend', 'inst', 'conc', 'sign-ins', 'failed', 'sign-ins/s', 'cpu server ms', 'cpu pg ms', 'cpu IdP ms', 'cpu driver ms',
     'cb p50 ms', 'cb p99 ms', 'cb+api p50 ms', 'cb+api p99 ms', 'RSS idle MiB', 'RSS after MiB'];
   const lines = rows.map((r) => [
-    r.system, r.backend ?? '-', String(r.instances), String(r.concurrency), String(r.n), String(r.failed), fmt(r.rate, 1),
+    opts.rounds > 1 ? `${r.system} #${r.round}` : r.system, r.backend ?? '-', String(r.instances), String(r.concurrency), String(r.n), String(r.failed), fmt(r.rate, 1),
     fmt(r.serverCpu, 2), fmt(r.cpu.pg, 2), fmt(r.cpu.idp, 2), fmt(r.cpu.driver, 2),
     fmt(r.cbP50, 1), fmt(r.cbP99, 1), fmt(r.cbApiP50, 1), fmt(r.cbApiP99, 1), fmt(r.rssIdle, 1), fmt(r.rssAfter, 1),
   ]);
@@ -963,25 +970,47 @@ function printSideBySide(rows) {
 }
 
 /** Latchkey / reference, for each Latchkey row against the reference row of
- * the same concurrency. */
+ * the same concurrency and round; with several rounds, each round's and
+ * their medians. */
 function printRatios(rows) {
-  const refs = new Map(rows.filter((r) => r.system === 'reference').map((r) => [r.concurrency, r]));
-  const lk = rows.filter((r) => r.system === 'latchkey' && refs.has(r.concurrency));
+  const key = (r) => `${r.round}:${r.concurrency}`;
+  const refs = new Map(rows.filter((r) => r.system === 'reference').map((r) => [key(r), r]));
+  const lk = rows.filter((r) => r.system === 'latchkey' && refs.has(key(r)));
   if (!lk.length) {
     console.log('\nNo Latchkey / reference ratios: they need both systems (--systems latchkey,reference) at the same concurrency.');
     return;
   }
-  const ratio = (a, b) => fmt(a / b, 2);
   const server = (r) => r.serverCpu + (Number.isFinite(r.cpu.pg) ? r.cpu.pg : 0);
-  const head = ['backend', 'inst', 'conc', 'cpu server/sign-in', 'cpu IdP/sign-in', 'cb+api p99', 'RSS idle', 'RSS after'];
-  const lines = lk.map((r) => {
-    const ref = refs.get(r.concurrency);
-    return [r.backend, String(r.instances), String(r.concurrency), ratio(server(r), ref.serverCpu), ratio(r.cpu.idp, ref.cpu.idp),
-      ratio(r.cbApiP99, ref.cbApiP99), ratio(r.rssIdle, ref.rssIdle), ratio(r.rssAfter, ref.rssAfter)];
-  });
+  // The IdP does the same work for every sign-in of either system, so its
+  // CPU per sign-in measures how fast the machine was during each run.
+  const ratios = (r) => {
+    const ref = refs.get(key(r));
+    return [server(r) / ref.serverCpu, r.cpu.idp / ref.cpu.idp, (server(r) / r.cpu.idp) / (ref.serverCpu / ref.cpu.idp),
+      r.cbApiP99 / ref.cbApiP99, r.rssIdle / ref.rssIdle, r.rssAfter / ref.rssAfter];
+  };
+  const head = ['round', 'backend', 'inst', 'conc', 'cpu server/sign-in', 'cpu IdP/sign-in', 'cpu server/IdP', 'cb+api p99', 'RSS idle', 'RSS after'];
+  const lines = lk.map((r) => [String(r.round), r.backend, String(r.instances), String(r.concurrency), ...ratios(r).map((x) => fmt(x, 2))]);
+  if (opts.rounds > 1) {
+    const groups = new Map();
+    for (const r of lk) {
+      const g = `${r.backend}:${r.instances}:${r.concurrency}`;
+      if (!groups.has(g)) groups.set(g, { r, all: [] });
+      groups.get(g).all.push(ratios(r));
+    }
+    for (const { r, all } of groups.values()) {
+      const median = all[0].map((_, i) => {
+        const xs = all.map((a) => a[i]).sort((a, b) => a - b);
+        const m = Math.floor(xs.length / 2);
+        return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+      });
+      lines.push(['median', r.backend, String(r.instances), String(r.concurrency), ...median.map((x) => fmt(x, 2))]);
+    }
+  }
   console.log('\nLatchkey / reference (below 1: Latchkey uses less):');
   printMarkdown(head, lines);
   console.log('cpu server: Latchkey instances plus, on postgres, the PostgreSQL backends of the bench database; the reference RP.');
+  console.log('cpu server/IdP: the cpu server ratio with each system\'s CPU taken per millisecond of IdP CPU in its own run');
+  console.log('(the IdP does the same work for both, so this corrects for the machine running faster or slower between runs).');
 }
 
 async function main() {
@@ -1002,11 +1031,19 @@ async function main() {
     `${os.cpus().length} CPUs; CLK_TCK ${CLK_TCK}`);
 
   const outcomes = [];
-  for (const system of opts.systems) {
-    if (system === 'latchkey') {
-      for (const backend of opts.backends) outcomes.push(await runBackend(backend));
-    } else {
-      outcomes.push(await runReference());
+  for (let round = 1; round <= opts.rounds; round++) {
+    const order = round % 2 ? opts.systems : [...opts.systems].reverse();
+    for (const system of order) {
+      const done = [];
+      if (system === 'latchkey') {
+        for (const backend of opts.backends) done.push(await runBackend(backend));
+      } else {
+        done.push(await runReference());
+      }
+      for (const o of done) {
+        for (const r of o.rows) r.round = round;
+        outcomes.push(o);
+      }
     }
   }
 

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod keys;
 pub mod request_log;
 pub mod routes;
+pub mod runtime;
 
 use anyhow::{Context, Result};
 use app::error::AppError;

@@ -8,8 +8,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -25,7 +24,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli.command.unwrap_or(Command::Serve), config).await {
+    let runtime = match server::runtime::build(&config.database_url) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("latchkey: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("latchkey: {e:#}");
