@@ -73,18 +73,21 @@ pub(super) fn status_of(refusal: &Refusal) -> StatusCode {
 
 /// Starts a flow and sends the browser to the IdP. Nothing is written to the
 /// server session: the flow is bound to the browser by its own cookie.
-/// `claimed` is the start's rate-limit answer (`outcome::claim_start`).
+/// `claimed` is the start's rate-limit answer (`outcome::claim_start`),
+/// with the OIDC flow's record when the caller already wrote it on its own
+/// connection; without one it is written here.
 async fn redirect_to_idp(
     state: &AppState,
-    claimed: Result<(), Refusal>,
+    claimed: Result<Option<flow::Recorded>, Refusal>,
     conn: &Connection,
     purpose: Purpose,
     params: &StartParams,
 ) -> Response {
     let retry = format!("/sso/{}", conn.login_id);
-    if let Err(r) = claimed {
-        return refusal_page(status_of(&r), &r, Some(&retry));
-    }
+    let recorded = match claimed {
+        Ok(recorded) => recorded,
+        Err(r) => return refusal_page(status_of(&r), &r, Some(&retry)),
+    };
     if !conn.is_oidc() {
         let begun = app::saml::flow::begin(state, conn, purpose, params.return_to.as_deref()).await;
         return match begun {
@@ -99,26 +102,20 @@ async fn redirect_to_idp(
             Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
         };
     }
-    let begun = flow::begin(
-        state,
-        conn,
-        purpose,
-        params.return_to.as_deref(),
-        params.login_hint.as_deref(),
-        None,
-    )
-    .await;
-    oidc_redirect(state, begun, &retry)
-}
-
-/// Off to the IdP with the flow bound to this browser, or the refusal.
-fn oidc_redirect(state: &AppState, begun: Result<flow::Begun, Refusal>, retry: &str) -> Response {
+    let recorded = match recorded {
+        Some(r) => Ok(r),
+        None => flow::record(&state.db, conn, purpose, params.return_to.as_deref(), None).await,
+    };
+    let begun = match recorded {
+        Ok(r) => flow::authorize(state, conn, r, params.login_hint.as_deref()).await,
+        Err(r) => Err(r),
+    };
     match begun {
         Ok(b) => {
             let cookie = flow::binding_cookie(&b.state, state.settings.secure_cookies);
             with_cookie(Redirect::to(&b.authorize_url).into_response(), &cookie)
         }
-        Err(r) => refusal_page(status_of(&r), &r, Some(retry)),
+        Err(r) => refusal_page(status_of(&r), &r, Some(&retry)),
     }
 }
 
@@ -145,33 +142,20 @@ async fn start(
         let Some(conn) = connection::connection_by_login_id(&mut *db, &login_id).await? else {
             return Ok(None);
         };
-        let mut claimed = outcome::claim_start(&mut *db, ip).await;
-        let mut recorded = None;
-        if claimed.is_ok() && conn.is_oidc() {
-            match flow::record(
-                &mut *db,
-                &conn,
-                Purpose::Login,
-                params.return_to.as_deref(),
-                None,
-            )
-            .await
-            {
-                Ok(r) => recorded = Some(r),
-                Err(r) => claimed = Err(r),
+        let claimed = match outcome::claim_start(&mut *db, ip).await {
+            Ok(()) if conn.is_oidc() => {
+                let return_to = params.return_to.as_deref();
+                flow::record(&mut *db, &conn, Purpose::Login, return_to, None)
+                    .await
+                    .map(Some)
             }
-        }
-        Ok::<_, app::error::AppError>(Some((conn, claimed, recorded)))
+            other => other.map(|()| None),
+        };
+        Ok::<_, app::error::AppError>(Some((conn, claimed)))
     }
     .await;
     match looked_up {
-        Ok(Some((conn, _, Some(recorded)))) => {
-            let retry = format!("/sso/{}", conn.login_id);
-            let begun =
-                flow::authorize(&state, &conn, recorded, params.login_hint.as_deref()).await;
-            oidc_redirect(&state, begun, &retry)
-        }
-        Ok(Some((conn, claimed, None))) => {
+        Ok(Some((conn, claimed))) => {
             redirect_to_idp(&state, claimed, &conn, Purpose::Login, &params).await
         }
         Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
@@ -194,7 +178,7 @@ pub(super) async fn test(
     };
     match conn {
         Ok(Some(conn)) => {
-            let claimed = outcome::claim_start(&state.db, ip).await;
+            let claimed = outcome::claim_start(&state.db, ip).await.map(|()| None);
             redirect_to_idp(
                 &state,
                 claimed,
@@ -340,7 +324,7 @@ async fn initiate(
             .and_then(|t| same_origin_path(&state.settings.public_url, t)),
         login_hint: params.login_hint,
     };
-    let claimed = outcome::claim_start(&state.db, ip).await;
+    let claimed = outcome::claim_start(&state.db, ip).await.map(|()| None);
     redirect_to_idp(state, claimed, &conn, Purpose::Login, &start).await
 }
 
