@@ -4,12 +4,15 @@
 // (and gzip, and uncompressed), plus the HTML itself. Starts the release
 // binary on a fresh SQLite database, signs a person up and creates an
 // organization through the plain form posts, then measures sign-in pages
-// (anonymous) and console pages (signed in). Prints figures; asserts nothing.
+// (anonymous) and console pages (signed in). Then the time to fetch each of
+// those files again on a reused keep-alive connection, as a browser does
+// for the next page (median of 20, brotli). Prints figures; asserts nothing.
 //
 //   node bench/page-weight.mjs [--bin target/release/latchkey] [--port 3999]
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -85,12 +88,38 @@ function assets(html) {
   return [...found];
 }
 
+/** Median milliseconds to fetch `url` on one kept-alive connection, after a
+ *  first fetch that opened it. */
+async function reusedFetchMs(url, times = 20) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const once = () =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      http
+        .get(new URL(url, base), { agent, headers: { 'accept-encoding': 'br' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(performance.now() - t0));
+        })
+        .on('error', reject);
+    });
+  try {
+    await once();
+    const ms = [];
+    for (let i = 0; i < times; i += 1) ms.push(await once());
+    ms.sort((a, b) => a - b);
+    return ms[Math.floor(ms.length / 2)];
+  } finally {
+    agent.destroy();
+  }
+}
+
 async function measure(label, pathname) {
   const res = await request(pathname);
   const html = await res.text();
   const inline = (html.match(/<script/g) ?? []).length;
   const urls = assets(html);
-  const row = { label, pathname, status: res.status, html: Buffer.byteLength(html), inline, br: 0, gzip: 0, raw: 0, urls };
+  const styles = [...html.matchAll(/<link[^>]*rel="stylesheet"[^>]*href="([^"]+)"/g)].map((m) => m[1]);
+  const row = { label, pathname, status: res.status, html: Buffer.byteLength(html), inline, br: 0, gzip: 0, raw: 0, urls, styles };
   for (const u of urls) {
     row.br += (await wireBytes(u, 'br')).bytes;
     row.gzip += (await wireBytes(u, 'gzip')).bytes;
@@ -141,6 +170,11 @@ try {
   }
   const files = [...new Set(rows.flatMap((r) => r.urls))];
   if (files.length) console.log(`\nfiles: ${files.join(', ')}`);
+  console.log('\n| file, fetched again on a kept-alive connection | median ms |');
+  console.log('|---|---:|');
+  for (const f of [...new Set(rows.flatMap((r) => r.styles)), ...files]) {
+    console.log(`| \`${f}\` | ${(await reusedFetchMs(f)).toFixed(2)} |`);
+  }
 } catch (e) {
   console.error(e);
   process.exitCode = 1;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod jobs;
 pub mod keys;
+pub mod listener;
 pub mod request_log;
 pub mod routes;
 pub mod runtime;

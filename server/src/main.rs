@@ -92,7 +92,7 @@ async fn serve(config: Config) -> Result<()> {
     server::jobs::spawn_saml_metadata_refresh(state.clone());
     let draining = state.draining.clone();
     let app = server::routes::router(state);
-    let listener = tokio::net::TcpListener::bind(config.bind)
+    let listener = server::listener::bind(config.bind)
         .await
         .with_context(|| format!("binding {} (LATCHKEY_BIND)", config.bind))?;
     tracing::info!(addr = %config.bind, public_url = %config.public_url, "Latchkey is listening");

@@ -103,7 +103,8 @@ impl TestApp {
     /// browsers can reach it), that port its public URL (allowing IdPs on
     /// private addresses); returns it with that URL.
     pub async fn served(backend: Backend) -> (Self, String) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        use axum::serve::Listener as _;
+        let listener = server::listener::bind(([127, 0, 0, 1], 0).into())
             .await
             .expect("bind");
         let public = format!("http://{}", listener.local_addr().expect("addr"));
