@@ -162,3 +162,58 @@ async fn a_panic_in_a_handler_is_a_500() {
         .expect("infallible");
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+db_test!(a_token_records_its_use_at_most_once_a_minute, |app| {
+    use crate::common::Auth;
+    let (owner, org) = app.org_with_owner("tess@example.com", "Tess Co").await;
+    let made = app
+        .api(
+            "POST",
+            &format!("/api/v1/orgs/{org}/api-tokens"),
+            Auth::Cookie(&owner),
+            Some(serde_json::json!({"name": "ci", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let made = made.json();
+    let (id, secret) = (
+        made["id"].as_str().expect("id"),
+        made["secret"].as_str().expect("secret"),
+    );
+    let last_used = || async {
+        let (at,): (Option<i64>,) =
+            sqlx::query_as("SELECT last_used_at FROM api_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_one(&app.state.db)
+                .await
+                .expect("token row");
+        at
+    };
+    assert_eq!(last_used().await, None);
+    let me = || app.get_with_token("/api/v1/me", secret);
+    assert_eq!(me().await.status, StatusCode::OK);
+    let first = last_used().await.expect("the first use is recorded");
+    assert!(first > app::ssr::now() - 10);
+
+    // Used again within the minute: nothing is written.
+    let recent = app::ssr::now() - 30;
+    sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(recent)
+        .execute(&app.state.db)
+        .await
+        .expect("set last use");
+    assert_eq!(me().await.status, StatusCode::OK);
+    assert_eq!(last_used().await, Some(recent));
+
+    // Used again after it: recorded.
+    let stale = app::ssr::now() - 61;
+    sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(stale)
+        .execute(&app.state.db)
+        .await
+        .expect("set last use");
+    assert_eq!(me().await.status, StatusCode::OK);
+    assert!(last_used().await.is_some_and(|t| t > stale + 50));
+});
