@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // What Latchkey's cheapest requests cost in CPU, with nothing else running:
-// the floor under an SSO sign-in's three requests and fourteen statements.
+// the floor under an SSO sign-in's three requests and thirteen statements.
 // Starts the release binary on a fresh SQLite database (or `--pg URL`),
-// bootstraps an owner with an API token, then sends each request `--n`
-// times over kept-alive connections, one at a time and 16 at once, and
-// prints the instance's CPU per request (utime+stime from /proc). Prints
-// figures; asserts nothing.
+// bootstraps an owner with an API token, signs a person up for a session
+// cookie, then sends each request `--n` times over kept-alive connections,
+// one at a time and 16 at once, and prints the instance's CPU per request
+// (utime+stime from /proc). Prints figures; asserts nothing.
 //
 //   node bench/floor.mjs [--bin target/release/latchkey] [--n 5000] [--pg postgres://…/db]
 
@@ -76,9 +76,22 @@ try {
     encoding: 'utf8',
   });
   const token = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()).api_token;
+  // A console session: the sign-up form post a browser without JavaScript makes.
+  const signedUp = await fetch(`http://127.0.0.1:${port}/api/sign_up`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ email: 'session@bench.test', name: 'Floor', password: 'correct horse battery staple' }).toString(),
+  });
+  const cookie = signedUp.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  if (!cookie) throw new Error(`sign-up answered ${signedUp.status} without a session cookie`);
   const rows = [
     ['`GET /api/v1/nothing` (404)', 'none', '/api/v1/nothing', {}],
     ['`GET /api/v1/health`', '1 (`SELECT 1`), 1 pool return', '/api/v1/health', {}],
+    ['`GET /api/v1/me`, session cookie', 'session with its user, organizations', '/api/v1/me', { cookie }],
     ['`GET /api/v1/me`, API token', '3 (token, user, organizations; the token\'s last use is written once a minute at most), 3 pool returns', '/api/v1/me', { authorization: `Bearer ${token}` }],
   ];
   console.log(`${pg ? 'PostgreSQL' : 'SQLite'}, ${n} requests per cell, CPU of the Latchkey process only\n`);

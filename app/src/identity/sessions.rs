@@ -4,7 +4,7 @@ use super::accounts::find_user;
 use super::{CurrentUser, SessionAuth};
 use crate::error::AppError;
 use crate::ssr::db::Db;
-use crate::ssr::session_store::AUTH_KEY;
+use crate::ssr::session_store::{AUTH_KEY, LOADED_USER_KEY};
 use tower_sessions::{Expiry, Session};
 
 /// A session store error as callers see it: 503 while the database is
@@ -28,6 +28,11 @@ pub async fn establish_session(
     lifetime_secs: i64,
 ) -> Result<(), AppError> {
     renew_id(session).await?;
+    // Whoever this browser was signed in as before is not who it is now.
+    session
+        .remove_value(LOADED_USER_KEY)
+        .await
+        .map_err(session_error)?;
     session
         .insert(AUTH_KEY, auth)
         .await
@@ -57,18 +62,29 @@ pub async fn session_auth(session: &Session) -> Result<Option<SessionAuth>, AppE
         .map_err(session_error)
 }
 
-/// The signed-in user of `session`, if the session and the user still exist.
+/// The signed-in user of `session`, if the session and the user still exist:
+/// as read with the session by the store, else (a session opened in this
+/// request) from the database.
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
-    match session_auth(session).await? {
-        Some(auth) => Ok(find_user(db, &auth.user_id).await?.map(|user| CurrentUser {
-            mfa: auth.mfa,
-            sso_org: (auth.method == "sso")
-                .then(|| auth.org_id.clone())
-                .flatten(),
-            ..user
-        })),
-        None => Ok(None),
-    }
+    let Some(auth) = session_auth(session).await? else {
+        return Ok(None);
+    };
+    let loaded = session
+        .get::<CurrentUser>(LOADED_USER_KEY)
+        .await
+        .map_err(session_error)?
+        .filter(|u| u.id == auth.user_id);
+    let user = match loaded {
+        Some(user) => Some(user),
+        None => find_user(db, &auth.user_id).await?,
+    };
+    Ok(user.map(|user| CurrentUser {
+        mfa: auth.mfa,
+        sso_org: (auth.method == "sso")
+            .then(|| auth.org_id.clone())
+            .flatten(),
+        ..user
+    }))
 }
 
 pub async fn end_session(session: &Session) -> Result<(), AppError> {

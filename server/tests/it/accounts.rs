@@ -410,3 +410,104 @@ db_test!(
         assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{old:?}");
     }
 );
+
+db_test!(
+    a_session_reads_its_user_fresh_and_never_trusts_a_stored_copy,
+    |app| {
+        let cookie = app.sign_up("ursula@example.com").await;
+        let user_id = app.user_id(&cookie).await;
+        let me = || app.get("/api/v1/me", Some(&cookie));
+        assert_eq!(me().await.json()["is_operator"], false);
+
+        // The user as the database has it at each request.
+        sqlx::query("UPDATE users SET name = 'Renamed', is_operator = 1 WHERE id = $1")
+            .bind(&user_id)
+            .execute(&app.state.db)
+            .await
+            .expect("update user");
+        let now = me().await.json();
+        assert_eq!(now["name"], "Renamed");
+        assert_eq!(now["is_operator"], true);
+        sqlx::query("UPDATE users SET is_operator = 0 WHERE id = $1")
+            .bind(&user_id)
+            .execute(&app.state.db)
+            .await
+            .expect("update user");
+
+        // A copy of a user stored in the session row (as a bug or a tampered
+        // row would leave) is ignored: the user read with the session wins.
+        let (data,): (String,) = sqlx::query_as("SELECT data FROM sessions WHERE user_id = $1")
+            .bind(&user_id)
+            .fetch_one(&app.state.db)
+            .await
+            .expect("session row");
+        assert!(
+            !data.contains(app::ssr::session_store::LOADED_USER_KEY),
+            "{data}"
+        );
+        let mut data: serde_json::Value = serde_json::from_str(&data).expect("session data");
+        let forged = serde_json::json!({
+            "id": user_id, "email": "ursula@example.com", "name": "Forged", "is_operator": true,
+        });
+        data[app::ssr::session_store::LOADED_USER_KEY] = forged.clone();
+        let store = |data: &serde_json::Value, uid: &str| {
+            sqlx::query("UPDATE sessions SET data = $1, user_id = $2 WHERE user_id = $3")
+                .bind(data.to_string())
+                .bind(uid.to_owned())
+                .bind(user_id.clone())
+                .execute(&app.state.db)
+        };
+        store(&data, &user_id).await.expect("store forged copy");
+        let now = me().await.json();
+        assert_eq!(now["name"], "Renamed");
+        assert_eq!(now["is_operator"], false);
+
+        // Nor when the session's user no longer exists: signed out, not the copy.
+        data["auth"]["user_id"] = "usr_gone".into();
+        data[app::ssr::session_store::LOADED_USER_KEY]["id"] = "usr_gone".into();
+        store(&data, "usr_gone").await.expect("store forged copy");
+        assert_eq!(me().await.status, StatusCode::UNAUTHORIZED);
+    }
+);
+
+db_test!(the_user_read_with_a_session_is_not_written_back, |app| {
+    use tower_sessions::SessionStore as _;
+    let cookie = app.sign_up("wanda@example.com").await;
+    let user_id = app.user_id(&cookie).await;
+    let store = app::ssr::session_store::DbSessionStore::new(app.state.db.clone());
+    let auth = app::identity::sessions::password_session(&user_id);
+    let mut record = tower_sessions::session::Record {
+        id: tower_sessions::session::Id::default(),
+        data: [
+            ("auth".to_owned(), serde_json::to_value(&auth).expect("auth")),
+            (
+                app::ssr::session_store::LOADED_USER_KEY.to_owned(),
+                serde_json::json!({"id": user_id, "email": "x@example.com", "name": "Stale", "is_operator": true}),
+            ),
+        ]
+        .into(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut record).await.expect("create");
+    store.save(&record).await.expect("save");
+    let (data,): (String,) = sqlx::query_as("SELECT data FROM sessions WHERE id = $1")
+        .bind(record.id.to_string())
+        .fetch_one(&app.state.db)
+        .await
+        .expect("session row");
+    assert!(
+        !data.contains(app::ssr::session_store::LOADED_USER_KEY),
+        "{data}"
+    );
+    assert!(data.contains(&user_id), "{data}");
+
+    let loaded = store
+        .load(&record.id)
+        .await
+        .expect("load")
+        .expect("session");
+    let user = &loaded.data[app::ssr::session_store::LOADED_USER_KEY];
+    assert_eq!(user["id"], user_id.as_str());
+    assert_eq!(user["email"], "wanda@example.com");
+    assert_eq!(user["is_operator"], false);
+});
