@@ -436,15 +436,7 @@ db_test!(
 
         // A copy of a user stored in the session row (as a bug or a tampered
         // row would leave) is ignored: the user read with the session wins.
-        let (data,): (String,) = sqlx::query_as("SELECT data FROM sessions WHERE user_id = $1")
-            .bind(&user_id)
-            .fetch_one(&app.state.db)
-            .await
-            .expect("session row");
-        assert!(
-            !data.contains(app::ssr::session_store::LOADED_USER_KEY),
-            "{data}"
-        );
+        let data = stored_session_data(&app, "user_id", &user_id).await;
         let mut data: serde_json::Value = serde_json::from_str(&data).expect("session data");
         let forged = serde_json::json!({
             "id": user_id, "email": "ursula@example.com", "name": "Forged", "is_operator": true,
@@ -490,15 +482,7 @@ db_test!(the_user_read_with_a_session_is_not_written_back, |app| {
     };
     store.create(&mut record).await.expect("create");
     store.save(&record).await.expect("save");
-    let (data,): (String,) = sqlx::query_as("SELECT data FROM sessions WHERE id = $1")
-        .bind(record.id.to_string())
-        .fetch_one(&app.state.db)
-        .await
-        .expect("session row");
-    assert!(
-        !data.contains(app::ssr::session_store::LOADED_USER_KEY),
-        "{data}"
-    );
+    let data = stored_session_data(&app, "id", &record.id.to_string()).await;
     assert!(data.contains(&user_id), "{data}");
 
     let loaded = store
@@ -511,3 +495,19 @@ db_test!(the_user_read_with_a_session_is_not_written_back, |app| {
     assert_eq!(user["email"], "wanda@example.com");
     assert_eq!(user["is_operator"], false);
 });
+
+/// The `data` column of the session row whose `column` is `value`, checked
+/// to hold no copy of the user read with it.
+async fn stored_session_data(app: &TestApp, column: &str, value: &str) -> String {
+    let (data,): (String,) =
+        sqlx::query_as(&format!("SELECT data FROM sessions WHERE {column} = $1"))
+            .bind(value)
+            .fetch_one(&app.state.db)
+            .await
+            .expect("session row");
+    assert!(
+        !data.contains(app::ssr::session_store::LOADED_USER_KEY),
+        "{data}"
+    );
+    data
+}

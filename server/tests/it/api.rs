@@ -195,25 +195,22 @@ db_test!(a_token_records_its_use_at_most_once_a_minute, |app| {
     let first = last_used().await.expect("the first use is recorded");
     assert!(first > app::ssr::now() - 10);
 
+    let set_last_use = |at: i64| {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&app.state.db)
+    };
+
     // Used again within the minute: nothing is written.
     let recent = app::ssr::now() - 30;
-    sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(recent)
-        .execute(&app.state.db)
-        .await
-        .expect("set last use");
+    set_last_use(recent).await.expect("set last use");
     assert_eq!(me().await.status, StatusCode::OK);
     assert_eq!(last_used().await, Some(recent));
 
     // Used again after it: recorded.
     let stale = app::ssr::now() - 61;
-    sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(stale)
-        .execute(&app.state.db)
-        .await
-        .expect("set last use");
+    set_last_use(stale).await.expect("set last use");
     assert_eq!(me().await.status, StatusCode::OK);
     assert!(last_used().await.is_some_and(|t| t > stale + 50));
 });
