@@ -28,11 +28,6 @@ pub async fn establish_session(
     lifetime_secs: i64,
 ) -> Result<(), AppError> {
     renew_id(session).await?;
-    // Whoever this browser was signed in as before is not who it is now.
-    session
-        .remove_value(LOADED_USER_KEY)
-        .await
-        .map_err(session_error)?;
     session
         .insert(AUTH_KEY, auth)
         .await
@@ -64,7 +59,8 @@ pub async fn session_auth(session: &Session) -> Result<Option<SessionAuth>, AppE
 
 /// The signed-in user of `session`, if the session and the user still exist:
 /// as read with the session by the store, else (a session opened in this
-/// request) from the database.
+/// request, or for someone else than the browser was signed in as) from
+/// the database.
 pub async fn session_user(db: &Db, session: &Session) -> Result<Option<CurrentUser>, AppError> {
     let Some(auth) = session_auth(session).await? else {
         return Ok(None);

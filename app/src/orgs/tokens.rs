@@ -45,10 +45,6 @@ pub async fn create_token(
     Ok((id, secret))
 }
 
-/// `last_used_at` is written at most this often per token: an automation
-/// that calls the API in a burst writes once, not on every request.
-const TOUCH_SECS: i64 = 60;
-
 /// Looks a presented secret up and records its use (at most once a
 /// minute). Revoked or unknown tokens give `None`.
 pub async fn authenticate_token(db: &Db, secret: &str) -> Result<Option<TokenCaller>, AppError> {
@@ -67,7 +63,7 @@ pub async fn authenticate_token(db: &Db, secret: &str) -> Result<Option<TokenCal
         return Ok(None);
     };
     let at = now();
-    if last_used_at.is_none_or(|t| t <= at - TOUCH_SECS) {
+    if crate::ssr::last_use_due(last_used_at, at) {
         sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
             .bind(&token_id)
             .bind(at)

@@ -21,8 +21,6 @@ pub const MAX_DAYS: i64 = 30;
 const MAX_NOTE: usize = 200;
 /// A setup-link session lasts at most this long (or until the link ends).
 const SESSION_SECS: i64 = 12 * 3600;
-/// `last_used_at` is written at most this often per link.
-const TOUCH_SECS: i64 = 60;
 const DAY: i64 = 86_400;
 
 /// Who acts through a setup-link session.
@@ -482,7 +480,7 @@ fn caller_of(link: &Found) -> SetupLinkCaller {
 /// requests of a link session write nothing.
 async fn touch(db: &Db, link: &Found, force: bool) -> Result<(), AppError> {
     let at = now();
-    if !force && link.last_used_at.is_some_and(|t| t > at - TOUCH_SECS) {
+    if !force && !crate::ssr::last_use_due(link.last_used_at, at) {
         return Ok(());
     }
     sqlx::query("UPDATE setup_links SET last_used_at = $2 WHERE id = $1")

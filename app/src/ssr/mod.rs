@@ -33,3 +33,10 @@ pub fn cookie_values<'a>(
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// Whether a credential's `last_used_at` is due to be written at `at`: at
+/// most once a minute, so a burst of requests (an automation, a setup-link
+/// session) writes once rather than on every request.
+pub fn last_use_due(last_used_at: Option<i64>, at: i64) -> bool {
+    last_used_at.is_none_or(|t| t <= at - 60)
+}
