@@ -511,3 +511,47 @@ async fn stored_session_data(app: &TestApp, column: &str, value: &str) -> String
     );
     data
 }
+
+db_test!(
+    signing_in_as_someone_else_is_not_answered_with_the_user_read_before,
+    |app| {
+        use tower_sessions::SessionStore as _;
+        use tower_sessions::session::{Id, Record};
+        let alice = app.sign_up("alice@example.com").await;
+        let alice = app.user_id(&alice).await;
+        let bob = app.sign_up("bob@example.com").await;
+        let bob = app.user_id(&bob).await;
+        let store = std::sync::Arc::new(app::ssr::session_store::DbSessionStore::new(
+            app.state.db.clone(),
+        ));
+        let auth = |uid: &str| app::identity::sessions::password_session(uid);
+        let mut record = Record {
+            id: Id::default(),
+            data: [(
+                "auth".to_owned(),
+                serde_json::to_value(auth(&alice)).expect("auth"),
+            )]
+            .into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.expect("create");
+
+        // A browser signed in as Alice (her row read with the session) signs in
+        // as Bob in the same request: who it is now is Bob.
+        let session = tower_sessions::Session::new(Some(record.id), store, None);
+        let before = app::identity::sessions::session_user(&app.state.db, &session)
+            .await
+            .expect("read")
+            .expect("signed in");
+        assert_eq!(before.id, alice);
+        app::identity::sessions::establish_session(&session, auth(&bob), 3600)
+            .await
+            .expect("sign in");
+        let after = app::identity::sessions::session_user(&app.state.db, &session)
+            .await
+            .expect("read")
+            .expect("signed in");
+        assert_eq!(after.id, bob);
+        assert_eq!(after.email, "bob@example.com");
+    }
+);
