@@ -166,6 +166,7 @@ async fn main() {
         request_ids: &[],
         allow_idp_initiated: true,
         allow_sha1: false,
+        allow_aes_cbc: false,
         decryption_key: None,
     };
 

@@ -38,6 +38,8 @@ pub async fn init(config: &Config) -> Result<AppState> {
     db::migrate(&pool)
         .await
         .context("applying database migrations")?;
+    // Before any request: xmlsec must never fetch what a SAML document names.
+    app::saml::harden_xmlsec();
     let root = keys::load_or_create(config.secret_key.as_deref(), &config.data_dir)?;
     let keys = Keys::derive(&root).context("LATCHKEY_SECRET_KEY")?;
 

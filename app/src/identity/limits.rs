@@ -97,6 +97,37 @@ impl LoginLimiter {
     }
 }
 
+/// The client's network as the limits count it: an IPv4 address, or the
+/// /64 an IPv6 address belongs to (one host is routinely given a whole /64,
+/// so counting single IPv6 addresses would limit nothing).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// `key`'s count in its current window, without adding to it.
+pub async fn current_count<'e, E>(db: E, key: &str, window_secs: i64) -> Result<i64, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let count: Option<i64> = sqlx::query_scalar(
+        "SELECT failures FROM login_failures WHERE key = $1 AND window_start > $2",
+    )
+    .bind(key)
+    .bind(now() - window_secs)
+    .fetch_optional(db)
+    .await?;
+    Ok(count.unwrap_or(0))
+}
+
 /// Adds one to `key`'s count in a fixed window of `window_secs` (a new
 /// window once the old one has passed) and returns the count and the
 /// window's start. One statement, so concurrent callers on every instance

@@ -18,6 +18,18 @@ pub enum SamlError {
     BadCertificate,
     #[error("the response contains a comment inside a signed element")]
     Comment,
+    #[error("the document is larger or more deeply nested than any SAML message needs")]
+    TooLarge,
+    #[error(
+        "a signature references something other than the element it signs, or uses a transform, manifest or key retrieval SAML does not need"
+    )]
+    SignatureShape,
+    #[error("the response is signed with an algorithm outside the allowed list")]
+    Algorithm,
+    #[error(
+        "the assertion is encrypted with an algorithm this connection refuses (RSA-OAEP key transport and AES-GCM are accepted; AES-CBC only when allowed)"
+    )]
+    EncryptionAlgorithm,
     #[error("the response holds more than one assertion; only one, signed, is accepted")]
     Wrapping,
     #[error("the response's signature does not verify with this connection's certificates")]
@@ -65,6 +77,10 @@ impl SamlError {
             Self::NoCertificate => "saml_no_certificate",
             Self::BadCertificate => "saml_bad_certificate",
             Self::Comment => "saml_comment",
+            Self::TooLarge => "saml_too_large",
+            Self::SignatureShape => "saml_signature_shape",
+            Self::Algorithm => "saml_algorithm",
+            Self::EncryptionAlgorithm => "saml_encryption_algorithm",
             Self::Wrapping => "saml_wrapping",
             Self::Signature => "saml_signature",
             Self::Sha1 => "saml_sha1",

@@ -74,10 +74,23 @@ fn cookie_name(request_id: &str) -> String {
     format!("latchkey_saml_{}", &digest[..12])
 }
 
+const BINDING_CONTEXT: &str = "saml_request_binding";
+
 /// The cookie binding a request to the browser that starts it (the IdP
-/// posts the response from its own site: see `cross_site_cookie`).
-pub fn binding_cookie(request_id: &str, purpose: Purpose, secure: bool) -> String {
-    let value = format!("{}.{request_id}", purpose.as_str());
+/// posts the response from its own site: see `cross_site_cookie`). Its
+/// value is sealed with the server key: the request ID is no secret (every
+/// response carries it as `InResponseTo`), so a cookie anyone could
+/// rebuild from a response would bind nothing.
+pub fn binding_cookie(
+    keys: &crate::ssr::crypto::Keys,
+    request_id: &str,
+    purpose: Purpose,
+    secure: bool,
+) -> String {
+    let value = keys.secrets().encrypt(
+        &format!("{}.{request_id}", purpose.as_str()),
+        BINDING_CONTEXT,
+    );
     super::cross_site_cookie(&cookie_name(request_id), Some(&value), secure)
 }
 
@@ -86,9 +99,14 @@ pub fn clear_binding_cookie(request_id: &str) -> String {
 }
 
 /// The purpose this browser started `request_id` for, if it did.
-pub fn bound_purpose(headers: &http::HeaderMap, request_id: &str) -> Option<Purpose> {
+pub fn bound_purpose(
+    keys: &crate::ssr::crypto::Keys,
+    headers: &http::HeaderMap,
+    request_id: &str,
+) -> Option<Purpose> {
     crate::ssr::cookie_values(headers, &cookie_name(request_id)).find_map(|v| {
-        let (purpose, id) = v.split_once('.')?;
+        let opened = keys.secrets().decrypt(v, BINDING_CONTEXT).ok()?;
+        let (purpose, id) = opened.split_once('.')?;
         (id == request_id)
             .then(|| Purpose::parse(purpose))
             .flatten()
@@ -135,10 +153,66 @@ fn worth_auditing(refusal: &Refusal) -> bool {
     }
 }
 
+/// Responses one network may post per minute that fail before their
+/// signature verified (anyone can post them; each costs a parse, and those
+/// that reach xmlsec a signature check).
+const UNVERIFIED_FAILURES_PER_MINUTE: i64 = 20;
+
+fn failure_key(ip: IpAddr) -> String {
+    format!("saml_acs:{}", crate::identity::limits::network_of(ip))
+}
+
+/// A refusal made before the response's signature verified: the kind an
+/// outsider can produce at will.
+fn before_verification(refusal: &Refusal) -> bool {
+    !worth_auditing(refusal)
+        && matches!(
+            refusal,
+            Refusal::Saml(_)
+                | Refusal::OtherBrowser
+                | Refusal::UnknownState
+                | Refusal::UnknownLogin
+        )
+}
+
 /// Verifies the posted response for `path_org_id` and signs the member in
-/// (or records the test). `hints` are the form's [`AcsForm::hints`];
-/// `bound` is the purpose this browser started the answered request for. Every refusal leaves no session and no account.
+/// (or records the test). A network whose posts keep failing before their
+/// signature verified is refused for a minute without parsing anything.
 pub async fn finish(
+    state: &AppState,
+    path_org_id: &str,
+    form: &AcsForm,
+    hints: Hints,
+    bound: Option<Purpose>,
+    ip: Option<IpAddr>,
+) -> Result<Finished, Failure> {
+    if let Some(ip) = ip {
+        let count = crate::identity::limits::current_count(&state.db, &failure_key(ip), 60)
+            .await
+            .unwrap_or(0);
+        if count >= UNVERIFIED_FAILURES_PER_MINUTE {
+            tracing::warn!(%ip, "too many refused SAML responses from one network");
+            return Err(Failure {
+                refusal: Refusal::TooManyFailures,
+                connection: None,
+                purpose: Purpose::Login,
+            });
+        }
+    }
+    let result = finish_checked(state, path_org_id, form, hints, bound, ip).await;
+    if let (Err(failure), Some(ip)) = (&result, ip)
+        && before_verification(&failure.refusal)
+        && let Err(e) =
+            crate::identity::limits::count_in_window(&state.db, &failure_key(ip), 60).await
+    {
+        tracing::error!(error = %e.message, "could not count a refused SAML response");
+    }
+    result
+}
+
+/// [`finish`] past its limit. `hints` are the form's [`AcsForm::hints`];
+/// `bound` is the purpose this browser started the answered request for. Every refusal leaves no session and no account.
+async fn finish_checked(
     state: &AppState,
     path_org_id: &str,
     form: &AcsForm,
@@ -266,6 +340,7 @@ async fn verify(
                     request_ids: &ids,
                     allow_idp_initiated: saml.allow_idp_initiated,
                     allow_sha1: saml.allow_sha1,
+                    allow_aes_cbc: saml.allow_aes_cbc,
                     decryption_key: key,
                 },
             )

@@ -31,6 +31,13 @@ pub struct Shape {
     pub sign_assertion: bool,
     pub sha1: bool,
     pub groups: Vec<String>,
+    /// The assertion's IssueInstant, seconds from now.
+    pub issued: i64,
+    /// More XML inside `Conditions` (another AudienceRestriction, say).
+    pub extra_conditions: String,
+    /// The SubjectConfirmationData's NotOnOrAfter (seconds from now), when
+    /// it differs from the Conditions'.
+    pub confirmation_not_on_or_after: Option<i64>,
 }
 
 impl Default for Shape {
@@ -48,6 +55,9 @@ impl Default for Shape {
             sign_assertion: true,
             sha1: false,
             groups: vec!["eng".into(), "admins".into()],
+            issued: 0,
+            extra_conditions: String::new(),
+            confirmation_not_on_or_after: None,
         }
     }
 }
@@ -95,6 +105,11 @@ impl TestIdp {
     /// The private key (PKCS#1 DER), to sign Redirect-binding messages.
     pub fn key_der(&self) -> &[u8] {
         &self.key_der
+    }
+
+    /// The signing certificate (DER).
+    pub fn cert(&self) -> &CertificateDer {
+        &self.cert
     }
 
     fn cert_b64(&self) -> String {
@@ -164,10 +179,16 @@ impl TestIdp {
             String::new()
         };
         let xml = format!(
-            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{noa}" Recipient="{dest}"{irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_sess1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"><saml:AttributeValue xsi:type="xs:string">{name_id}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="groups" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">{groups}</saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
-            now = instant(0),
+            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{cnoa}" Recipient="{dest}"{irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}"><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction>{extra}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_sess1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"><saml:AttributeValue xsi:type="xs:string">{name_id}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="groups" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">{groups}</saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+            now = instant(shape.issued),
             name_id = shape.name_id,
             noa = instant(shape.not_on_or_after),
+            cnoa = instant(
+                shape
+                    .confirmation_not_on_or_after
+                    .unwrap_or(shape.not_on_or_after)
+            ),
+            extra = shape.extra_conditions,
             nb = instant(shape.not_before),
             dest = shape.destination,
             aud = shape.audience,
@@ -210,6 +231,66 @@ impl TestIdp {
 
     pub fn response(&self, shape: &Shape) -> String {
         b64(&self.response_xml(shape))
+    }
+
+    /// A signed Response whose assertion (`assertion_xml`, unsigned or
+    /// signed) is encrypted to the SP key `sp_key_der` (PKCS#1 DER) with
+    /// `content` (an xmlenc algorithm URI: AES-128-GCM or -CBC) and the
+    /// content key wrapped with `transport` (RSA-OAEP or RSA 1.5).
+    pub fn encrypted_response(
+        &self,
+        shape: &Shape,
+        assertion_xml: &str,
+        sp_key_der: &[u8],
+        content: &str,
+        transport: &str,
+    ) -> String {
+        use openssl::rsa::{Padding, Rsa};
+        use openssl::symm::{Cipher, encrypt, encrypt_aead};
+        let key: [u8; 16] = rand::random();
+        let gcm = content.ends_with("gcm");
+        let value = if gcm {
+            let iv: [u8; 12] = rand::random();
+            let mut tag = [0u8; 16];
+            let sealed = encrypt_aead(
+                Cipher::aes_128_gcm(),
+                &key,
+                Some(&iv),
+                &[],
+                assertion_xml.as_bytes(),
+                &mut tag,
+            )
+            .expect("aes-gcm");
+            [iv.as_slice(), &sealed, &tag].concat()
+        } else {
+            let iv: [u8; 16] = rand::random();
+            let sealed = encrypt(
+                Cipher::aes_128_cbc(),
+                &key,
+                Some(&iv),
+                assertion_xml.as_bytes(),
+            )
+            .expect("aes-cbc");
+            [iv.as_slice(), &sealed].concat()
+        };
+        let rsa = Rsa::private_key_from_der(sp_key_der).expect("sp key");
+        let mut wrapped = vec![0u8; rsa.size() as usize];
+        let padding = if transport.ends_with("rsa-1_5") {
+            Padding::PKCS1
+        } else {
+            Padding::PKCS1_OAEP
+        };
+        let n = rsa
+            .public_encrypt(&key, &mut wrapped, padding)
+            .expect("wrap key");
+        wrapped.truncate(n);
+        let std = &base64::engine::general_purpose::STANDARD;
+        let encrypted = format!(
+            r#"<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{content}"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{transport}"/><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"#,
+            std.encode(&wrapped),
+            std.encode(&value),
+        );
+        b64(&self.wrap(shape, &encrypted))
     }
 }
 

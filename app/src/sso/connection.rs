@@ -63,6 +63,7 @@ pub struct SamlSettings {
     pub metadata_xml: String,
     pub allow_idp_initiated: bool,
     pub allow_sha1: bool,
+    pub allow_aes_cbc: bool,
 }
 
 /// A value sealed at rest; `Debug` never shows it.
@@ -131,21 +132,21 @@ type ConnRow = (
     (String, String, String, String, String, String),
     (String, String, String, i64, i64, String),
     (String, i64, String, String, String),
-    (Option<String>, i64, i64),
+    (Option<String>, i64, i64, i64),
 );
 
 const CONN_SELECT: &str = "SELECT c.org_id, o.slug, o.name, c.login_id, c.provider_label, \
      c.issuer, c.client_id, c.scopes, c.claims, c.enabled, c.jit_enabled, c.default_role, \
      c.role_mappings, c.session_max_age_secs, c.client_secret_enc, \
      COALESCE(c.pending_client_secret_enc, c.client_secret_enc), c.protocol, \
-     c.saml_metadata_xml, c.saml_allow_idp_initiated, c.saml_allow_sha1 \
+     c.saml_metadata_xml, c.saml_allow_idp_initiated, c.saml_allow_sha1, c.saml_allow_aes_cbc \
      FROM sso_connections c JOIN organizations o ON o.id = c.org_id";
 
 fn from_row(r: ConnRow) -> Connection {
     let ((org_id, org_slug, org_name, login_id, provider_label, issuer), a, b, saml) = r;
     let (client_id, scopes, claims, enabled, jit, default_role) = a;
     let (role_mappings, session_secs, sealed, staged_sealed, protocol) = b;
-    let (metadata_xml, allow_idp_initiated, allow_sha1) = saml;
+    let (metadata_xml, allow_idp_initiated, allow_sha1, allow_aes_cbc) = saml;
     let protocol = Protocol::parse(&protocol).unwrap_or(Protocol::Oidc);
     Connection {
         org_id,
@@ -168,6 +169,7 @@ fn from_row(r: ConnRow) -> Connection {
             metadata_xml: metadata_xml.unwrap_or_default(),
             allow_idp_initiated: allow_idp_initiated != 0,
             allow_sha1: allow_sha1 != 0,
+            allow_aes_cbc: allow_aes_cbc != 0,
         }),
         sealed_secret: Sealed(sealed),
         staged_sealed_secret: Sealed(staged_sealed),
@@ -193,7 +195,7 @@ where
         (s(0)?, s(1)?, s(2)?, s(3)?, s(4)?, s(5)?),
         (s(6)?, s(7)?, s(8)?, n(9)?, n(10)?, s(11)?),
         (s(12)?, n(13)?, s(14)?, s(15)?, s(16)?),
-        (r.try_get::<Option<String>, _>(17)?, n(18)?, n(19)?),
+        (r.try_get::<Option<String>, _>(17)?, n(18)?, n(19)?, n(20)?),
     ))))
 }
 

@@ -140,6 +140,9 @@ pub struct SsoConfig {
     pub allow_idp_initiated: bool,
     /// SAML: accept SHA-1 signatures (off unless the IdP can do no better).
     pub allow_sha1: bool,
+    /// SAML: accept assertions encrypted with AES-CBC (off unless the IdP
+    /// can do no better; AES-GCM always works).
+    pub allow_aes_cbc: bool,
     /// SAML attribute names (the same object as `claims`).
     pub attributes: ClaimNames,
     /// SAML: what to register at the IdP (present before anything is saved).
@@ -304,6 +307,7 @@ pub struct SsoForm {
     /// SAML checkboxes: present when ticked.
     pub allow_idp_initiated: Option<String>,
     pub allow_sha1: Option<String>,
+    pub allow_aes_cbc: Option<String>,
     /// SAML: `entra`, `okta` or `generic` replaces the attribute names with
     /// that IdP's; empty keeps the names in the form.
     pub attribute_preset: Option<String>,
@@ -358,6 +362,7 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
         idp_metadata_xml: form.idp_metadata_xml,
         allow_idp_initiated: saml.then_some(form.allow_idp_initiated.is_some()),
         allow_sha1: saml.then_some(form.allow_sha1.is_some()),
+        allow_aes_cbc: saml.then_some(form.allow_aes_cbc.is_some()),
         attributes: saml.then(|| names.clone()),
         provider_label: form.provider_label,
         discovery_url: form.discovery_url,

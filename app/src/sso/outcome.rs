@@ -57,6 +57,10 @@ pub enum Refusal {
     NotProvisioned(String),
     #[error("Too many sign-ins were started from your network. Wait a minute and try again.")]
     TooManyStarts,
+    #[error(
+        "Too many refused sign-in responses came from your network. Wait a minute and try again."
+    )]
+    TooManyFailures,
     #[error("The SAML response was refused: {0}.")]
     Saml(crate::saml::SamlError),
     #[error("This SAML response was already used. Start again from your sign-in page.")]
@@ -85,6 +89,7 @@ impl Refusal {
             Self::Deactivated => "deactivated",
             Self::NotProvisioned(_) => "not_provisioned",
             Self::TooManyStarts => "too_many_requests",
+            Self::TooManyFailures => "too_many_failures",
             Self::Saml(e) => e.code(),
             Self::Replayed => "saml_replayed",
             Self::Internal => "internal",

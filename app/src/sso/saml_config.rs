@@ -177,8 +177,9 @@ pub(super) async fn save(
             sqlx::query(
                 "INSERT INTO sso_connections (org_id, login_id, provider_label, discovery_url, issuer, \
                  client_id, client_secret_enc, scopes, claims, session_max_age_secs, created_at, updated_at, \
-                 protocol, saml_metadata_xml, saml_metadata_fetched_at, saml_allow_idp_initiated, saml_allow_sha1) \
-                 VALUES ($1, $2, $3, $4, $5, '', '', '', $6, $7, $8, $8, 'saml', $9, $10, $11, $12)",
+                 protocol, saml_metadata_xml, saml_metadata_fetched_at, saml_allow_idp_initiated, saml_allow_sha1, \
+                 saml_allow_aes_cbc) \
+                 VALUES ($1, $2, $3, $4, $5, '', '', '', $6, $7, $8, $8, 'saml', $9, $10, $11, $12, $13)",
             )
             .bind(&access.org_id)
             .bind(random::lower_alnum(24))
@@ -190,8 +191,9 @@ pub(super) async fn save(
             .bind(at)
             .bind(&src.xml)
             .bind(fetched_at)
-            .bind(i64::from(input.allow_idp_initiated.unwrap_or(true)))
+            .bind(i64::from(input.allow_idp_initiated.unwrap_or(false)))
             .bind(i64::from(input.allow_sha1.unwrap_or(false)))
+            .bind(i64::from(input.allow_aes_cbc.unwrap_or(false)))
             .execute(&mut *tx)
             .await?;
         }
@@ -201,7 +203,8 @@ pub(super) async fn save(
                 "UPDATE sso_connections SET provider_label = $2, claims = COALESCE($3, claims), \
                  session_max_age_secs = $4, \
                  saml_allow_idp_initiated = COALESCE($5, saml_allow_idp_initiated), \
-                 saml_allow_sha1 = COALESCE($6, saml_allow_sha1), updated_at = $7 WHERE org_id = $1",
+                 saml_allow_sha1 = COALESCE($6, saml_allow_sha1), updated_at = $7, \
+                 saml_allow_aes_cbc = COALESCE($8, saml_allow_aes_cbc) WHERE org_id = $1",
             )
             .bind(&access.org_id)
             .bind(&label)
@@ -210,6 +213,7 @@ pub(super) async fn save(
             .bind(input.allow_idp_initiated.map(i64::from))
             .bind(input.allow_sha1.map(i64::from))
             .bind(at)
+            .bind(input.allow_aes_cbc.map(i64::from))
             .execute(&mut *tx)
             .await?;
             if stage {
@@ -267,6 +271,7 @@ pub(super) async fn save(
             "idp_certificates": trust_of(&src.idp).1,
             "allow_idp_initiated": input.allow_idp_initiated,
             "allow_sha1": input.allow_sha1,
+            "allow_aes_cbc": input.allow_aes_cbc,
         }),
     };
     finish_save(tx, access, saved, ip).await?;

@@ -136,12 +136,19 @@ pub fn SamlForm(
             </div>
             <SessionLifetimeField secs=config.session_max_age_secs error=err("session_max_age_hours")/>
             <label class="checkbox">
-                <input type="checkbox" name="form[allow_idp_initiated]" value="on" checked=config.allow_idp_initiated || !config.configured/>
-                " Allow IdP-initiated sign-in (from the IdP's app portal). Each response is accepted once."
+                <input type="checkbox" name="form[allow_idp_initiated]" value="on" checked=config.allow_idp_initiated aria-describedby="idp-initiated-hint"/>
+                " Allow IdP-initiated sign-in (from the IdP's app portal)."
             </label>
+            <p class="field-hint" id="idp-initiated-hint">
+                "Off by default: a response nobody asked for can be sent to anyone's browser by a page that posts it, so it can sign a person in as someone else without their asking (a browser already signed in is asked first). Turn it on only if people start from the IdP's portal; each response is accepted once."
+            </p>
             <label class="checkbox">
                 <input type="checkbox" name="form[allow_sha1]" value="on" checked=config.allow_sha1/>
                 " Accept SHA-1 signatures (weak: only for an IdP that cannot sign with SHA-256)."
+            </label>
+            <label class="checkbox">
+                <input type="checkbox" name="form[allow_aes_cbc]" value="on" checked=config.allow_aes_cbc/>
+                " Accept assertions encrypted with AES-CBC (Entra ID and Okta encrypt with it unless set to AES-GCM; AES-GCM is always accepted)."
             </label>
             <RequireSsoCheckbox checked=config.require_sso/>
             <div class="field">

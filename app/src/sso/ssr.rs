@@ -60,12 +60,17 @@ pub struct SsoInput {
     /// ... or the document itself. Neither keeps the stored metadata.
     #[serde(default)]
     pub idp_metadata_xml: Option<String>,
-    /// SAML: absent keeps it (true for a new connection).
+    /// SAML: absent keeps it (false for a new connection: an unsolicited
+    /// response can sign a browser in without its asking).
     #[serde(default)]
     pub allow_idp_initiated: Option<bool>,
     /// SAML: absent keeps it (false for a new connection).
     #[serde(default)]
     pub allow_sha1: Option<bool>,
+    /// SAML: accept assertions encrypted with AES-CBC; absent keeps it
+    /// (false for a new connection; AES-GCM is always accepted).
+    #[serde(default)]
+    pub allow_aes_cbc: Option<bool>,
     /// SAML attribute names; absent keeps them (generic SAML names for a
     /// new connection).
     #[serde(default)]
@@ -113,6 +118,7 @@ struct Stored {
     saml_metadata_xml: Option<String>,
     allow_idp_initiated: bool,
     allow_sha1: bool,
+    allow_aes_cbc: bool,
 }
 
 async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
@@ -121,7 +127,7 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
         "SELECT login_id, protocol, provider_label, discovery_url, issuer, client_id, scopes, claims, \
          enabled, require_sso, session_max_age_secs, jit_enabled, default_role, role_mappings, \
          last_test_ok, last_test_at, last_test_error, last_test_claims, saml_metadata_xml, \
-         saml_allow_idp_initiated, saml_allow_sha1 FROM sso_connections WHERE org_id = $1",
+         saml_allow_idp_initiated, saml_allow_sha1, saml_allow_aes_cbc FROM sso_connections WHERE org_id = $1",
     )
     .bind(org_id)
     .fetch_optional(db)
@@ -159,6 +165,7 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
         saml_metadata_xml: r.try_get("saml_metadata_xml")?,
         allow_idp_initiated: n("saml_allow_idp_initiated")? != 0,
         allow_sha1: n("saml_allow_sha1")? != 0,
+        allow_aes_cbc: n("saml_allow_aes_cbc")? != 0,
     }))
 }
 
@@ -217,8 +224,9 @@ pub(crate) fn unconfigured(public_url: &str, org_id: &str) -> SsoConfig {
         last_test: None,
         pending_change: None,
         idp_metadata_url: None,
-        allow_idp_initiated: true,
+        allow_idp_initiated: false,
         allow_sha1: false,
+        allow_aes_cbc: false,
         attributes: saml_defaults(),
         sp_entity_id: sp.entity_id,
         acs_url: sp.acs_url,
@@ -288,6 +296,7 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
                 pending_change: pending_change(db, org_id).await?,
                 allow_idp_initiated: s.allow_idp_initiated,
                 allow_sha1: s.allow_sha1,
+                allow_aes_cbc: s.allow_aes_cbc,
                 sp_entity_id: sp.entity_id,
                 acs_url: sp.acs_url,
                 slo_url: sp.slo_url,

@@ -58,7 +58,7 @@ async fn acs(
     let request_id = hints.in_response_to.clone();
     let bound = request_id
         .as_deref()
-        .and_then(|id| flow::bound_purpose(&headers, id));
+        .and_then(|id| flow::bound_purpose(&state.keys, &headers, id));
     let result = flow::finish(&state, &org_id, &form, hints, bound, ip).await;
     let mut res = respond(&session, result).await;
     // The request is answered either way: its binding goes.

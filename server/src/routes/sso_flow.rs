@@ -65,7 +65,7 @@ pub(super) fn status_of(refusal: &Refusal) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         Refusal::Unreachable(_) => StatusCode::BAD_GATEWAY,
-        Refusal::TooManyStarts => StatusCode::TOO_MANY_REQUESTS,
+        Refusal::TooManyStarts | Refusal::TooManyFailures => StatusCode::TOO_MANY_REQUESTS,
         Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -93,6 +93,7 @@ async fn redirect_to_idp(
         return match begun {
             Ok(b) => {
                 let cookie = app::saml::flow::binding_cookie(
+                    &state.keys,
                     &b.request_id,
                     purpose,
                     state.settings.secure_cookies,

@@ -25,7 +25,10 @@ struct Setup {
 }
 
 async fn setup(backend: Backend) -> Setup {
-    let app = TestApp::new(backend).await;
+    setup_on(TestApp::new(backend).await).await
+}
+
+async fn setup_on(app: TestApp) -> Setup {
     let idp = TestIdp::new("https://idp.fault.test");
     let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
     let res = app
@@ -80,7 +83,7 @@ impl Setup {
             .next()
             .unwrap_or_default()
             .to_owned();
-        let id = cookie.split('.').nth(1).expect("request id").to_owned();
+        let id = request_id_of(res.location().expect("to the IdP"));
         (id, cookie)
     }
 
@@ -130,6 +133,27 @@ impl Setup {
         assert_eq!(res.session_set_cookie(), None, "{what}: a session");
         assert_eq!(self.accounts().await, 0, "{what}: an account");
     }
+}
+
+/// The ID of the AuthnRequest a start redirects with (HTTP-Redirect
+/// binding: deflated, base64, in `SAMLRequest`).
+pub(crate) fn request_id_of(location: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let url = url::Url::parse(location).expect("redirect URL");
+    let (_, request) = url
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .expect("SAMLRequest");
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(request.as_bytes())
+        .expect("base64");
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(deflated.as_slice())
+        .read_to_string(&mut xml)
+        .expect("deflated XML");
+    let doc = roxmltree::Document::parse(&xml).expect("AuthnRequest");
+    doc.root_element().attribute("ID").expect("ID").to_owned()
 }
 
 fn altered(xml: &str) -> String {
@@ -284,7 +308,9 @@ async fn every_refusal_leaves_no_session_and_no_account(backend: Backend) {
         "other_browser",
     )
     .await;
-    // An InResponseTo Latchkey never sent, with a cookie forged to match.
+    // An InResponseTo Latchkey never sent, with a cookie built to match:
+    // the request ID is in every response, so the cookie's value is sealed
+    // and one built from the ID binds nothing.
     let forged = format!(
         "latchkey_saml_{}=login._lkforged",
         &app::ssr::crypto::sha256_hex("_lkforged")[..12]
@@ -293,7 +319,34 @@ async fn every_refusal_leaves_no_session_and_no_account(backend: Backend) {
         "an unknown InResponseTo",
         &s.idp.response(&s.shape(Some("_lkforged"))),
         Some(&forged),
-        "expired",
+        "other_browser",
+    )
+    .await;
+    // The same for a request this browser did start: a cookie rebuilt
+    // from its ID (as the old cookies were) is not this browser's.
+    let rebuilt = format!(
+        "latchkey_saml_{}=login.{id}",
+        &app::ssr::crypto::sha256_hex(&id)[..12]
+    );
+    s.refused(
+        "a binding rebuilt from InResponseTo",
+        &s.idp.response(&ok),
+        Some(&rebuilt),
+        "other_browser",
+    )
+    .await;
+    // A sealed binding of another request does not bind this one.
+    let (_, other_cookie) = s.start().await;
+    let other_value = other_cookie.split_once('=').expect("cookie").1;
+    let moved = format!(
+        "latchkey_saml_{}={other_value}",
+        &app::ssr::crypto::sha256_hex(&id)[..12]
+    );
+    s.refused(
+        "another request's binding",
+        &s.idp.response(&ok),
+        Some(&moved),
+        "other_browser",
     )
     .await;
 
@@ -308,8 +361,13 @@ async fn every_refusal_leaves_no_session_and_no_account(backend: Backend) {
         sign_assertion: false,
         ..s.shape(Some("_lktest"))
     });
-    s.refused("a forged test", &garbage, Some(&forged_test), "expired")
-        .await;
+    s.refused(
+        "a forged test",
+        &garbage,
+        Some(&forged_test),
+        "other_browser",
+    )
+    .await;
     let sso = s
         .app
         .api(
@@ -472,7 +530,7 @@ async fn a_new_idp_waits_for_its_test(backend: Backend) {
     let test_path = url::Url::parse(&test_url).expect("url").path().to_owned();
     assert!(test_path.starts_with("/saml/"), "{test_path}");
     let (test_id, test_cookie) = s.start_at(&test_path).await;
-    assert!(test_cookie.contains("=test."), "{test_cookie}");
+    assert!(test_cookie.starts_with("latchkey_saml_"), "{test_cookie}");
     let shape = s.shape(Some(&test_id));
     let tested = s
         .post(
@@ -592,3 +650,109 @@ async fn oidc_logout_tokens_are_refused_for_saml_connections(backend: Backend) {
 }
 
 on_each_backend!(oidc_logout_tokens_are_refused_for_saml_connections);
+
+/// Signature shapes that would make xmlsec fetch or read what they name
+/// (it dereferences and transforms references before it checks any key)
+/// are refused at the ACS before xmlsec sees them: nothing reaches the
+/// listener they point at, and every post is answered (a reference to
+/// `/dev/zero` would otherwise hold a blocking thread forever). Posts
+/// that keep failing before their signature verified are then refused per
+/// address, without being parsed.
+async fn references_are_refused_without_being_fetched(backend: Backend) {
+    let (app, public) = TestApp::served(backend).await;
+    let s = setup_on(app).await;
+    let counter = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = counter.local_addr().expect("addr").port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while counter.accept().await.is_ok() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (id, cookie) = s.start().await;
+    let xml = s.idp.response_xml(&s.shape(Some(&id)));
+    let target = format!("http://127.0.0.1:{port}/x");
+    let shapes = [
+        ("an external reference", xml.replacen(r##"URI="#_r1""##, &format!(r#"URI="{target}""#), 1)),
+        ("a file reference", xml.replacen(r##"URI="#_r1""##, r#"URI="file:///dev/zero""#, 1)),
+        (
+            "a manifest",
+            xml.replacen(
+                "</ds:SignatureValue>",
+                &format!(r#"</ds:SignatureValue><ds:Object><ds:Manifest><ds:Reference URI="{target}"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:Manifest></ds:Object>"#),
+                1,
+            ),
+        ),
+        (
+            "a retrieved key",
+            xml.replacen(
+                "</ds:SignatureValue>",
+                &format!(r#"</ds:SignatureValue><ds:KeyInfo><ds:RetrievalMethod URI="{target}"/></ds:KeyInfo>"#),
+                1,
+            ),
+        ),
+        (
+            "an XSLT transform",
+            xml.replacen(
+                r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+                &format!(r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"><xsl:template match="/"><xsl:copy-of select="document('{target}')"/></xsl:template></xsl:stylesheet></ds:Transform>"#),
+                1,
+            ),
+        ),
+    ];
+    let acs = format!(
+        "{public}/saml/{}/acs",
+        s.acs.split('/').nth(4).expect("org id")
+    );
+    let client = reqwest::Client::new();
+    let post = |body: String, cookie: Option<String>| {
+        let mut req = client
+            .post(&acs)
+            .timeout(std::time::Duration::from_secs(30))
+            .form(&[("SAMLResponse", body)]);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    for (what, doc) in shapes {
+        let res = post(b64(&doc), Some(cookie.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: no answer ({e})"));
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
+        let body = res.text().await.expect("body");
+        assert!(
+            body.contains("data-code=\"saml_signature_shape\""),
+            "{what}: {body}"
+        );
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{what}: the server fetched what the reference named"
+        );
+    }
+    assert_eq!(s.accounts().await, 0);
+    // Five refusals so far; fifteen more garbage posts reach the limit of
+    // twenty a minute, after which even a well-formed response from this
+    // address is refused unread.
+    for i in 0..15 {
+        let res = post(b64("<nope/>"), None).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "garbage {i}");
+    }
+    let res = post(s.idp.response(&s.shape(Some(&id))), Some(cookie.clone()))
+        .await
+        .expect("answer");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("data-code=\"too_many_failures\""),
+    );
+    assert_eq!(s.accounts().await, 0);
+}
+
+on_each_backend!(references_are_refused_without_being_fetched);

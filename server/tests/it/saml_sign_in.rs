@@ -89,7 +89,8 @@ async fn saml_connection_end_to_end(backend: Backend) {
     assert_eq!(sso["protocol"], "saml");
     assert_eq!(sso["issuer"], Value::String(idp.metadata_url()));
     assert_eq!(sso["idp_metadata_url"], Value::String(idp.metadata_url()));
-    assert_eq!(sso["allow_idp_initiated"], true);
+    // IdP-initiated sign-in is off until the admin turns it on.
+    assert_eq!(sso["allow_idp_initiated"], false);
     assert_eq!(sso["allow_sha1"], false);
     assert_eq!(sso["attributes"]["email"], "email");
     assert_eq!(
@@ -203,12 +204,30 @@ async fn saml_connection_end_to_end(backend: Backend) {
         .await;
     assert_ne!(again.status, StatusCode::OK);
 
-    // IdP-initiated, with a local RelayState; then the same response again.
+    // IdP-initiated, with a local RelayState (once the admin allows it);
+    // then the same response again.
+    let mut portal = Browser::new();
+    let refused_first = format!(
+        "{}/saml2/idp/SSOService.php?spentityid={}",
+        idp.base, entity
+    );
+    let page = portal.go(&refused_first, None).await;
+    let page = sign_in(&mut portal, page, "ada", "ada-password").await;
+    let off = post_response(&mut portal, &page, &acs).await;
+    assert_eq!(code_of(&off), "saml_unsolicited");
+    let on = app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(&owner),
+            Some(json!({"provider_label": "SimpleSAMLphp", "allow_idp_initiated": true})),
+        )
+        .await;
+    assert_eq!(on.json()["allow_idp_initiated"], true, "{}", on.body);
     let unsolicited = format!(
         "{}/saml2/idp/SSOService.php?spentityid={}&RelayState=%2Fo%2F{org}%2Fmembers",
         idp.base, entity
     );
-    let mut portal = Browser::new();
     let page = portal.go(&unsolicited, None).await;
     let page = sign_in(&mut portal, page, "ada", "ada-password").await;
     let landed = post_response(&mut portal, &page, &acs).await;
@@ -554,6 +573,22 @@ async fn saml_encrypted_assertions_sign_in(backend: Backend) {
     );
     let sso = enabled_saml_connection(&app, &owner, &org, &idp).await;
     let start = format!("{}/start", sso["login_url"].as_str().expect("login url"));
+    // SimpleSAMLphp 1.19 encrypts with AES-128-CBC: refused until the
+    // admin allows it.
+    let mut early = Browser::new();
+    let page = early.go(&start, None).await;
+    let page = sign_in(&mut early, page, "ada", "ada-password").await;
+    let refused = post_response(&mut early, &page, acs).await;
+    assert_eq!(code_of(&refused), "saml_encryption_algorithm");
+    let allowed = app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{org}/sso"),
+            Auth::Cookie(&owner),
+            Some(json!({"provider_label": "SimpleSAMLphp", "allow_aes_cbc": true})),
+        )
+        .await;
+    assert_eq!(allowed.json()["allow_aes_cbc"], true, "{}", allowed.body);
     let mut ada = Browser::new();
     let page = ada.go(&start, None).await;
     let page = sign_in(&mut ada, page, "ada", "ada-password").await;
