@@ -179,7 +179,6 @@ pub async fn continue_sign_in(email: String, return_to: Option<String>) -> Resul
             crate::sso::connection::Purpose::Login,
             return_to.as_deref(),
             Some(&email),
-            None,
         )
         .await;
         let refused = |r: crate::sso::outcome::Refusal| {

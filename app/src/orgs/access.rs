@@ -149,6 +149,18 @@ pub async fn role_permissions(
     org_id: &str,
     role: &str,
 ) -> Result<Vec<Permission>, AppError> {
+    role_permissions_in(db, org_id, role).await
+}
+
+/// [`role_permissions`] on any executor (a transaction).
+pub async fn role_permissions_in<'e, E>(
+    db: E,
+    org_id: &str,
+    role: &str,
+) -> Result<Vec<Permission>, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     if let Some(p) = permissions::builtin_permissions(role) {
         return Ok(p);
     }
@@ -161,14 +173,15 @@ pub async fn role_permissions(
     Ok(row.map(|(p,)| permissions::decode(&p)).unwrap_or_default())
 }
 
-/// The permissions of a token creator's active membership; none without one.
-async fn creator_permissions(
+/// The role and permissions of a token or link creator's active
+/// membership; no role and no permissions without one.
+async fn creator_standing(
     db: &Db,
     org_id: &str,
     creator: Option<&str>,
-) -> Result<Vec<Permission>, AppError> {
+) -> Result<(Option<String>, Vec<Permission>), AppError> {
     let Some(creator) = creator else {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     };
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2 AND status = 'active'",
@@ -178,8 +191,11 @@ async fn creator_permissions(
     .fetch_optional(db)
     .await?;
     match row {
-        Some((role,)) => role_permissions(db, org_id, &role).await,
-        None => Ok(Vec::new()),
+        Some((role,)) => {
+            let perms = role_permissions(db, org_id, &role).await?;
+            Ok((Some(role), perms))
+        }
+        None => Ok((None, Vec::new())),
     }
 }
 
@@ -228,7 +244,7 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
         // The system acts through jobs, never through an organization's API.
         Actor::System => None,
     };
-    let (org_id, org_slug, org_name, role, require_mfa, require_sso) =
+    let (org_id, org_slug, org_name, mut role, require_mfa, require_sso) =
         row.ok_or_else(no_such_org)?;
     // Checked on every request, so turning Require SSO on takes effect on
     // sessions that already exist, and another organization's IdP does not
@@ -267,8 +283,21 @@ pub async fn resolve(db: &Db, actor: Actor, org_ref: &str) -> Result<Access, App
         // A token or setup link never outlives its creator's rights: it
         // acts with what it grants and its creator's current role grants
         // (nothing once the creator is gone, deactivated or removed).
-        let creator = creator_permissions(db, &org_id, actor.on_behalf_of()).await?;
+        let (creator_role, creator) = creator_standing(db, &org_id, actor.on_behalf_of()).await?;
         permissions.retain(|p| creator.contains(p));
+        // Owner-only powers too: an owner token of someone who is no
+        // longer an owner acts as their current role (none once they are
+        // gone), so a demoted owner cannot re-promote themselves with it.
+        if role == permissions::OWNER && creator_role.as_deref() != Some(permissions::OWNER) {
+            role = creator_role.unwrap_or_else(|| permissions::GUEST.to_owned());
+        }
+    }
+    if let Actor::SetupLink(link) = &actor
+        && let Some(token_role) = &link.token_role
+    {
+        // A link made with an API token has no more than that token.
+        let token = role_permissions(db, &org_id, token_role).await?;
+        permissions.retain(|p| token.contains(p));
     }
     Ok(Access {
         org_id,

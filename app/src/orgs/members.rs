@@ -196,6 +196,8 @@ pub async fn change_role(
         .bind(new_role)
         .execute(&mut *tx)
         .await?;
+    // Their tokens never hold more than they do now.
+    super::tokens::manage::revoke_beyond(&mut tx, access, user_id, new_role, ip).await?;
     record(
         &mut *tx,
         Event::by(

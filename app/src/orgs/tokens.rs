@@ -208,6 +208,15 @@ pub mod manage {
             .bind(now())
             .execute(&mut **tx)
             .await?;
+        // Setup links made with the token end with it.
+        crate::setup_links::ssr::revoke_all_made_by(
+            tx,
+            access,
+            crate::setup_links::ssr::Maker::Token(id),
+            "token revoked",
+            ip,
+        )
+        .await?;
         record(
             &mut **tx,
             Event::by(
@@ -226,14 +235,75 @@ pub mod manage {
     }
 
     /// Revokes every active token `user_id` created in the organization of
-    /// `access`, inside the transaction that deactivates or removes them;
-    /// each revocation is audited with the reason.
+    /// `access`, and every setup link they made, inside the transaction that
+    /// deactivates or removes them; each revocation is audited with the
+    /// reason.
     pub async fn revoke_all_of(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         access: &Access,
         user_id: &str,
         reason: &str,
         ip: Option<IpAddr>,
+    ) -> Result<(), AppError> {
+        revoke_where(tx, access, user_id, reason, ip, |_| true).await?;
+        crate::setup_links::ssr::revoke_all_made_by(
+            tx,
+            access,
+            crate::setup_links::ssr::Maker::User(user_id),
+            reason,
+            ip,
+        )
+        .await
+    }
+
+    /// After `user_id`'s role became `new_role`: revokes their tokens whose
+    /// role that role may not hand out (an owner token once they are no
+    /// longer an owner; any role with a permission they lost), audited with
+    /// the reason `creator demoted`.
+    pub async fn revoke_beyond(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        access: &Access,
+        user_id: &str,
+        new_role: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AppError> {
+        use super::super::permissions::OWNER;
+        let kept =
+            super::super::access::role_permissions_in(&mut **tx, &access.org_id, new_role).await?;
+        let tokens: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, role FROM api_tokens WHERE org_id = $1 AND created_by = $2 AND revoked_at IS NULL",
+        )
+        .bind(&access.org_id)
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut beyond = Vec::new();
+        for (id, role) in tokens {
+            let exceeds = if role == OWNER {
+                new_role != OWNER
+            } else {
+                let perms =
+                    super::super::access::role_permissions_in(&mut **tx, &access.org_id, &role)
+                        .await?;
+                perms.iter().any(|p| !kept.contains(p))
+            };
+            if exceeds {
+                beyond.push(id);
+            }
+        }
+        revoke_where(tx, access, user_id, "creator demoted", ip, |id| {
+            beyond.iter().any(|b| b == id)
+        })
+        .await
+    }
+
+    async fn revoke_where(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        access: &Access,
+        user_id: &str,
+        reason: &str,
+        ip: Option<IpAddr>,
+        which: impl Fn(&str) -> bool,
     ) -> Result<(), AppError> {
         let tokens: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, name FROM api_tokens WHERE org_id = $1 AND created_by = $2 AND revoked_at IS NULL",
@@ -242,7 +312,7 @@ pub mod manage {
         .bind(user_id)
         .fetch_all(&mut **tx)
         .await?;
-        for (id, name) in &tokens {
+        for (id, name) in tokens.iter().filter(|(id, _)| which(id)) {
             let details = serde_json::json!({ "reason": reason, "created_by": user_id });
             revoke_one(tx, access, id, name, details, ip).await?;
         }

@@ -30,12 +30,14 @@ fn idp_of(conn: &Connection) -> Result<Arc<IdpMetadata>, Refusal> {
     super::idp_metadata::parse_cached(&saml.metadata_xml).map_err(Refusal::Saml)
 }
 
-/// Starts an SP-initiated sign-in (or a test).
+/// Starts an SP-initiated sign-in (or a test; `setup_link` is the link it
+/// was started through, with which it ends).
 pub async fn begin(
     state: &AppState,
     conn: &Connection,
     purpose: Purpose,
     return_to: Option<&str>,
+    setup_link: Option<&str>,
 ) -> Result<Begun, Refusal> {
     if purpose == Purpose::Login && !conn.enabled {
         return Err(Refusal::NotEnabled);
@@ -61,6 +63,7 @@ pub async fn begin(
         &conn.org_id,
         purpose.as_str(),
         return_to.and_then(crate::return_to::safe_return_to),
+        setup_link,
     )
     .await?;
     Ok(Begun {

@@ -118,7 +118,7 @@ pub async fn sp_logout(state: &AppState, auth: &SessionAuth) -> Option<(String, 
     };
     let (id, url) =
         logout_request_redirect(&idp, &urls.entity_id, &who, None, &key.key_der).ok()?;
-    store::record_request(&state.db, &id, org_id, "logout", None)
+    store::record_request(&state.db, &id, org_id, "logout", None, None)
         .await
         .ok()?;
     Some((id, url))

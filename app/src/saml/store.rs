@@ -26,16 +26,18 @@ pub async fn record_request(
     org_id: &str,
     purpose: &str,
     return_to: Option<&str>,
+    setup_link: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO saml_requests (id, org_id, purpose, return_to, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO saml_requests (id, org_id, purpose, return_to, expires_at, setup_link_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(org_id)
     .bind(purpose)
     .bind(return_to)
     .bind(now() + REQUEST_TTL_SECS)
+    .bind(setup_link)
     .execute(db)
     .await?;
     Ok(())

@@ -35,6 +35,9 @@ pub struct SetupLinkCaller {
     pub created_by: Option<String>,
     pub creator_name: String,
     pub expires_at: i64,
+    /// The role of the API token the link was made with, if it was: the
+    /// link has no more than that token either.
+    pub token_role: Option<String>,
 }
 
 impl SetupLinkCaller {
@@ -159,10 +162,14 @@ pub async fn create(
     let token = format!("{TOKEN_PREFIX}{}", random::alnum(40));
     let created_at = now();
     let expires_at = created_at + days * DAY;
+    let by_token = match &access.actor {
+        Actor::Token(t) => Some(t.token_id.clone()),
+        _ => None,
+    };
     let mut tx = crate::ssr::db::begin_write(db).await?;
     sqlx::query(
-        "INSERT INTO setup_links (id, org_id, token_hash, scopes, note, created_by, creator_name, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO setup_links (id, org_id, token_hash, scopes, note, created_by, creator_name, created_at, expires_at, created_by_token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(&access.org_id)
@@ -173,6 +180,7 @@ pub async fn create(
     .bind(&created_by_name)
     .bind(created_at)
     .bind(expires_at)
+    .bind(&by_token)
     .execute(&mut *tx)
     .await?;
     record(
@@ -255,21 +263,47 @@ pub async fn revoke(
 ) -> Result<(), AppError> {
     require_manager(access)?;
     let mut tx = crate::ssr::db::begin_write(db).await?;
+    if !revoke_in(&mut tx, access, id, serde_json::json!({}), ip).await? {
+        return Err(AppError::not_found(
+            "There is no setup link with this id that is still active.",
+        ));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revokes link `id` of the organization of `access` in the caller's
+/// transaction, with its test tickets and test flows, and audits it;
+/// false when no active link has that id.
+async fn revoke_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    access: &Access,
+    id: &str,
+    details: serde_json::Value,
+    ip: Option<IpAddr>,
+) -> Result<bool, AppError> {
     let done = sqlx::query(
         "UPDATE setup_links SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL",
     )
     .bind(&access.org_id)
     .bind(id)
     .bind(now())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(AppError::not_found(
-            "There is no setup link with this id that is still active.",
-        ));
+        return Ok(false);
+    }
+    for table in ["sso_states", "saml_requests"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE org_id = $1 AND setup_link_id = $2"
+        ))
+        .bind(&access.org_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     }
     record(
-        &mut *tx,
+        &mut **tx,
         Event::by(
             access,
             "setup_link.revoked",
@@ -278,13 +312,48 @@ pub async fn revoke(
                 id,
                 label: id,
             },
-            serde_json::json!({}),
+            details,
             ip,
         ),
     )
     .await?;
-    tx.commit().await?;
+    Ok(true)
+}
+
+/// Revokes every active link that `column` (`created_by` for a user,
+/// `created_by_token` for an API token) names `value` as having made, in
+/// the transaction that removes, deactivates or revokes that maker; each
+/// revocation is audited with `reason`.
+pub async fn revoke_all_made_by(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    access: &Access,
+    maker: Maker<'_>,
+    reason: &str,
+    ip: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let (column, value) = match maker {
+        Maker::User(id) => ("created_by", id),
+        Maker::Token(id) => ("created_by_token", id),
+    };
+    let ids: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM setup_links WHERE org_id = $1 AND {column} = $2 AND revoked_at IS NULL"
+    ))
+    .bind(&access.org_id)
+    .bind(value)
+    .fetch_all(&mut **tx)
+    .await?;
+    for id in ids {
+        let details = serde_json::json!({ "reason": reason });
+        revoke_in(tx, access, &id, details, ip).await?;
+    }
     Ok(())
+}
+
+/// Who made a setup link.
+#[derive(Debug, Clone, Copy)]
+pub enum Maker<'a> {
+    User(&'a str),
+    Token(&'a str),
 }
 
 fn unknown_link() -> AppError {
@@ -304,6 +373,9 @@ struct Found {
     expires_at: i64,
     revoked_at: Option<i64>,
     last_used_at: Option<i64>,
+    /// The API token the link was made with: `Some(role)` while it is
+    /// active, `None` inside when it was revoked or deleted.
+    token: Option<Option<String>>,
 }
 
 /// Looks a link up by token or by id (exactly one of them).
@@ -319,9 +391,13 @@ async fn find(db: &Db, token: Option<&str>, id: Option<&str>) -> Result<Option<F
         i64,
         Option<i64>,
         Option<i64>,
+        Option<String>,
+        Option<String>,
     );
-    let select = "SELECT l.id, l.org_id, o.slug, o.name, l.scopes, l.created_by, l.creator_name, l.expires_at, l.revoked_at, l.last_used_at \
-                  FROM setup_links l JOIN organizations o ON o.id = l.org_id";
+    let select = "SELECT l.id, l.org_id, o.slug, o.name, l.scopes, l.created_by, l.creator_name, l.expires_at, l.revoked_at, l.last_used_at, \
+                  l.created_by_token, t.role \
+                  FROM setup_links l JOIN organizations o ON o.id = l.org_id \
+                  LEFT JOIN api_tokens t ON t.id = l.created_by_token AND t.revoked_at IS NULL";
     let row: Option<Row> = match (token, id) {
         (Some(token), _) => {
             if !token.starts_with(TOKEN_PREFIX) || token.len() > 100 {
@@ -352,8 +428,11 @@ async fn find(db: &Db, token: Option<&str>, id: Option<&str>) -> Result<Option<F
             expires_at,
             revoked_at,
             last_used_at,
+            by_token,
+            token_role,
         )| {
             Found {
+                token: by_token.map(|_| token_role),
                 id,
                 org_id,
                 org_slug,
@@ -369,9 +448,21 @@ async fn find(db: &Db, token: Option<&str>, id: Option<&str>) -> Result<Option<F
     ))
 }
 
-/// Why a link no longer opens anything, or `Ok` while it is active.
+/// `active`, `expired` or `revoked` (also once the API token that made it
+/// is revoked).
+fn link_state(link: &Found) -> &'static str {
+    let revoked = link.revoked_at.or(match link.token {
+        Some(None) => Some(0),
+        _ => None,
+    });
+    state_of(revoked, link.expires_at, now())
+}
+
+/// Why a link no longer opens anything, or `Ok` while it is active. A link
+/// made with an API token ends with that token (it is revoked with it; a
+/// token deleted some other way ends it too).
 fn check_active(link: &Found) -> Result<(), AppError> {
-    match state_of(link.revoked_at, link.expires_at, now()) {
+    match link_state(link) {
         "revoked" => Err(AppError::new(
             ErrorKind::Unauthorized,
             "setup_link_revoked",
@@ -398,7 +489,7 @@ pub async fn info(db: &Db, token: &str) -> Result<SetupLinkView, AppError> {
         .await?
         .ok_or_else(unknown_link)?;
     Ok(SetupLinkView {
-        state: state_of(link.revoked_at, link.expires_at, now()).into(),
+        state: link_state(&link).into(),
         org_name: link.org_name,
         created_by: link.creator_name,
         scopes: link.scopes,
@@ -473,6 +564,7 @@ fn caller_of(link: &Found) -> SetupLinkCaller {
         created_by: link.created_by.clone(),
         creator_name: link.creator_name.clone(),
         expires_at: link.expires_at,
+        token_role: link.token.clone().flatten(),
     }
 }
 

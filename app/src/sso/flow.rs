@@ -118,12 +118,14 @@ pub struct Recorded {
 /// any executor so the start can write it on the connection it already
 /// holds (each pooled statement costs a round trip more): no IdP is
 /// contacted here, so nothing slow runs while a connection is held.
+/// `setup_link` is the link a test was started through: the flow ends with
+/// it.
 pub async fn record<'e, E>(
     db: E,
     conn: &Connection,
     purpose: Purpose,
     return_to: Option<&str>,
-    user_id: Option<&str>,
+    setup_link: Option<&str>,
 ) -> Result<Recorded, Refusal>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -140,7 +142,7 @@ where
     let now = now();
     sqlx::query(
         "INSERT INTO sso_states (state, org_id, purpose, nonce, pkce_verifier, issuer, \
-         return_to, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         return_to, setup_link_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(state.secret())
     .bind(&conn.org_id)
@@ -149,7 +151,7 @@ where
     .bind(verifier.secret())
     .bind(&conn.issuer)
     .bind(return_to.and_then(crate::return_to::safe_return_to))
-    .bind(user_id)
+    .bind(setup_link)
     .bind(now)
     .bind(now + STATE_TTL_SECS)
     .execute(db)
@@ -223,9 +225,8 @@ pub async fn begin(
     purpose: Purpose,
     return_to: Option<&str>,
     login_hint: Option<&str>,
-    user_id: Option<&str>,
 ) -> Result<Begun, Refusal> {
-    let recorded = record(&state.db, conn, purpose, return_to, user_id).await?;
+    let recorded = record(&state.db, conn, purpose, return_to, None).await?;
     authorize(state, conn, recorded, login_hint).await
 }
 

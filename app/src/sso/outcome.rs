@@ -359,18 +359,21 @@ async fn audit_refusal(db: &Db, conn: &Connection, refusal: &Refusal, ip: Option
 }
 
 /// A one-time link that starts a test in whichever browser opens it, so an
-/// API caller can hand it to a person. Returns its path.
+/// API caller can hand it to a person. Returns its path. A ticket made
+/// through a setup link (`setup_link`) ends with that link, and so do the
+/// test flows it starts.
 pub async fn create_test_ticket(
     db: &Db,
     conn: &Connection,
     user_id: Option<&str>,
+    setup_link: Option<&str>,
 ) -> Result<String, AppError> {
     let ticket = random::lower_alnum(32);
     let now = now();
     sqlx::query(
         "INSERT INTO sso_states (state, org_id, purpose, nonce, pkce_verifier, issuer, \
-         return_to, user_id, created_at, expires_at) \
-         VALUES ($1, $2, 'test_ticket', '', '', $3, NULL, $4, $5, $6)",
+         return_to, user_id, created_at, expires_at, setup_link_id) \
+         VALUES ($1, $2, 'test_ticket', '', '', $3, NULL, $4, $5, $6, $7)",
     )
     .bind(&ticket)
     .bind(&conn.org_id)
@@ -378,6 +381,7 @@ pub async fn create_test_ticket(
     .bind(user_id)
     .bind(now)
     .bind(now + STATE_TTL_SECS)
+    .bind(setup_link)
     .execute(db)
     .await?;
     Ok(match conn.protocol {
@@ -386,16 +390,42 @@ pub async fn create_test_ticket(
     })
 }
 
-/// Uses up a test ticket of `org_id`; true when it was valid.
-pub async fn redeem_test_ticket(db: &Db, org_id: &str, ticket: &str) -> Result<bool, AppError> {
-    let done = sqlx::query(
+/// A redeemed test ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ticket {
+    /// Unknown, used, expired, or its setup link has ended.
+    Invalid,
+    /// Valid; made through this setup link, if any.
+    Valid { setup_link: Option<String> },
+}
+
+/// Uses up a test ticket of `org_id`. One made through a setup link works
+/// only while that link is active.
+pub async fn redeem_test_ticket(db: &Db, org_id: &str, ticket: &str) -> Result<Ticket, AppError> {
+    let at = now();
+    let row: Option<(Option<String>,)> = sqlx::query_as(
         "DELETE FROM sso_states WHERE state = $1 AND org_id = $2 AND purpose = 'test_ticket' \
-         AND expires_at > $3",
+         AND expires_at > $3 RETURNING setup_link_id",
     )
     .bind(ticket)
     .bind(org_id)
-    .bind(now())
-    .execute(db)
+    .bind(at)
+    .fetch_optional(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some((setup_link,)) = row else {
+        return Ok(Ticket::Invalid);
+    };
+    if let Some(id) = &setup_link {
+        let active: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM setup_links WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(at)
+        .fetch_optional(db)
+        .await?;
+        if active.is_none() {
+            return Ok(Ticket::Invalid);
+        }
+    }
+    Ok(Ticket::Valid { setup_link })
 }

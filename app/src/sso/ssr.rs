@@ -1009,11 +1009,12 @@ pub async fn start_test(
                 "Save a single sign-on configuration before testing it.",
             )
         })?;
-    let user_id = match &access.actor {
-        crate::orgs::access::Actor::User(u) => Some(u.id.as_str()),
-        _ => None,
+    let (user_id, setup_link) = match &access.actor {
+        crate::orgs::access::Actor::User(u) => (Some(u.id.as_str()), None),
+        crate::orgs::access::Actor::SetupLink(l) => (None, Some(l.link_id.as_str())),
+        _ => (None, None),
     };
-    let path = super::outcome::create_test_ticket(&state.db, &conn, user_id).await?;
+    let path = super::outcome::create_test_ticket(&state.db, &conn, user_id, setup_link).await?;
     Ok(format!("{}{path}", state.settings.public_url))
 }
 

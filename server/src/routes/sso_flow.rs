@@ -82,6 +82,7 @@ async fn redirect_to_idp(
     conn: &Connection,
     purpose: Purpose,
     params: &StartParams,
+    setup_link: Option<&str>,
 ) -> Response {
     let retry = format!("/sso/{}", conn.login_id);
     let recorded = match claimed {
@@ -89,7 +90,14 @@ async fn redirect_to_idp(
         Err(r) => return refusal_page(status_of(&r), &r, Some(&retry)),
     };
     if !conn.is_oidc() {
-        let begun = app::saml::flow::begin(state, conn, purpose, params.return_to.as_deref()).await;
+        let begun = app::saml::flow::begin(
+            state,
+            conn,
+            purpose,
+            params.return_to.as_deref(),
+            setup_link,
+        )
+        .await;
         return match begun {
             Ok(b) => {
                 let cookie = app::saml::flow::binding_cookie(
@@ -105,7 +113,10 @@ async fn redirect_to_idp(
     }
     let recorded = match recorded {
         Some(r) => Ok(r),
-        None => flow::record(&state.db, conn, purpose, params.return_to.as_deref(), None).await,
+        None => {
+            let return_to = params.return_to.as_deref();
+            flow::record(&state.db, conn, purpose, return_to, setup_link).await
+        }
     };
     let begun = match recorded {
         Ok(r) => flow::authorize(state, conn, r, params.login_hint.as_deref()).await,
@@ -157,7 +168,7 @@ async fn start(
     .await;
     match looked_up {
         Ok(Some((conn, claimed))) => {
-            redirect_to_idp(&state, claimed, &conn, Purpose::Login, &params).await
+            redirect_to_idp(&state, claimed, &conn, Purpose::Login, &params, None).await
         }
         Ok(None) => refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownLogin, None),
         Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
@@ -172,10 +183,15 @@ pub(super) async fn test(
     Path((org_id, ticket)): Path<(String, String)>,
 ) -> Response {
     let redeemed = outcome::redeem_test_ticket(&state.db, &org_id, &ticket).await;
-    let conn = match redeemed {
-        Ok(true) => connection::connection_for_test(&state, &org_id).await,
-        Ok(false) => return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownState, None),
-        Err(e) => Err(e),
+    let (conn, setup_link) = match redeemed {
+        Ok(outcome::Ticket::Valid { setup_link }) => (
+            connection::connection_for_test(&state, &org_id).await,
+            setup_link,
+        ),
+        Ok(outcome::Ticket::Invalid) => {
+            return refusal_page(StatusCode::NOT_FOUND, &Refusal::UnknownState, None);
+        }
+        Err(e) => (Err(e), None),
     };
     match conn {
         Ok(Some(conn)) => {
@@ -186,6 +202,7 @@ pub(super) async fn test(
                 &conn,
                 Purpose::Test,
                 &StartParams::default(),
+                setup_link.as_deref(),
             )
             .await
         }
@@ -326,7 +343,7 @@ async fn initiate(
         login_hint: params.login_hint,
     };
     let claimed = outcome::claim_start(&state.db, ip).await.map(|()| None);
-    redirect_to_idp(state, claimed, &conn, Purpose::Login, &start).await
+    redirect_to_idp(state, claimed, &conn, Purpose::Login, &start, None).await
 }
 
 /// `GET /sso/{org_id}/oidc/initiate`: the IdP's dashboard starts a sign-in.

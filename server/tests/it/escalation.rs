@@ -41,6 +41,26 @@ async fn mint(app: &TestApp, tokens: &str, auth: Auth<'_>, name: &str) -> String
     res.json()["secret"].as_str().expect("secret").to_owned()
 }
 
+/// An admin token of `user_id`, made straight in the database (as if made
+/// while they were an admin).
+async fn mint_admin(app: &TestApp, org: &str, user_id: &str) -> String {
+    let org_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+        .bind(org)
+        .fetch_one(&app.state.db)
+        .await
+        .expect("org");
+    sqlx::query("UPDATE memberships SET role = 'admin' WHERE user_id = $1 AND org_id = $2")
+        .bind(user_id)
+        .bind(&org_id)
+        .execute(&app.state.db)
+        .await
+        .expect("admin again");
+    app::orgs::tokens::create_token(&app.state.db, &org_id, Some(user_id), "direct", "admin")
+        .await
+        .expect("token")
+        .1
+}
+
 fn assert_refused(res: &crate::common::TestResponse, what: &str) {
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{what}: {}", res.body);
 }
@@ -267,7 +287,8 @@ db_test!(a_token_never_outlives_its_creators_rights, |app| {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
-    // Demoted to viewer, the admin's tokens read as a viewer reads, no more.
+    // Demoted to viewer, the admin's admin tokens are revoked (a viewer
+    // could not have made them), and that is audited.
     let res = app
         .api(
             "PATCH",
@@ -278,19 +299,49 @@ db_test!(a_token_never_outlives_its_creators_rights, |app| {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     for t in [&token, &child] {
-        let res = app
-            .api(
-                "PATCH",
-                &member_path,
-                Auth::Token(t),
-                Some(json!({"role": "member"})),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
-        assert_eq!(app.get_with_token(&members, t).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get_with_token(&members, t).await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
+    let revoked = audited(&app, &owner, &org, "token.revoked").await;
+    assert_eq!(revoked.len(), 2, "{revoked:#?}");
+    assert!(
+        revoked
+            .iter()
+            .all(|e| e["details"]["reason"] == "creator demoted"),
+        "{revoked:#?}"
+    );
+    // A token made before the demotion and not revoked by it (as tokens of
+    // earlier releases were) still acts as a viewer, no more.
+    let old = mint(
+        &app,
+        &tokens,
+        Auth::Token(&mint_admin(&app, &org, &admin_id).await),
+        "old",
+    )
+    .await;
+    sqlx::query("UPDATE memberships SET role = 'viewer' WHERE user_id = $1")
+        .bind(&admin_id)
+        .execute(&app.state.db)
+        .await
+        .expect("demoted behind the API's back");
+    let res = app
+        .api(
+            "PATCH",
+            &member_path,
+            Auth::Token(&old),
+            Some(json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert_eq!(
+        app.get_with_token(&members, &old).await.status,
+        StatusCode::OK
+    );
 
     // Deactivated, the admin's tokens are revoked, and that is audited.
+    let (token, child) = (old.clone(), old);
     let res = app
         .api(
             "PATCH",
@@ -307,11 +358,8 @@ db_test!(a_token_never_outlives_its_creators_rights, |app| {
         );
     }
     let revoked = audited(&app, &owner, &org, "token.revoked").await;
-    assert_eq!(revoked.len(), 2, "{revoked:#?}");
-    assert!(
-        revoked
-            .iter()
-            .all(|e| e["details"]["reason"] == "creator deactivated"),
+    assert_eq!(
+        revoked[0]["details"]["reason"], "creator deactivated",
         "{revoked:#?}"
     );
 
@@ -347,5 +395,115 @@ db_test!(a_token_never_outlives_its_creators_rights, |app| {
     assert_eq!(
         app.get_with_token(&members, &fresh).await.status,
         StatusCode::UNAUTHORIZED
+    );
+});
+
+db_test!(a_demoted_owners_owner_token_has_no_owner_powers, |app| {
+    let (ada, org) = app.org_with_owner("ada@owners.test", "Owners").await;
+    let bob = app.join(&ada, &org, "bob@owners.test", "owner").await;
+    let ada_id = app.user_id(&ada).await;
+    let bob_id = app.user_id(&bob).await;
+    let tokens = format!("/api/v1/orgs/{org}/api-tokens");
+    let owner_token = |name: &'static str| {
+        let (app, tokens, ada) = (&app, tokens.clone(), ada.clone());
+        async move {
+            let res = app
+                .api(
+                    "POST",
+                    &tokens,
+                    Auth::Cookie(&ada),
+                    Some(json!({"name": name, "role": "owner"})),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            res.json()["secret"].as_str().expect("secret").to_owned()
+        }
+    };
+    let kept = owner_token("made before").await;
+    let member = |id: &str| format!("/api/v1/orgs/{org}/members/{id}");
+
+    // Demoted behind the API's back (tokens of earlier releases were not
+    // revoked on demotion): her owner token acts as the admin she is now.
+    sqlx::query("UPDATE memberships SET role = 'admin' WHERE user_id = $1")
+        .bind(&ada_id)
+        .execute(&app.state.db)
+        .await
+        .expect("demoted");
+    let promote = app
+        .api(
+            "PATCH",
+            &member(&ada_id),
+            Auth::Token(&kept),
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+    assert_refused(&promote, "re-promoting herself");
+    let demote = app
+        .api(
+            "PATCH",
+            &member(&bob_id),
+            Auth::Token(&kept),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_refused(&demote, "demoting the other owner");
+    let remove = app
+        .api("DELETE", &member(&bob_id), Auth::Token(&kept), None)
+        .await;
+    assert_refused(&remove, "removing the other owner");
+    let me = app
+        .get_with_token(&format!("/api/v1/orgs/{org}/members"), &kept)
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "an admin still reads members");
+    let role: String = sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = $1")
+        .bind(&bob_id)
+        .fetch_one(&app.state.db)
+        .await
+        .expect("bob");
+    assert_eq!(role, "owner");
+
+    // Demoted through the API, her owner tokens are revoked (audited) and
+    // a token her new role could have made stays.
+    sqlx::query("UPDATE memberships SET role = 'owner' WHERE user_id = $1")
+        .bind(&ada_id)
+        .execute(&app.state.db)
+        .await
+        .expect("owner again");
+    let owner = owner_token("owner").await;
+    let res = app
+        .api(
+            "POST",
+            &tokens,
+            Auth::Cookie(&ada),
+            Some(json!({"name": "viewer", "role": "viewer"})),
+        )
+        .await;
+    let viewer = res.json()["secret"].as_str().expect("secret").to_owned();
+    let res = app
+        .api(
+            "PATCH",
+            &member(&ada_id),
+            Auth::Cookie(&bob),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let members = format!("/api/v1/orgs/{org}/members");
+    for t in [&owner, &kept] {
+        assert_eq!(
+            app.get_with_token(&members, t).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        app.get_with_token(&members, &viewer).await.status,
+        StatusCode::OK
+    );
+    let revoked = audited(&app, &bob, &org, "token.revoked").await;
+    assert_eq!(revoked.len(), 2, "{revoked:#?}");
+    assert!(
+        revoked
+            .iter()
+            .all(|e| e["details"]["reason"] == "creator demoted")
     );
 });

@@ -23,7 +23,7 @@ async fn saml_records_hold_once(backend: Backend) {
     let (a, b) = (org_id(&app, &a).await, org_id(&app, &b).await);
     let db = &app.state.db;
 
-    record_request(db, "_lk1", &a, "login", Some("/o/a/settings"))
+    record_request(db, "_lk1", &a, "login", Some("/o/a/settings"), None)
         .await
         .expect("record");
     // Another organization's ACS cannot take it, and leaves it in place.
@@ -44,7 +44,7 @@ async fn saml_records_hold_once(backend: Backend) {
     );
 
     // An expired request is not taken.
-    record_request(db, "_lk2", &a, "test", None)
+    record_request(db, "_lk2", &a, "test", None, None)
         .await
         .expect("record");
     sqlx::query("UPDATE saml_requests SET expires_at = 0 WHERE id = '_lk2'")
@@ -73,7 +73,7 @@ async fn saml_records_hold_once(backend: Backend) {
     );
 
     // Cleanup: only what expired goes.
-    record_request(db, "_lk3", &a, "login", None)
+    record_request(db, "_lk3", &a, "login", None, None)
         .await
         .expect("record");
     sqlx::query("UPDATE saml_assertion_ids SET expires_at = 0 WHERE issuer = 'https://idp.b.test'")

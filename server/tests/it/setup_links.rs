@@ -416,3 +416,212 @@ db_test!(a_link_session_lasts_twelve_hours_at_most, |app| {
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
 });
+
+db_test!(
+    a_link_made_with_a_token_is_bounded_by_it_and_ends_with_it,
+    |app| {
+        let (owner, org) = app
+            .org_with_owner("owner@tokenlink.test", "Token Link")
+            .await;
+        let res = app
+        .api(
+            "POST",
+            &format!("/api/v1/orgs/{org}/roles"),
+            Auth::Cookie(&owner),
+            Some(json!({"name": "sso-only", "description": "", "permissions": ["sso:read", "sso:write"]})),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let res = app
+            .api(
+                "POST",
+                &format!("/api/v1/orgs/{org}/api-tokens"),
+                Auth::Cookie(&owner),
+                Some(json!({"name": "automation", "role": "sso-only"})),
+            )
+            .await;
+        let token = res.json();
+        let secret = token["secret"].as_str().expect("secret").to_owned();
+        let res = app
+            .api(
+                "POST",
+                &format!("/api/v1/orgs/{org}/setup-links"),
+                Auth::Token(&secret),
+                Some(json!({"scopes": ["domains", "sso"]})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let link = res.json();
+        let res = app
+            .server_fn(
+                "open_setup_link",
+                &[("token", &setup_link_token(&link))],
+                None,
+            )
+            .await;
+        let cookie = res.session_cookie().expect("a link session");
+        // The owner who made the token may do everything, the token only SSO:
+        // the link has the domains scope but not the token's missing rights.
+        let domains = format!("/api/v1/orgs/{org}/domains");
+        let res = app.api("GET", &domains, Auth::Cookie(&cookie), None).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+        let sso = format!("/api/v1/orgs/{org}/sso");
+        let res = app.api("GET", &sso, Auth::Cookie(&cookie), None).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+        // Revoking the token revokes the link with it.
+        let res = app
+            .api(
+                "DELETE",
+                &format!(
+                    "/api/v1/orgs/{org}/api-tokens/{}",
+                    token["id"].as_str().expect("id")
+                ),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        let res = app.api("GET", &sso, Auth::Cookie(&cookie), None).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(code(&res), "setup_link_revoked");
+        let list = app
+            .api(
+                "GET",
+                &format!("/api/v1/orgs/{org}/setup-links"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(list[0]["state"], "revoked", "{list}");
+        let audit = audit_events(&app, &owner, &org).await;
+        assert_eq!(
+            audit_of(&audit, "setup_link.revoked")["details"]["reason"],
+            "token revoked"
+        );
+    }
+);
+
+db_test!(links_end_when_their_creator_leaves, |app| {
+    let (owner, org) = app.org_with_owner("owner@leaves.test", "Leaves").await;
+    let admin = app.join(&owner, &org, "admin@leaves.test", "admin").await;
+    let admin_id = app.user_id(&admin).await;
+    let sso = format!("/api/v1/orgs/{org}/sso");
+    let member = format!("/api/v1/orgs/{org}/members/{admin_id}");
+    for (change, reason) in [
+        (
+            Some(json!({"status": "deactivated"})),
+            "creator deactivated",
+        ),
+        (None, "creator removed"),
+    ] {
+        let admin = app
+            .sign_in("admin@leaves.test", crate::common::PASSWORD, None)
+            .await
+            .session_cookie()
+            .unwrap_or_else(|| admin.clone());
+        let (_, cookie) = app.setup_link(&admin, &org, &["sso"]).await;
+        assert_eq!(
+            app.api("GET", &sso, Auth::Cookie(&cookie), None)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let res = match &change {
+            Some(body) => {
+                app.api("PATCH", &member, Auth::Cookie(&owner), Some(body.clone()))
+                    .await
+            }
+            None => app.api("DELETE", &member, Auth::Cookie(&owner), None).await,
+        };
+        assert!(res.status.is_success(), "{}", res.body);
+        let res = app.api("GET", &sso, Auth::Cookie(&cookie), None).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{reason}");
+        assert_eq!(code(&res), "setup_link_revoked");
+        let audit = audit_events(&app, &owner, &org).await;
+        assert_eq!(
+            audit_of(&audit, "setup_link.revoked")["details"]["reason"],
+            reason
+        );
+        if change.is_some() {
+            let res = app
+                .api(
+                    "PATCH",
+                    &member,
+                    Auth::Cookie(&owner),
+                    Some(json!({"status": "active"})),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        }
+    }
+});
+
+/// A test started through a setup link ends with the link: its one-time
+/// test link, and a test already at the IdP, are refused once the link is
+/// revoked, and nothing is recorded as the connection's test.
+async fn test_tickets_and_flows_end_with_their_link(backend: crate::common::Backend) {
+    let s = crate::sso_idp::setup(backend).await;
+    let (_, cookie) = s.app.setup_link(&s.owner, "flow-co", &["sso"]).await;
+    let ticket = |cookie: String| {
+        let app = &s.app;
+        async move {
+            let res = app
+                .api(
+                    "POST",
+                    "/api/v1/orgs/flow-co/sso/test",
+                    Auth::Cookie(&cookie),
+                    None,
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            let url = res.json()["test_url"]
+                .as_str()
+                .expect("test_url")
+                .to_owned();
+            url::Url::parse(&url).expect("url").path().to_owned()
+        }
+    };
+    let unopened = ticket(cookie.clone()).await;
+    let opened = ticket(cookie.clone()).await;
+    let started = crate::sso_idp::start(&s, &opened).await;
+    let links = s
+        .app
+        .api(
+            "GET",
+            "/api/v1/orgs/flow-co/setup-links",
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await
+        .json();
+    let id = links[0]["id"].as_str().expect("id").to_owned();
+    let res = s
+        .app
+        .api(
+            "DELETE",
+            &format!("/api/v1/orgs/flow-co/setup-links/{id}"),
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res = s.app.get(&unopened, None).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    let res = crate::sso_idp::finish_at_idp(&s, &started).await;
+    crate::sso_idp::assert_code(&res, "expired");
+    let sso = s
+        .app
+        .api(
+            "GET",
+            "/api/v1/orgs/flow-co/sso",
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(sso["last_test"], Value::Null, "{sso}");
+}
+
+crate::on_each_backend!(test_tickets_and_flows_end_with_their_link);
