@@ -151,6 +151,7 @@ fn worth_auditing(refusal: &Refusal) -> bool {
         | Refusal::EmailUnverified(_)
         | Refusal::DomainNotVerified(_)
         | Refusal::Deactivated
+        | Refusal::AccountOfAnotherIdp(_)
         | Refusal::NotProvisioned(_) => true,
         _ => false,
     }

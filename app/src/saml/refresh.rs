@@ -1,8 +1,9 @@
-//! The daily refresh of IdP metadata fetched from a URL: certificate
-//! rotations reach Latchkey without an admin. A refreshed document is put
-//! into effect only when it names the same IdP (entity ID); one that names
-//! another is kept out and audited, as an admin must save (and test) such
-//! a change. A failed fetch keeps the metadata in use.
+//! The daily refresh of IdP metadata fetched from a URL. A refreshed
+//! document with the same IdP (entity ID) and signing keys is put into
+//! effect; one with new keys (a rotation) is staged beside the keys in use
+//! and waits for a test and an owner's or admin's approval, as any change
+//! of trust not made by one does (`sso::trust`); one that names another IdP
+//! is kept out and audited. A failed fetch keeps the metadata in use.
 
 use super::idp_metadata::{IdpMetadata, fetch};
 use crate::audit::ssr::{self as audit, Event};
@@ -18,6 +19,8 @@ pub const REFRESH_AFTER_SECS: i64 = 24 * 3600;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Refreshed {
     pub updated: u64,
+    /// New signing keys, staged for a test and an admin's approval.
+    pub staged: u64,
     pub refused: u64,
     pub failed: u64,
 }
@@ -83,34 +86,77 @@ pub async fn refresh_due(state: &AppState) -> Result<Refreshed, AppError> {
             done.refused += 1;
             continue;
         }
-        sqlx::query(
-            "UPDATE sso_connections SET saml_metadata_xml = $2, saml_metadata_fetched_at = $3 \
-             WHERE org_id = $1 AND protocol = 'saml' AND issuer = $4",
-        )
-        .bind(&org_id)
-        .bind(&xml)
-        .bind(now())
-        .bind(&entity_id)
-        .execute(&mut *tx)
-        .await?;
         let before = old.as_ref().map(fingerprints).unwrap_or_default();
         let after = fingerprints(&idp);
-        if before != after {
-            audit::record(
-                &mut *tx,
-                Event {
-                    org_id: &org_id,
-                    actor: &Actor::System,
-                    action: "sso.metadata_refreshed",
-                    target: None,
-                    details: json!({ "certificates_before": before, "certificates_after": after }),
-                    ip: None,
-                },
+        let same_keys = before == after;
+        if same_keys {
+            // The same keys (new endpoints, a re-issued document): in effect.
+            sqlx::query(
+                "UPDATE sso_connections SET saml_metadata_xml = $2, saml_metadata_fetched_at = $3 \
+                 WHERE org_id = $1 AND protocol = 'saml' AND issuer = $4",
             )
+            .bind(&org_id)
+            .bind(&xml)
+            .bind(now())
+            .bind(&entity_id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            // New signing keys decide who can sign people in: staged for a
+            // test and an owner's or admin's approval, never installed by
+            // the fetch alone (whoever controls the URL's answer would
+            // otherwise choose the keys). The keys in effect keep working.
+            let waiting: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT pending_saml_metadata_xml FROM sso_connections WHERE org_id = $1",
+            )
+            .bind(&org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let already = waiting
+                .and_then(|(x,)| x)
+                .and_then(|x| IdpMetadata::parse(&x).ok())
+                .is_some_and(|p| fingerprints(&p) == after);
+            if !already {
+                let at = now();
+                sqlx::query(
+                    "UPDATE sso_connections SET pending_discovery_url = discovery_url, pending_issuer = issuer, \
+                     pending_client_id = '', pending_client_secret_enc = NULL, pending_saml_metadata_xml = $2, \
+                     pending_saved_at = $3, pending_last_error = NULL, pending_needs_approval = 1, \
+                     pending_saved_by = 'metadata refresh', pending_tested_at = NULL, pending_test_claims = NULL, \
+                     pending_claims = NULL, pending_carry_over = 0 WHERE org_id = $1",
+                )
+                .bind(&org_id)
+                .bind(&xml)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                audit::record(
+                    &mut *tx,
+                    Event {
+                        org_id: &org_id,
+                        actor: &Actor::System,
+                        action: "sso.metadata_refresh_staged",
+                        target: None,
+                        details: json!({ "certificates_before": before, "certificates_after": after }),
+                        ip: None,
+                    },
+                )
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE sso_connections SET saml_metadata_fetched_at = $2 WHERE org_id = $1",
+            )
+            .bind(&org_id)
+            .bind(now())
+            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        done.updated += 1;
+        if same_keys {
+            done.updated += 1;
+        } else {
+            done.staged += 1;
+        }
     }
     Ok(done)
 }

@@ -97,6 +97,9 @@ pub struct Connection {
     pub default_role: String,
     pub role_mappings: Vec<RoleMapping>,
     pub session_secs: i64,
+    /// An owner or admin chose to carry accounts of the organization's
+    /// previous IdP over to this one by email (`sso::trust`).
+    pub carry_over_accounts: bool,
     /// Issuer and client ID (or IdP metadata) are those of a staged change
     /// (a test of it).
     pub staged: bool,
@@ -132,21 +135,22 @@ type ConnRow = (
     (String, String, String, String, String, String),
     (String, String, String, i64, i64, String),
     (String, i64, String, String, String),
-    (Option<String>, i64, i64, i64),
+    (Option<String>, i64, i64, i64, i64),
 );
 
 const CONN_SELECT: &str = "SELECT c.org_id, o.slug, o.name, c.login_id, c.provider_label, \
      c.issuer, c.client_id, c.scopes, c.claims, c.enabled, c.jit_enabled, c.default_role, \
      c.role_mappings, c.session_max_age_secs, c.client_secret_enc, \
      COALESCE(c.pending_client_secret_enc, c.client_secret_enc), c.protocol, \
-     c.saml_metadata_xml, c.saml_allow_idp_initiated, c.saml_allow_sha1, c.saml_allow_aes_cbc \
+     c.saml_metadata_xml, c.saml_allow_idp_initiated, c.saml_allow_sha1, c.saml_allow_aes_cbc, \
+     c.carry_over_accounts \
      FROM sso_connections c JOIN organizations o ON o.id = c.org_id";
 
 fn from_row(r: ConnRow) -> Connection {
     let ((org_id, org_slug, org_name, login_id, provider_label, issuer), a, b, saml) = r;
     let (client_id, scopes, claims, enabled, jit, default_role) = a;
     let (role_mappings, session_secs, sealed, staged_sealed, protocol) = b;
-    let (metadata_xml, allow_idp_initiated, allow_sha1, allow_aes_cbc) = saml;
+    let (metadata_xml, allow_idp_initiated, allow_sha1, allow_aes_cbc, carry_over) = saml;
     let protocol = Protocol::parse(&protocol).unwrap_or(Protocol::Oidc);
     Connection {
         org_id,
@@ -164,6 +168,7 @@ fn from_row(r: ConnRow) -> Connection {
         default_role,
         role_mappings: serde_json::from_str(&role_mappings).unwrap_or_default(),
         session_secs,
+        carry_over_accounts: carry_over != 0,
         staged: false,
         saml: (protocol == Protocol::Saml).then(|| SamlSettings {
             metadata_xml: metadata_xml.unwrap_or_default(),
@@ -195,7 +200,13 @@ where
         (s(0)?, s(1)?, s(2)?, s(3)?, s(4)?, s(5)?),
         (s(6)?, s(7)?, s(8)?, n(9)?, n(10)?, s(11)?),
         (s(12)?, n(13)?, s(14)?, s(15)?, s(16)?),
-        (r.try_get::<Option<String>, _>(17)?, n(18)?, n(19)?, n(20)?),
+        (
+            r.try_get::<Option<String>, _>(17)?,
+            n(18)?,
+            n(19)?,
+            n(20)?,
+            n(21)?,
+        ),
     ))))
 }
 
@@ -212,17 +223,19 @@ pub async fn connection_for_test(
         conn.issuer = p.issuer;
         conn.client_id = p.client_id;
         conn.staged = true;
-        if let Some(saml) = conn.saml.as_mut() {
-            let xml: Option<String> = sqlx::query_scalar(
-                "SELECT pending_saml_metadata_xml FROM sso_connections WHERE org_id = $1",
-            )
-            .bind(org_id)
-            .fetch_optional(&state.db)
-            .await?
-            .flatten();
-            if let Some(xml) = xml {
-                saml.metadata_xml = xml;
-            }
+        let staged: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT pending_saml_metadata_xml, pending_claims FROM sso_connections WHERE org_id = $1",
+        )
+        .bind(org_id)
+        .fetch_optional(&state.db)
+        .await?;
+        let (xml, claims) = staged.unwrap_or_default();
+        if let (Some(saml), Some(xml)) = (conn.saml.as_mut(), xml) {
+            saml.metadata_xml = xml;
+        }
+        // The test reads the claim names that wait with the change.
+        if let Some(claims) = claims.and_then(|c| serde_json::from_str(&c).ok()) {
+            conn.claims = claims;
         }
     }
     Ok(Some(conn))

@@ -33,6 +33,8 @@ mod saml_config;
 mod saml_page;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod trust;
 
 pub use checklist::SetupChecklist;
 pub use link::SsoLinkPage;
@@ -155,6 +157,16 @@ pub struct SsoConfig {
     pub idp_certificates: Vec<IdpCertificateInfo>,
     /// SAML: Latchkey's own SP certificate (in the SP metadata), once made.
     pub sp_certificate: Option<IdpCertificateInfo>,
+    /// Accounts this organization's previous IdP made are carried over to
+    /// this one when their email matches (an IdP migration an owner or
+    /// admin chose).
+    #[serde(default)]
+    pub carry_over_accounts: bool,
+    /// The IdP in effect was set up through a setup link or by a role short
+    /// of admin and no admin has approved it: just-in-time provisioning
+    /// stays off until an owner or admin turns it on.
+    #[serde(default)]
+    pub jit_held: bool,
 }
 
 /// A change of provider, client ID or client secret saved while a tested
@@ -170,6 +182,20 @@ pub struct PendingChange {
     pub saved_at: i64,
     /// Why the last test of this change failed, if one did.
     pub last_error: Option<String>,
+    /// Made through a setup link, by a role short of admin, or by the
+    /// metadata refresh: it takes effect only when an owner or admin
+    /// approves it (`POST …/sso/approve`), after its test passed.
+    #[serde(default)]
+    pub waits_for_approval: bool,
+    /// Who saved it ("Setup link from Ada Admin", "metadata refresh", …).
+    #[serde(default)]
+    pub saved_by: Option<String>,
+    /// When a test of it passed (it then waits only for the approval).
+    #[serde(default)]
+    pub tested_at: Option<i64>,
+    /// Whether it carries accounts of the previous IdP over when applied.
+    #[serde(default)]
+    pub carry_over_accounts: bool,
 }
 
 pub const DEFAULT_SCOPES: &str = "openid profile email";
@@ -214,6 +240,25 @@ pub async fn disconnect_sso(org: String) -> Result<SsoConfig, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
     ssr::delete(&ctx.state.db, &access, ctx.ip).await?;
+    ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
+}
+
+/// Approves the change of identity provider that waits for an owner or
+/// admin (see `trust::approve`); the checkbox carries accounts over.
+#[server(endpoint = "approve_sso_change")]
+pub async fn approve_sso_change(
+    org: String,
+    carry_over_accounts: Option<String>,
+) -> Result<SsoConfig, AppError> {
+    let ctx = crate::ssr::request::RequestCtx::current()?;
+    let access = ctx.access(&org).await?;
+    trust::approve(
+        &ctx.state.db,
+        &access,
+        carry_over_accounts.is_some(),
+        ctx.ip,
+    )
+    .await?;
     ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
 }
 
@@ -311,6 +356,11 @@ pub struct SsoForm {
     /// SAML: `entra`, `okta` or `generic` replaces the attribute names with
     /// that IdP's; empty keeps the names in the form.
     pub attribute_preset: Option<String>,
+    /// The "carry existing accounts over" checkbox (owners and admins, when
+    /// the save changes the identity provider): present when ticked.
+    pub carry_over_accounts: Option<String>,
+    /// Set when the form showed that checkbox (so unticked means off).
+    pub carry_over_shown: Option<String>,
 }
 
 #[server(endpoint = "save_sso")]
@@ -377,6 +427,9 @@ pub async fn save_sso(org: String, form: SsoForm) -> Result<SsoConfig, AppError>
         jit_enabled: None,
         default_role: None,
         role_mappings: None,
+        carry_over_accounts: form
+            .carry_over_shown
+            .map(|_| form.carry_over_accounts.is_some()),
     };
     ssr::save(
         &ctx.state.db,

@@ -53,6 +53,10 @@ pub enum Refusal {
     DomainNotVerified(String),
     #[error("Your membership of this organization is deactivated. Ask an admin to reactivate it.")]
     Deactivated,
+    #[error(
+        "An account with this email already exists and signs in through another identity provider. If {0} is moving to this one, ask an owner or admin of {0} to carry existing accounts over."
+    )]
+    AccountOfAnotherIdp(String),
     #[error("Your organization requires an invitation — ask an admin of {0}.")]
     NotProvisioned(String),
     #[error("Too many sign-ins were started from your network. Wait a minute and try again.")]
@@ -87,6 +91,7 @@ impl Refusal {
             Self::EmailUnverified(_) => "email_unverified",
             Self::DomainNotVerified(_) => "domain_not_verified",
             Self::Deactivated => "deactivated",
+            Self::AccountOfAnotherIdp(_) => "account_of_another_idp",
             Self::NotProvisioned(_) => "not_provisioned",
             Self::TooManyStarts => "too_many_requests",
             Self::TooManyFailures => "too_many_failures",
@@ -165,9 +170,18 @@ pub fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a s
         .filter(|s| !s.trim().is_empty())
 }
 
-/// `email_verified` as sent (some IdPs send strings).
-pub fn email_verified(claims: &Map<String, Value>) -> Option<bool> {
-    match claims.get("email_verified")? {
+/// Whether the IdP says the address taken as the email (claim
+/// `email_claim`) is verified, as sent (some IdPs send strings): the
+/// standard `email_verified` speaks of the `email` claim only, so for an
+/// email taken from another claim `X` the IdP's `X_verified` is read, and
+/// `email_verified` says nothing about it.
+pub fn email_verified(claims: &Map<String, Value>, email_claim: &str) -> Option<bool> {
+    let name = if email_claim == "email" {
+        "email_verified".to_owned()
+    } else {
+        format!("{email_claim}_verified")
+    };
+    match claims.get(&name)? {
         Value::Bool(b) => Some(*b),
         Value::String(s) => s.parse().ok(),
         _ => None,
@@ -188,7 +202,7 @@ where
     // The same normalization as accounts and invitations (IDNA included).
     let email =
         crate::email::normalize_email(raw).map_err(|_| Refusal::DomainNotVerified(clean(raw)))?;
-    if email_verified(claims) == Some(false) {
+    if email_verified(claims, &conn.claims.email) == Some(false) {
         return Err(Refusal::EmailUnverified(clean(&email)));
     }
     if !crate::domains::ssr::org_owns_email_domain(db, &conn.org_id, &email).await? {
@@ -231,7 +245,7 @@ pub async fn record_test(
             let summary = serde_json::json!({
                 "claims": claims,
                 "email": email,
-                "email_verified": email_verified(claims),
+                "email_verified": email_verified(claims, &conn.claims.email),
                 "email_domain_verified": domain_verified,
                 "role": role,
                 "rule": rule.map(|i| conn.role_mappings[i].describe()),
@@ -271,8 +285,10 @@ pub async fn tested(
 }
 
 /// A test of a staged change: a pass puts the change into effect (one
-/// statement, so no sign-in sees half of it) and is the new last test; a
-/// failure is kept beside the change and leaves what serves untouched.
+/// statement, so no sign-in sees half of it) and is the new last test,
+/// unless the change waits for an admin's approval (`sso::trust`), when
+/// the pass is kept beside it for the approval; a failure is kept beside
+/// the change and leaves what serves untouched.
 async fn record_staged_test(
     state: &AppState,
     conn: &Connection,
@@ -288,34 +304,33 @@ async fn record_staged_test(
             .await?;
         return Ok(());
     }
+    let waits: Option<(i64,)> =
+        sqlx::query_as("SELECT pending_needs_approval FROM sso_connections WHERE org_id = $1")
+            .bind(&conn.org_id)
+            .fetch_optional(&state.db)
+            .await?;
+    let waits = waits.is_some_and(|(w,)| w != 0);
+    let event = |action| Event {
+        org_id: &conn.org_id,
+        actor: &Actor::System,
+        action,
+        target: None,
+        details: serde_json::json!({
+            "issuer": conn.issuer, "client_id": conn.client_id, "waits_for_approval": waits,
+        }),
+        ip: None,
+    };
+    if waits {
+        super::trust::tested_waiting(&state.db, &conn.org_id, summary.as_deref()).await?;
+        return audit::record(&state.db, event("sso.change_tested"))
+            .await
+            .map_err(|_| Refusal::Internal);
+    }
     let mut tx = crate::ssr::db::begin_write(&state.db).await?;
-    sqlx::query(
-        "UPDATE sso_connections SET discovery_url = pending_discovery_url, issuer = pending_issuer, \
-         client_id = pending_client_id, client_secret_enc = COALESCE(pending_client_secret_enc, client_secret_enc), \
-         saml_metadata_xml = COALESCE(pending_saml_metadata_xml, saml_metadata_xml), \
-         last_test_ok = 1, last_test_at = $2, last_test_error = NULL, last_test_claims = $3, \
-         pending_saml_metadata_xml = NULL, pending_discovery_url = NULL, pending_issuer = NULL, pending_client_id = NULL, \
-         pending_client_secret_enc = NULL, pending_saved_at = NULL, pending_last_error = NULL \
-         WHERE org_id = $1 AND pending_issuer IS NOT NULL",
-    )
-    .bind(&conn.org_id)
-    .bind(now())
-    .bind(summary)
-    .execute(&mut *tx)
-    .await?;
-    audit::record(
-        &mut *tx,
-        Event {
-            org_id: &conn.org_id,
-            actor: &Actor::System,
-            action: "sso.change_applied",
-            target: None,
-            details: serde_json::json!({ "issuer": conn.issuer, "client_id": conn.client_id }),
-            ip: None,
-        },
-    )
-    .await
-    .map_err(|_| Refusal::Internal)?;
+    super::trust::apply_staged(&mut tx, &conn.org_id, now(), summary.as_deref(), None).await?;
+    audit::record(&mut *tx, event("sso.change_applied"))
+        .await
+        .map_err(|_| Refusal::Internal)?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::guide::ProviderGuide;
 use super::saml_page::{SamlForm, SamlIdpFacts, SamlSetup};
-use super::{DisableSso, DisconnectSso, EnableSso, SaveSso, SsoConfig, get_sso};
+use super::{ApproveSsoChange, DisableSso, DisconnectSso, EnableSso, SaveSso, SsoConfig, get_sso};
 use crate::error::AppError;
 use crate::orgs::permissions::Permission;
 use crate::orgs::{ConsoleContext, use_org_param};
@@ -16,7 +16,9 @@ pub fn SsoSection() -> impl IntoView {
     let org = use_org_param();
     let writer = use_context::<ConsoleContext>()
         .is_some_and(|c| c.permissions.contains(&Permission::SsoWrite));
+    let approver = use_context::<ConsoleContext>().is_some_and(|c| is_approver(&c));
     let save = ServerAction::<SaveSso>::new();
+    let approve = ServerAction::<ApproveSsoChange>::new();
     let enable = ServerAction::<EnableSso>::new();
     let disable = ServerAction::<DisableSso>::new();
     let disconnect = ServerAction::<DisconnectSso>::new();
@@ -27,7 +29,8 @@ pub fn SsoSection() -> impl IntoView {
                 save.version().get()
                     + enable.version().get()
                     + disable.version().get()
-                    + disconnect.version().get(),
+                    + disconnect.version().get()
+                    + approve.version().get(),
             )
         },
         |(org, _)| get_sso(org),
@@ -40,6 +43,7 @@ pub fn SsoSection() -> impl IntoView {
             .and_then(Result::err)
             .or_else(|| disable.value().get().and_then(Result::err))
             .or_else(|| disconnect.value().get().and_then(Result::err))
+            .or_else(|| approve.value().get().and_then(Result::err))
     });
     view! {
         <section class="panel" aria-labelledby="sso-heading">
@@ -48,7 +52,7 @@ pub fn SsoSection() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match config.await {
                         Ok(c) => view! {
-                            <SsoBody config=c org=org.get_untracked() writer save error enable disable disconnect toggle_error/>
+                            <SsoBody config=c org=org.get_untracked() writer approver save error enable disable disconnect approve toggle_error/>
                         }.into_any(),
                         Err(e) => view! { <p class="form-error">{e.message}</p> }.into_any(),
                     }
@@ -58,16 +62,25 @@ pub fn SsoSection() -> impl IntoView {
     }
 }
 
+/// Owners and admins (signed in, not through a setup link) decide which
+/// identity provider is trusted; the server checks again.
+pub(super) fn is_approver(c: &ConsoleContext) -> bool {
+    c.user.is_some() && (c.org.role == "owner" || c.org.role == "admin")
+}
+
 #[component]
+#[expect(clippy::too_many_arguments, reason = "one action per form on the page")]
 fn SsoBody(
     config: SsoConfig,
     org: String,
     writer: bool,
+    approver: bool,
     save: ServerAction<SaveSso>,
     error: Signal<Option<AppError>>,
     enable: ServerAction<EnableSso>,
     disable: ServerAction<DisableSso>,
     disconnect: ServerAction<DisconnectSso>,
+    approve: ServerAction<ApproveSsoChange>,
     toggle_error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let err =
@@ -127,14 +140,53 @@ fn SsoBody(
             })}
         </div>
         <FormError error=toggle_error/>
-        {config.pending_change.clone().map(|p| view! {
-            <div class="notice" role="status" data-pending-change>
-                <strong>"Saved, not yet tested."</strong>
+        {config.pending_change.clone().map(|p| {
+            let org = org.clone();
+            let what = view! {
                 " " {pending_what} " (" {(!saml).then(|| view! { <code>{p.client_id.clone()}</code> " at " })}
-                <code>{p.issuer.clone()}</code>
-                ") takes effect when a test of it passes; until then sign-ins keep using the last tested settings."
-                {p.last_error.map(|e| view! { <p class="form-error">"Its last test failed: " {e}</p> })}
-            </div>
+                <code>{p.issuer.clone()}</code> ")"
+            };
+            if !p.waits_for_approval {
+                return view! {
+                    <div class="notice" role="status" data-pending-change>
+                        <strong>"Saved, not yet tested."</strong>
+                        {what}
+                        " takes effect when a test of it passes; until then sign-ins keep using the last tested settings."
+                        {p.last_error.map(|e| view! { <p class="form-error">"Its last test failed: " {e}</p> })}
+                    </div>
+                }.into_any();
+            }
+            let by = p.saved_by.clone().unwrap_or_else(|| "someone".into());
+            let tested = p.tested_at.is_some();
+            view! {
+                <div class="notice" role="status" data-pending-change data-waits-for-approval>
+                    <strong>{if tested { "Tested, waiting for approval." } else { "Saved, waiting for a test and an approval." }}</strong>
+                    {what}
+                    {format!(" was saved by {by}. Who may sign in as whom is an owner's or admin's decision: it takes effect only when one approves it, after its test passed. Until then sign-ins keep using the settings in effect.")}
+                    {p.last_error.map(|e| view! { <p class="form-error">"Its last test failed: " {e}</p> })}
+                    {(approver && tested).then(|| view! {
+                        <ActionForm action=approve>
+                            <input type="hidden" name="org" value=org/>
+                            <label class="checkbox">
+                                <input type="checkbox" name="carry_over_accounts" value="on" checked=p.carry_over_accounts/>
+                                " Carry existing accounts over to this identity provider when their email matches (a move from one IdP to another). Leave it off unless you are migrating: otherwise the new IdP cannot sign in as people the current one made."
+                            </label>
+                            <SubmitButton label="Approve change" pending_label="Approving…" class="button small primary"/>
+                        </ActionForm>
+                    })}
+                    {(approver && !tested).then(|| view! {
+                        <p class="muted small">"Run Test connection first: only a change whose test passed can be approved."</p>
+                    })}
+                    {(!approver).then(|| view! {
+                        <p class="muted small">"Ask an owner or admin of this organization to approve it."</p>
+                    })}
+                </div>
+            }.into_any()
+        })}
+        {config.carry_over_accounts.then(|| view! {
+            <p class="notice" data-carry-over>
+                "Carrying accounts over: a person whose account this organization's previous identity provider made signs in to it through this one when their email matches."
+            </p>
         })}
         {chooser}
         <ProviderGuide config=config.clone() picked=guide/>
@@ -168,6 +220,7 @@ fn SsoBody(
                     <Field label="Scopes" name="form[scopes]" value=config.scopes.join(" ") error=err("scopes")/>
                     <SessionLifetimeField secs=config.session_max_age_secs error=err("session_max_age_hours")/>
                     <RequireSsoCheckbox checked=config.require_sso/>
+                    {approver.then(|| view! { <CarryOverCheckbox checked=config.carry_over_accounts/> })}
                     <details class="advanced">
                         <summary>"Advanced: claim names"</summary>
                         <Field label="Email claim" name="form[claim_email]" value=claims.email error=err("claim_email")/>
@@ -262,6 +315,18 @@ pub(super) fn SessionLifetimeField(secs: i64, error: Signal<Option<String>>) -> 
     view! {
         <Field label="Session lifetime (hours)" name="form[session_max_age_hours]" value=(secs / 3600).to_string()
             hint="From 1 hour to 30 days (720 hours)." error/>
+    }
+}
+
+/// The IdP-migration checkbox of both protocols' forms (owners and admins).
+#[component]
+pub(super) fn CarryOverCheckbox(checked: bool) -> impl IntoView {
+    view! {
+        <input type="hidden" name="form[carry_over_shown]" value="1"/>
+        <label class="checkbox">
+            <input type="checkbox" name="form[carry_over_accounts]" value="on" checked=checked/>
+            " Moving to a new identity provider: carry existing accounts over to it when their email matches. Off, an account the previous IdP made cannot be signed into through another one."
+        </label>
     }
 }
 

@@ -182,15 +182,17 @@ async fn attempt_sign_in(
         }
         None => {
             let email = trusted;
-            let existing: Option<(String, Option<String>)> =
-                sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-                    .bind(&email)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            type Existing = (String, Option<String>, Option<String>, Option<String>);
+            let existing: Option<Existing> = sqlx::query_as(
+                "SELECT id, password_hash, sso_origin_org, sso_origin_issuer FROM users WHERE email = $1",
+            )
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await?;
             let user_id = match existing {
                 // Never linked by email alone: whoever set that password
                 // must be the one signing in (pre-account takeover).
-                Some((id, Some(_))) => {
+                Some((id, Some(_), _, _)) => {
                     return Err(Step::Link(PendingLink {
                         user_id: id,
                         email,
@@ -203,19 +205,51 @@ async fn attempt_sign_in(
                         expires_at: now + LINK_TTL_SECS,
                     }));
                 }
-                // Made by SSO (no password): the IdP that owns the domain
-                // vouches for the address, as at the account's creation.
-                Some((id, None)) => id,
+                // Made by SSO (no password): it belongs to the IdP that
+                // made it. The same IdP (its identity lost to a disconnect,
+                // or a new subject) takes it back; another only where an
+                // owner or admin chose to carry accounts over.
+                Some((id, None, origin_org, origin_issuer)) => {
+                    let same_idp = origin_org.as_deref() == Some(conn.org_id.as_str())
+                        && origin_issuer.as_deref() == Some(v.issuer);
+                    if !same_idp {
+                        carry_over(&mut tx, conn, &id, origin_org.as_deref(), v.issuer).await?;
+                        let details = json!({
+                            "from_issuer": origin_issuer, "to_issuer": v.issuer,
+                        });
+                        let target = Target {
+                            kind: "user",
+                            id: &id,
+                            label: &email,
+                        };
+                        audit::record(
+                            &mut *tx,
+                            event(
+                                conn,
+                                &Actor::System,
+                                "sso.account_carried_over",
+                                target,
+                                details,
+                                ip,
+                            ),
+                        )
+                        .await?;
+                    }
+                    id
+                }
                 None => {
                     let id = random::id("usr");
                     sqlx::query(
-                        "INSERT INTO users (id, email, name, password_hash, is_operator, created_at, email_verified_at) \
-                         VALUES ($1, $2, $3, NULL, 0, $4, $4)",
+                        "INSERT INTO users (id, email, name, password_hash, is_operator, created_at, email_verified_at, \
+                         sso_origin_org, sso_origin_issuer) \
+                         VALUES ($1, $2, $3, NULL, 0, $4, $4, $5, $6)",
                     )
                     .bind(&id)
                     .bind(&email)
                     .bind(display_name(conn, claims, &email))
                     .bind(now)
+                    .bind(&conn.org_id)
+                    .bind(v.issuer)
                     .execute(&mut *tx)
                     .await?;
                     id
@@ -386,6 +420,42 @@ async fn attempt_sign_in(
     .await?;
     tx.commit().await?;
     Ok(user_id)
+}
+
+/// An account another IdP made is taken over by this one only where an
+/// owner or admin chose an IdP migration for this organization, and only
+/// an account this organization's IdP made (one made before the origin
+/// was recorded counts when it is a member here). It then belongs to this
+/// IdP.
+async fn carry_over(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &Connection,
+    user_id: &str,
+    origin_org: Option<&str>,
+    issuer: &str,
+) -> Result<(), Step> {
+    let ours = match origin_org {
+        Some(org) => org == conn.org_id,
+        None => {
+            let member: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM memberships WHERE org_id = $1 AND user_id = $2")
+                    .bind(&conn.org_id)
+                    .bind(user_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            member.is_some()
+        }
+    };
+    if !(conn.carry_over_accounts && ours) {
+        return Err(Refusal::AccountOfAnotherIdp(conn.org_name.clone()).into());
+    }
+    sqlx::query("UPDATE users SET sso_origin_org = $2, sso_origin_issuer = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(&conn.org_id)
+        .bind(issuer)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn event<'a>(

@@ -104,6 +104,11 @@ fn ProvisioningForm(
     view! {
         <ActionForm action=save attr:id="provisioning-form">
             <input type="hidden" name="org" value=org/>
+            {config.jit_held.then(|| view! {
+                <p class="notice" role="status" data-jit-held>
+                    "Just-in-time provisioning stays off until an owner or admin turns it on: the identity provider in use was set up through a setup link or by a role short of admin, and nobody who decides who may sign in here has approved it yet."
+                </p>
+            })}
             <label class="checkbox">
                 <input type="checkbox" name="form[jit_enabled]" value="on" checked=config.jit_enabled/>
                 " Create accounts at first sign-in (just-in-time). When off, only existing members and people with a pending invitation get in."

@@ -26,6 +26,8 @@ pub(super) struct StoredSaml {
     pub metadata_url: String,
     pub metadata_xml: String,
     pub tested: bool,
+    /// The stored attribute names (JSON).
+    pub claims: String,
 }
 
 /// Where the IdP is known from.
@@ -127,6 +129,14 @@ fn trust_of(idp: &IdpMetadata) -> (String, Vec<String>) {
     (idp.entity_id.clone(), prints)
 }
 
+/// Everything a SAML connection's trust is: the IdP, where its metadata is
+/// fetched from (the daily refresh reads it there), and the attribute taken
+/// as the email.
+fn full_trust(idp: &IdpMetadata, url: &str, email: &str) -> (String, Vec<String>, String, String) {
+    let (entity, prints) = trust_of(idp);
+    (entity, prints, url.to_owned(), email.to_owned())
+}
+
 /// Validates (the metadata must name an IdP with a Redirect sign-on
 /// endpoint and a signing certificate) and stores. A change of IdP entity
 /// ID or certificates made while a tested configuration serves waits for
@@ -158,12 +168,24 @@ pub(super) async fn save(
         ip,
     )
     .await?;
+    super::trust::check_carry_over(access, input.carry_over_accounts)?;
     let src = source(settings, &input, stored.as_ref()).await?;
-    let old_trust = stored
+    let old_email = stored
         .as_ref()
-        .and_then(|s| idp_metadata::parse_cached(&s.metadata_xml).ok())
-        .map(|m| trust_of(&m));
-    let trust_changed = old_trust.as_ref().is_some_and(|t| *t != trust_of(&src.idp));
+        .map(|s| super::ssr::email_claim_of(&s.claims))
+        .unwrap_or_default();
+    let new_email = attributes
+        .as_ref()
+        .map(|a| a.email.clone())
+        .unwrap_or_else(|| old_email.clone());
+    let old_trust = stored.as_ref().and_then(|s| {
+        idp_metadata::parse_cached(&s.metadata_xml)
+            .ok()
+            .map(|m| full_trust(&m, &s.metadata_url, &old_email))
+    });
+    let trust_changed = old_trust
+        .as_ref()
+        .is_some_and(|t| *t != full_trust(&src.idp, &src.url, &new_email));
     let stage = stored.as_ref().is_some_and(|s| s.tested) && trust_changed;
     let at = now();
     let fetched_at = src.fetched.then_some(at);
@@ -196,6 +218,7 @@ pub(super) async fn save(
             .bind(i64::from(input.allow_aes_cbc.unwrap_or(false)))
             .execute(&mut *tx)
             .await?;
+            super::trust::applied_directly(&mut tx, access, input.carry_over_accounts, ip).await?;
         }
         Some(_) => {
             // What does not decide trust applies at once.
@@ -208,7 +231,8 @@ pub(super) async fn save(
             )
             .bind(&access.org_id)
             .bind(&label)
-            .bind(&attributes_json)
+            // Staged, the attribute names wait with the change.
+            .bind(attributes_json.as_ref().filter(|_| !stage))
             .bind(session)
             .bind(input.allow_idp_initiated.map(i64::from))
             .bind(input.allow_sha1.map(i64::from))
@@ -230,6 +254,13 @@ pub(super) async fn save(
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
+                super::trust::staged(
+                    &mut tx,
+                    access,
+                    attributes_json.as_deref(),
+                    input.carry_over_accounts,
+                )
+                .await?;
             } else {
                 // Untested, or the same IdP (a refreshed document): the
                 // metadata applies directly and any staged change is void.
@@ -247,6 +278,10 @@ pub(super) async fn save(
                 .bind(fetched_at)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query(&super::trust::clear_pending_sql())
+                    .bind(&access.org_id)
+                    .execute(&mut *tx)
+                    .await?;
                 if trust_changed {
                     sqlx::query(
                         "UPDATE sso_connections SET last_test_ok = NULL, last_test_at = NULL, \
@@ -255,6 +290,11 @@ pub(super) async fn save(
                     .bind(&access.org_id)
                     .execute(&mut *tx)
                     .await?;
+                    super::trust::applied_directly(&mut tx, access, input.carry_over_accounts, ip)
+                        .await?;
+                } else {
+                    super::trust::set_carry_over(&mut tx, access, input.carry_over_accounts)
+                        .await?;
                 }
             }
         }

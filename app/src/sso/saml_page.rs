@@ -1,7 +1,7 @@
 //! The SAML 2.0 parts of Settings › Security › Single sign-on: what to
 //! register at the IdP, the IdP as its metadata describes it, and the form.
 
-use super::page::{RequireSsoCheckbox, SessionLifetimeField};
+use super::page::{CarryOverCheckbox, RequireSsoCheckbox, SessionLifetimeField};
 use super::{RotateSamlSpKey, SaveSso, SsoConfig};
 use crate::error::AppError;
 use crate::ui::{Confirm, CopyField, Field, FormError, SubmitButton, format_time};
@@ -151,6 +151,9 @@ pub fn SamlForm(
                 " Accept assertions encrypted with AES-CBC (Entra ID and Okta encrypt with it unless set to AES-GCM; AES-GCM is always accepted)."
             </label>
             <RequireSsoCheckbox checked=config.require_sso/>
+            {use_context::<crate::orgs::ConsoleContext>()
+                .is_some_and(|c| super::page::is_approver(&c))
+                .then(|| view! { <CarryOverCheckbox checked=config.carry_over_accounts/> })}
             <div class="field">
                 <label for="field-attribute-preset">"Attribute names"</label>
                 <select id="field-attribute-preset" name="form[attribute_preset]">

@@ -75,6 +75,12 @@ pub struct SsoInput {
     /// new connection).
     #[serde(default)]
     pub attributes: Option<ClaimNames>,
+    /// When this save changes the identity provider: accounts of this
+    /// organization made by its previous IdP are carried over to the new
+    /// one when their email matches (an IdP migration). Owners and admins
+    /// only; absent or false for any other change.
+    #[serde(default)]
+    pub carry_over_accounts: Option<bool>,
 }
 
 const MIN_SESSION: i64 = 3600;
@@ -119,6 +125,8 @@ struct Stored {
     allow_idp_initiated: bool,
     allow_sha1: bool,
     allow_aes_cbc: bool,
+    carry_over_accounts: bool,
+    trust_approved: bool,
 }
 
 async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
@@ -127,7 +135,8 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
         "SELECT login_id, protocol, provider_label, discovery_url, issuer, client_id, scopes, claims, \
          enabled, require_sso, session_max_age_secs, jit_enabled, default_role, role_mappings, \
          last_test_ok, last_test_at, last_test_error, last_test_claims, saml_metadata_xml, \
-         saml_allow_idp_initiated, saml_allow_sha1, saml_allow_aes_cbc FROM sso_connections WHERE org_id = $1",
+         saml_allow_idp_initiated, saml_allow_sha1, saml_allow_aes_cbc, carry_over_accounts, trust_approved \
+         FROM sso_connections WHERE org_id = $1",
     )
     .bind(org_id)
     .fetch_optional(db)
@@ -166,6 +175,8 @@ async fn load(db: &Db, org_id: &str) -> Result<Option<Stored>, AppError> {
         allow_idp_initiated: n("saml_allow_idp_initiated")? != 0,
         allow_sha1: n("saml_allow_sha1")? != 0,
         allow_aes_cbc: n("saml_allow_aes_cbc")? != 0,
+        carry_over_accounts: n("carry_over_accounts")? != 0,
+        trust_approved: n("trust_approved")? != 0,
     }))
 }
 
@@ -235,6 +246,8 @@ pub(crate) fn unconfigured(public_url: &str, org_id: &str) -> SsoConfig {
         idp_sso_url: None,
         idp_certificates: Vec::new(),
         sp_certificate: None,
+        carry_over_accounts: false,
+        jit_held: false,
     }
 }
 
@@ -304,6 +317,8 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
                 idp_sso_url,
                 idp_certificates,
                 sp_certificate,
+                carry_over_accounts: s.carry_over_accounts,
+                jit_held: !s.trust_approved,
                 protocol: s.protocol,
             }
         }
@@ -316,39 +331,58 @@ pub fn saml_defaults() -> ClaimNames {
 }
 
 type PendingRow = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<String>,
+    (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<i64>,
+        Option<String>,
+    ),
+    (i64, Option<String>, Option<i64>, i64),
 );
 
 /// The staged change of `org_id`'s connection, if one waits for a test.
 pub async fn pending_change(db: &Db, org_id: &str) -> Result<Option<PendingChange>, AppError> {
-    let row: Option<PendingRow> = sqlx::query_as(
+    use sqlx::Row as _;
+    let row = sqlx::query(
         "SELECT pending_discovery_url, pending_issuer, pending_client_id, \
          CAST(CASE WHEN pending_client_secret_enc IS NULL THEN 0 ELSE 1 END AS BIGINT), \
-         pending_saved_at, pending_last_error FROM sso_connections WHERE org_id = $1",
+         pending_saved_at, pending_last_error, pending_needs_approval, pending_saved_by, \
+         pending_tested_at, pending_carry_over FROM sso_connections WHERE org_id = $1",
     )
     .bind(org_id)
     .fetch_optional(db)
     .await?;
+    let Some(r) = row else { return Ok(None) };
+    let s = |i: usize| r.try_get::<Option<String>, _>(i);
+    let n = |i: usize| r.try_get::<Option<i64>, _>(i);
+    let row: PendingRow = (
+        (s(0)?, s(1)?, s(2)?, r.try_get(3)?, n(4)?, s(5)?),
+        (r.try_get(6)?, s(7)?, n(8)?, r.try_get(9)?),
+    );
     Ok(match row {
-        Some((
-            Some(discovery_url),
-            Some(issuer),
-            Some(client_id),
-            secret,
-            Some(saved_at),
-            last_error,
-        )) => Some(PendingChange {
+        (
+            (
+                Some(discovery_url),
+                Some(issuer),
+                Some(client_id),
+                secret,
+                Some(saved_at),
+                last_error,
+            ),
+            (needs, saved_by, tested_at, carry),
+        ) => Some(PendingChange {
             discovery_url,
             issuer,
             client_id,
             client_secret_changed: secret != 0,
             saved_at,
             last_error,
+            waits_for_approval: needs != 0,
+            saved_by,
+            tested_at: tested_at.filter(|t| *t >= saved_at),
+            carry_over_accounts: carry != 0,
         }),
         _ => None,
     })
@@ -448,6 +482,7 @@ pub async fn save(
             metadata_url: e.discovery_url,
             metadata_xml: e.saml_metadata_xml.unwrap_or_default(),
             tested: e.last_test.is_some_and(|t| t.ok),
+            claims: e.claims,
         });
         return super::saml_config::save(db, settings, access, input, saml, ip).await;
     }
@@ -481,6 +516,7 @@ pub async fn save(
             "That client secret is too long.",
         ));
     }
+    super::trust::check_carry_over(access, input.carry_over_accounts)?;
     let provisioning = merged_provisioning(
         db,
         access,
@@ -507,22 +543,27 @@ pub async fn save(
     let tested = existing
         .as_ref()
         .is_some_and(|e| e.last_test.as_ref().is_some_and(|t| t.ok));
+    // The claim taken as the email decides who a person is: trust too.
     let trust_changed = existing.as_ref().is_some_and(|e| {
-        e.discovery_url != discovery_url || e.issuer != doc.issuer || e.client_id != client_id
+        e.discovery_url != discovery_url
+            || e.issuer != doc.issuer
+            || e.client_id != client_id
+            || email_claim_of(&e.claims) != claims.email
     }) || (existing.is_some() && secret.is_some());
     let stage = tested && trust_changed;
+    let claims_json = serde_json::to_string(&claims).unwrap_or_default();
     let mut tx = crate::ssr::db::begin_write(db).await?;
     match &existing {
         Some(_) if stage => {
+            // The claim names wait with the change (the email claim is trust).
             sqlx::query(
-                "UPDATE sso_connections SET provider_label = $2, scopes = $3, claims = $4, session_max_age_secs = $5, \
-                 pending_discovery_url = $6, pending_issuer = $7, pending_client_id = $8, pending_client_secret_enc = $9, \
-                 pending_saved_at = $10, pending_last_error = NULL, updated_at = $10 WHERE org_id = $1",
+                "UPDATE sso_connections SET provider_label = $2, scopes = $3, session_max_age_secs = $4, \
+                 pending_discovery_url = $5, pending_issuer = $6, pending_client_id = $7, pending_client_secret_enc = $8, \
+                 pending_saved_at = $9, pending_last_error = NULL, updated_at = $9 WHERE org_id = $1",
             )
             .bind(&access.org_id)
             .bind(&label)
             .bind(&scopes)
-            .bind(serde_json::to_string(&claims).unwrap_or_default())
             .bind(session)
             .bind(&discovery_url)
             .bind(&doc.issuer)
@@ -534,6 +575,13 @@ pub async fn save(
             )
             .bind(at)
             .execute(&mut *tx)
+            .await?;
+            super::trust::staged(
+                &mut tx,
+                access,
+                Some(&claims_json),
+                input.carry_over_accounts,
+            )
             .await?;
         }
         None => {
@@ -559,6 +607,7 @@ pub async fn save(
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            super::trust::applied_directly(&mut tx, access, input.carry_over_accounts, ip).await?;
         }
         Some(_) => {
             // Applied directly: nothing tested serves yet (or nothing that
@@ -598,6 +647,16 @@ pub async fn save(
                     .execute(&mut *tx)
                     .await?;
             }
+            sqlx::query(&super::trust::clear_pending_sql())
+                .bind(&access.org_id)
+                .execute(&mut *tx)
+                .await?;
+            if trust_changed {
+                super::trust::applied_directly(&mut tx, access, input.carry_over_accounts, ip)
+                    .await?;
+            } else {
+                super::trust::set_carry_over(&mut tx, access, input.carry_over_accounts).await?;
+            }
         }
     }
     let saved = Saved {
@@ -615,6 +674,13 @@ pub async fn save(
     };
     finish_save(tx, access, saved, ip).await?;
     get(db, settings, &access.org_id).await
+}
+
+/// The email claim (or attribute) name in stored claim names.
+pub(super) fn email_claim_of(stored: &str) -> String {
+    serde_json::from_str::<ClaimNames>(stored)
+        .unwrap_or_default()
+        .email
 }
 
 pub(super) fn save_action(staged: bool, existed: bool) -> &'static str {
@@ -759,6 +825,7 @@ async fn write_provisioning(
     let Some((jit, role, rules)) = before else {
         return Err(not_configured());
     };
+    super::trust::check_jit(tx, access, p.jit_enabled).await?;
     let rules_json = serde_json::to_string(&p.role_mappings).unwrap_or_else(|_| "[]".into());
     let before_rules: Vec<RoleMapping> = serde_json::from_str(&rules).unwrap_or_default();
     if (jit != 0) == p.jit_enabled && role == p.default_role && before_rules == p.role_mappings {

@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         sso_api::enable,
         sso_api::disable,
         sso_api::test,
+        sso_api::approve,
         sso_api::provisioning,
         sso_api::rotate_sp_key,
         security_api::read,

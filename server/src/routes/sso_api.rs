@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org}/sso/enable", post(enable))
         .route("/orgs/{org}/sso/disable", post(disable))
         .route("/orgs/{org}/sso/test", post(test))
+        .route("/orgs/{org}/sso/approve", post(approve))
         .route("/orgs/{org}/sso/provisioning", put(provisioning))
         .route("/orgs/{org}/sso/saml/sp-key/rotate", post(rotate_sp_key))
 }
@@ -123,6 +124,35 @@ pub async fn test(
     Ok(Json(TestStarted {
         test_url: sso::start_test(&state, &access).await?,
     }))
+}
+
+/// An owner's or admin's decision on a waiting change of identity provider.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Carry accounts made by the previous IdP over to the new one when
+    /// their email matches (an IdP migration). Default false.
+    #[serde(default)]
+    pub carry_over_accounts: bool,
+}
+
+/// Approves the change of trust that waits for an owner or admin (staged
+/// through a setup link, by a narrower role, or by the metadata refresh):
+/// it takes effect now. Refused (409) until a test of it has passed.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/sso/approve", tag = "sso", request_body = Approval, params(("org" = String, Path)),
+    responses((status = 200, body = SsoConfig), (status = 403, body = ErrorBody, description = "Not an owner or admin"), (status = 404, body = ErrorBody, description = "Nothing waits"), (status = 409, body = ErrorBody, description = "Not tested yet, or no approval needed")))]
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<Approval>,
+) -> Result<Json<SsoConfig>, ApiError> {
+    let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
+    app::sso::trust::approve(&state.db, &access, body.carry_over_accounts, ip).await?;
+    Ok(Json(
+        sso::get(&state.db, &state.settings, &access.org_id).await?,
+    ))
 }
 
 /// JIT provisioning, default role and role mapping rules, without touching

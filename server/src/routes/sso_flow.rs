@@ -61,9 +61,10 @@ pub(super) fn refusal_page(status: StatusCode, refusal: &Refusal, retry: Option<
 pub(super) fn status_of(refusal: &Refusal) -> StatusCode {
     match refusal {
         Refusal::UnknownLogin => StatusCode::NOT_FOUND,
-        Refusal::NotEnabled | Refusal::Deactivated | Refusal::NotProvisioned(_) => {
-            StatusCode::FORBIDDEN
-        }
+        Refusal::NotEnabled
+        | Refusal::Deactivated
+        | Refusal::NotProvisioned(_)
+        | Refusal::AccountOfAnotherIdp(_) => StatusCode::FORBIDDEN,
         Refusal::Unreachable(_) => StatusCode::BAD_GATEWAY,
         Refusal::TooManyStarts | Refusal::TooManyFailures => StatusCode::TOO_MANY_REQUESTS,
         Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -124,6 +124,12 @@ fn routes() -> Vec<Route> {
         r("post", "/api/v1/orgs/{org}/sso/test", "sso:write", None),
         r(
             "post",
+            "/api/v1/orgs/{org}/sso/approve",
+            "sso:write",
+            Some(json!({})),
+        ),
+        r(
+            "post",
             "/api/v1/orgs/{org}/sso/saml/sp-key/rotate",
             "sso:write",
             None,
@@ -230,6 +236,9 @@ fn link_cell(scopes: &[&str], area: Option<&str>, read: bool) -> Option<StatusCo
 fn route_area(method: &str, path: &str) -> Option<&'static str> {
     if path.contains("/domains") {
         Some("domains")
+    } else if path.ends_with("/sso/approve") {
+        // Deciding which IdP is trusted is never a setup link's.
+        None
     } else if path.ends_with("/sso/provisioning") || (method == "get" && path.ends_with("/roles")) {
         // Rules and the default role name roles, so provisioning lists them.
         Some("provisioning")
@@ -700,6 +709,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
         ("disable_sso", Permission("sso:write"), "org={org}"),
         ("disconnect_sso", Permission("sso:write"), "org={org}"),
         ("test_sso", Permission("sso:write"), "org={org}"),
+        ("approve_sso_change", Permission("sso:write"), "org={org}"),
         ("rotate_saml_sp_key", Permission("sso:write"), "org={org}"),
         (
             "save_provisioning",

@@ -17,6 +17,7 @@ mod cross_site;
 mod dns;
 mod domains;
 mod escalation;
+mod idp_trust;
 mod instances;
 mod limits;
 mod mail;

@@ -549,7 +549,9 @@ async fn a_new_idp_waits_for_its_test(backend: Backend) {
     assert_eq!(after["pending_change"], serde_json::Value::Null);
     assert_eq!(after["last_test"]["ok"], true);
 
-    // Now the new IdP signs in and the old one is refused.
+    // Now the new IdP signs in and the old one is refused. Ada's account
+    // belongs to the old IdP: the new one does not take it over by email
+    // until an owner or admin chooses to carry accounts over (audited).
     let (id, cookie) = s.start().await;
     let old = s
         .post(&s.idp.response(&s.shape(Some(&id))), Some(&cookie))
@@ -562,7 +564,37 @@ async fn a_new_idp_waits_for_its_test(backend: Backend) {
             Some(&cookie),
         )
         .await;
+    assert!(
+        new.body.contains("data-code=\"account_of_another_idp\""),
+        "{}",
+        new.body
+    );
+    let carry = s
+        .app
+        .api(
+            "PUT",
+            &path,
+            Auth::Cookie(&s.owner),
+            Some(json!({"provider_label": "Fault IdP", "carry_over_accounts": true})),
+        )
+        .await;
+    assert_eq!(carry.json()["carry_over_accounts"], true, "{}", carry.body);
+    let (id, cookie) = s.start().await;
+    let shape = s.shape(Some(&id));
+    let new = s
+        .post(
+            &b64(&next.wrap(&shape, &next.assertion(&shape, "_n2"))),
+            Some(&cookie),
+        )
+        .await;
     assert_eq!(new.status, StatusCode::SEE_OTHER, "{}", new.body);
+    let carried: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'sso.account_carried_over'",
+    )
+    .fetch_one(&s.app.state.db)
+    .await
+    .expect("audit");
+    assert_eq!(carried, 1);
 }
 
 on_each_backend!(a_new_idp_waits_for_its_test);

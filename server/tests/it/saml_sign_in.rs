@@ -454,13 +454,18 @@ async fn ada_signs_in(browser: &mut Browser, start: &str, acs: &str) -> Page {
 
 on_each_backend!(saml_single_logout_both_ways);
 
-/// The daily refresh follows a certificate rotation at the IdP, and keeps
-/// out metadata that names another IdP.
+/// The daily refresh follows a certificate rotation at the IdP, as a
+/// change that waits for a test and an owner's approval (whoever answers
+/// at the metadata URL does not choose the keys alone), and keeps out
+/// metadata that names another IdP.
 async fn saml_metadata_refresh_follows_rotation(backend: Backend) {
     let idp = SamlIdp::start().await;
-    let (app, _) = TestApp::served(backend).await;
+    let (app, public) = TestApp::served(backend).await;
     let (owner, org) = app.org_with_owner("owner@example.com", "Acme").await;
     let sso = enabled_saml_connection(&app, &owner, &org, &idp).await;
+    let acs = sso["acs_url"].as_str().expect("acs").to_owned();
+    idp.register_sp(sso["sp_entity_id"].as_str().expect("entity"), &acs, "");
+    let path = format!("/api/v1/orgs/{org}/sso");
     let before = sso["idp_certificates"][0]["sha256_fingerprint"].clone();
     let age = |secs: i64| {
         sqlx::query("UPDATE sso_connections SET saml_metadata_fetched_at = $1")
@@ -495,26 +500,83 @@ async fn saml_metadata_refresh_follows_rotation(backend: Backend) {
     let r = app::saml::refresh::refresh_due(&app.state)
         .await
         .expect("refresh");
-    assert_eq!((r.updated, r.refused, r.failed), (1, 0, 0));
-    let after = app
-        .api(
-            "GET",
-            &format!("/api/v1/orgs/{org}/sso"),
-            Auth::Cookie(&owner),
-            None,
-        )
+    assert_eq!((r.updated, r.staged, r.refused, r.failed), (0, 1, 0, 0));
+    let staged = app
+        .api("GET", &path, Auth::Cookie(&owner), None)
         .await
         .json();
+    assert_eq!(
+        staged["idp_certificates"][0]["sha256_fingerprint"], before,
+        "{staged}"
+    );
+    let pending = &staged["pending_change"];
+    assert_eq!(pending["waits_for_approval"], true, "{staged}");
+    assert_eq!(pending["saved_by"], "metadata refresh");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1",
+            "sso.metadata_refresh_staged"
+        )
+        .await,
+        1
+    );
+    // Staged once: the next day's same document stages nothing new.
+    age(25 * 3600).await.expect("age");
+    let r = app::saml::refresh::refresh_due(&app.state)
+        .await
+        .expect("refresh");
+    assert_eq!((r.updated, r.staged), (0, 1));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1",
+            "sso.metadata_refresh_staged"
+        )
+        .await,
+        1
+    );
+    // Approval waits for a passed test of the new keys.
+    let approve = format!("{path}/approve");
+    let early = app
+        .api("POST", &approve, Auth::Cookie(&owner), Some(json!({})))
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    assert_eq!(early.json()["error"]["code"], "change_not_tested");
+    let test_url = app
+        .api("POST", &format!("{path}/test"), Auth::Cookie(&owner), None)
+        .await
+        .json()["test_url"]
+        .as_str()
+        .expect("test_url")
+        .to_owned();
+    let mut tester = Browser::stopping_at(&format!("{public}/o/"));
+    let page = tester.go(&test_url, None).await;
+    let page = sign_in(&mut tester, page, "ada", "ada-password").await;
+    let done = post_response(&mut tester, &page, &acs).await;
+    assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+    let tested = app
+        .api("GET", &path, Auth::Cookie(&owner), None)
+        .await
+        .json();
+    assert!(tested["pending_change"]["tested_at"].is_i64(), "{tested}");
+    assert_eq!(tested["idp_certificates"][0]["sha256_fingerprint"], before);
+    let approved = app
+        .api("POST", &approve, Auth::Cookie(&owner), Some(json!({})))
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    let after = approved.json();
     assert_eq!(
         after["idp_certificates"][0]["subject"],
         "CN=SimpleSAMLphp rotated"
     );
     assert_ne!(after["idp_certificates"][0]["sha256_fingerprint"], before);
+    assert_eq!(after["pending_change"], Value::Null);
     assert_eq!(
         count(
             &app,
             "SELECT COUNT(*) FROM audit_events WHERE action = $1",
-            "sso.metadata_refreshed"
+            "sso.change_approved"
         )
         .await,
         1
