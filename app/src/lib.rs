@@ -95,7 +95,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::HomePage ssr=ssr.clone()/>
                 <Route path=path!("/login") view=auth::SignInPage ssr=ssr.clone()/>
                 <Route path=path!("/login/mfa") view=mfa::MfaSignInPage ssr=ssr.clone()/>
-                <Route path=path!("/login/sso-link") view=sso::SsoLinkPage ssr=ssr.clone()/>
+                <Route path=path!("/login/sso-link") view=auth::SsoLinkPage ssr=ssr.clone()/>
                 <Route path=path!("/account/security") view=mfa::AccountSecurityPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/verify-email/:token") view=auth::VerifyEmailPage ssr=ssr.clone()/>

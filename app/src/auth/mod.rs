@@ -5,8 +5,10 @@
 //! layer: neither a method nor the identity layer imports it.
 
 mod pages;
+mod sso_link;
 
 pub use pages::{SignInPage, SignOutForm, SignUpPage, VerificationLinkForm, VerifyEmailPage};
+pub use sso_link::SsoLinkPage;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -14,19 +16,7 @@ use leptos::prelude::*;
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, name: String, password: String) -> Result<(), AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
-    // An address of a domain that signs in with SSO gets its account from
-    // the IdP, never a password account someone else could set up first.
-    if crate::sso::connection::connection_for_email(&ctx.state, &email)
-        .await?
-        .is_some()
-    {
-        return Err(AppError::new(
-            crate::error::ErrorKind::Forbidden,
-            "sso_required",
-            "Your organization signs in with single sign-on: sign in with this email instead, and your account is created there.",
-        )
-        .on("email"));
-    }
+    crate::sso::connection::refuse_password_account(&ctx.state, &email).await?;
     let account = crate::identity::accounts::NewAccount {
         email: &email,
         name: &name,

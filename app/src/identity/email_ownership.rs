@@ -1,7 +1,8 @@
 //! Proof that a person owns their account's email address: a one-time link
 //! (emailed when SMTP is configured; otherwise an operator makes one and
-//! passes it on), an accepted invitation sent to the address, or the SSO
-//! sign-in that created the account. Recorded as `users.email_verified_at`.
+//! passes it on), or the SSO sign-in that created the account. Recorded as
+//! `users.email_verified_at`. An accepted invitation proves nothing: the
+//! inviter can read its link.
 
 use crate::error::AppError;
 use crate::ssr::crypto::sha256_hex;
@@ -66,21 +67,5 @@ pub async fn verify(db: &Db, token: &str) -> Result<(), AppError> {
     if marked.rows_affected() == 0 {
         return Err(not_valid());
     }
-    Ok(())
-}
-
-/// Records that `user_id` owns `email` (an accepted invitation sent there).
-pub async fn mark_verified<'e, E>(exec: E, user_id: &str, email: &str) -> Result<(), AppError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(
-        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $3) WHERE id = $1 AND email = $2",
-    )
-    .bind(user_id)
-    .bind(email)
-    .bind(now())
-    .execute(exec)
-    .await?;
     Ok(())
 }

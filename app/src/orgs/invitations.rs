@@ -365,8 +365,8 @@ pub async fn accept(
             "This invitation has already been used.",
         ));
     }
-    // The invitation went to this address: accepting it proves it.
-    crate::identity::email_ownership::mark_verified(&mut *tx, &user.id, &user.email).await?;
+    // Accepting proves nothing about the address: the inviter reads the
+    // accept link too (it is in their answer), so they could use it.
     let existing: Option<(String,)> =
         sqlx::query_as("SELECT status FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(&f.org_id)

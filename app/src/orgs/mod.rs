@@ -381,6 +381,9 @@ pub async fn accept_invitation_signup(
             format!("This invitation is {}.", view.state),
         ));
     }
+    // The same rule as sign-up: an SSO domain's account comes from its IdP
+    // (anyone who can invite could otherwise plant one there).
+    crate::sso::connection::refuse_password_account(&ctx.state, &view.email).await?;
     let user = crate::identity::accounts::create_account(
         db,
         crate::identity::accounts::NewAccount {

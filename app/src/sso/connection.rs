@@ -261,6 +261,21 @@ where
     connection_where(db, "org_id", org_id).await
 }
 
+/// Refuses a new password account for an address whose domain signs in
+/// with SSO (sign-up, and sign-up through an invitation): its account comes
+/// from the IdP, never from whoever sets a password for it first.
+pub async fn refuse_password_account(state: &AppState, email: &str) -> Result<(), AppError> {
+    if connection_for_email(state, email).await?.is_some() {
+        return Err(AppError::new(
+            crate::error::ErrorKind::Forbidden,
+            "sso_required",
+            "Your organization signs in with single sign-on: sign in with this email instead, and your account is created there.",
+        )
+        .on("email"));
+    }
+    Ok(())
+}
+
 /// The enabled connection whose organization verified `email`'s domain, for
 /// email-first sign-in. Depends on the domain only, never on accounts.
 pub async fn connection_for_email(

@@ -1,12 +1,14 @@
 //! First SSO sign-in of an email that already has a password account: the
 //! identity is linked only after the person proves they own that account by
-//! entering its password (Keycloak's "first broker login" re-authentication).
-//! Until then nothing is linked and no session opens, so whoever signed up
-//! with someone else's address before their first SSO sign-in gains nothing.
+//! entering its password (Keycloak's "first broker login" re-authentication),
+//! and with its second factor when it has one. Until then nothing is
+//! linked and no session opens, so whoever signed up with someone else's
+//! address before their first SSO sign-in gains nothing. When that
+//! account's address was never proven (planted through an invitation, or
+//! a sign-up before the domain moved to SSO), the person the domain's IdP
+//! vouches for may instead release the address from it and go on: a
+//! planted account never blocks the real person.
 
-use crate::error::AppError;
-use crate::ui::{Field, FormError, SubmitButton};
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What the confirmation page shows.
@@ -14,64 +16,10 @@ use serde::{Deserialize, Serialize};
 pub struct LinkView {
     pub email: String,
     pub org_name: String,
-}
-
-/// The link waiting for a password in this browser, if any.
-#[server(endpoint = "pending_sso_link")]
-pub async fn pending_sso_link() -> Result<Option<LinkView>, AppError> {
-    let ctx = crate::ssr::request::RequestCtx::current()?;
-    Ok(ssr::pending(&ctx.session).await?.map(|l| LinkView {
-        email: l.email,
-        org_name: l.org_name,
-    }))
-}
-
-/// Confirms the link with the account's password, then signs in through
-/// the organization's SSO again (the IdP remembers the person).
-#[server(endpoint = "confirm_sso_link")]
-pub async fn confirm_sso_link(password: String) -> Result<(), AppError> {
-    let ctx = crate::ssr::request::RequestCtx::current()?;
-    let next = ssr::confirm(&ctx.state, &ctx.session, &password, ctx.ip).await?;
-    ctx.redirect(&next);
-    Ok(())
-}
-
-#[component]
-pub fn SsoLinkPage() -> impl IntoView {
-    let action = ServerAction::<ConfirmSsoLink>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let pending = Resource::new(|| (), |_| pending_sso_link());
-    let password_error =
-        Signal::derive(move || error.get().and_then(|e| e.message_for("password")));
-    view! {
-        <crate::ui::AuthCard title="Link your account">
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match pending.await {
-                        Ok(Some(link)) => view! {
-                            <p>
-                                "An account with "<strong data-link-email>{link.email.clone()}</strong>
-                                " already exists. To sign in to "{link.org_name.clone()}
-                                " through single sign-on with it, enter its password once."
-                            </p>
-                            <p class="muted small">"This proves the account is yours. Other sessions of the account end when it is linked."</p>
-                            <ActionForm action>
-                                <Field label="Password" name="password" input_type="password" autocomplete="current-password" required=true error=password_error/>
-                                <FormError error fields=&["password"]/>
-                                <SubmitButton label="Link and continue" pending_label="Checking…"/>
-                            </ActionForm>
-                            <p class="muted small">"Did not create this account, or forgot its password? Ask an admin of "{link.org_name}" for help; nothing is linked until the password is entered."</p>
-                        }.into_any(),
-                        Ok(None) => view! {
-                            <p class="form-error" role="alert">"There is no account link waiting in this browser, or it has expired. Start the sign-in again."</p>
-                            <p><a href="/login">"Sign in"</a></p>
-                        }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.message}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </crate::ui::AuthCard>
-    }
+    /// The account's address was never proven: "not mine" is offered.
+    pub releasable: bool,
+    /// The account has a second factor: its code is asked for too.
+    pub second_factor: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -101,6 +49,9 @@ pub mod ssr {
         pub subject: String,
         pub return_to: Option<String>,
         pub expires_at: i64,
+        /// The account's address was never proven (see [`release`]).
+        #[serde(default)]
+        pub releasable: bool,
     }
 
     fn session_error(e: tower_sessions::session::Error) -> AppError {
@@ -121,15 +72,97 @@ pub mod ssr {
         Ok(link.filter(|l| l.expires_at > now()))
     }
 
+    /// "Not my account": the pending link's account, whose address was
+    /// never proven, gives the address up (it keeps its data under a
+    /// placeholder address nobody can sign in with, and its sessions end),
+    /// audited; then the sign-in starts again, and the IdP's person gets an
+    /// account of their own. Refused for an account whose address is proven.
+    pub async fn release(
+        state: &AppState,
+        session: &Session,
+        ip: Option<IpAddr>,
+    ) -> Result<String, AppError> {
+        let expired = || {
+            AppError::new(
+                ErrorKind::Conflict,
+                "link_expired",
+                "This account link has expired. Start the sign-in again.",
+            )
+        };
+        let link = pending(session).await?.ok_or_else(expired)?;
+        let mut tx = crate::ssr::db::begin_write(&state.db).await?;
+        let row: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT email, email_verified_at, password_hash FROM users WHERE id = $1",
+        )
+        .bind(&link.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            Some((email, None, Some(_))) if email == link.email => {}
+            Some((email, Some(_), _)) if email == link.email => {
+                return Err(AppError::conflict(
+                    "address_proven",
+                    "That account proved it owns this address: only its password links it.",
+                ));
+            }
+            _ => return Err(expired()),
+        }
+        let placeholder = format!("released-{}@released.invalid", link.user_id);
+        sqlx::query("UPDATE users SET email = $2 WHERE id = $1")
+            .bind(&link.user_id)
+            .bind(&placeholder)
+            .execute(&mut *tx)
+            .await?;
+        record(
+            &mut *tx,
+            Event {
+                org_id: &link.org_id,
+                actor: &Actor::System,
+                action: "user.address_released",
+                target: Some(Target {
+                    kind: "user",
+                    id: &link.user_id,
+                    label: &link.email,
+                }),
+                details: serde_json::json!({
+                    "email": link.email, "now": placeholder,
+                    "reason": "never proven by the account; claimed through the organization's identity provider",
+                    "issuer": link.issuer, "subject": link.subject,
+                }),
+                ip,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        crate::ssr::session_store::end_sessions_of_user(&state.db, &link.user_id).await?;
+        let _ = session.remove::<PendingLink>(SESSION_KEY).await;
+        Ok(restart(&link))
+    }
+
+    /// The organization's SSO start, which now finds the identity (or, after
+    /// a release, makes the account).
+    fn restart(link: &PendingLink) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("login_hint", &link.email);
+        if let Some(r) = &link.return_to {
+            query.append_pair("return_to", r);
+        }
+        format!("/sso/{}/start?{}", link.login_id, query.finish())
+    }
+
     /// Checks the password (through the sign-in limits), links the identity,
     /// ends every session of the account and returns where to go next: the
     /// organization's SSO start, which now finds the identity.
-    pub async fn confirm(
+    pub async fn confirm<F>(
         state: &AppState,
         session: &Session,
         password: &str,
         ip: Option<IpAddr>,
-    ) -> Result<String, AppError> {
+        second_factor: F,
+    ) -> Result<String, AppError>
+    where
+        F: AsyncFnOnce(&crate::identity::CurrentUser) -> Result<(), AppError>,
+    {
         let link = pending(session).await?.ok_or_else(|| {
             AppError::new(
                 ErrorKind::Conflict,
@@ -159,6 +192,9 @@ pub mod ssr {
                 "This account link is no longer valid. Start the sign-in again.",
             ));
         }
+        // A password alone does not link an account that has a second
+        // factor (the caller's check; the sign-in method owns it).
+        second_factor(&user).await?;
         state.login_limiter.clear(&state.db, &user.email).await?;
         let mut tx = crate::ssr::db::begin_write(&state.db).await?;
         sqlx::query(
@@ -204,11 +240,6 @@ pub mod ssr {
         // Whoever else holds a session of this account loses it.
         crate::ssr::session_store::end_sessions_of_user(&state.db, &link.user_id).await?;
         let _ = session.remove::<PendingLink>(SESSION_KEY).await;
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query.append_pair("login_hint", &link.email);
-        if let Some(r) = &link.return_to {
-            query.append_pair("return_to", r);
-        }
-        Ok(format!("/sso/{}/start?{}", link.login_id, query.finish()))
+        Ok(restart(&link))
     }
 }

@@ -37,7 +37,6 @@ pub mod ssr;
 pub mod trust;
 
 pub use checklist::SetupChecklist;
-pub use link::SsoLinkPage;
 pub use login_page::{LoginPageInfo, SsoLoginPage, sso_login_page};
 pub use page::SsoSection;
 pub use provisioning_page::ProvisioningSection;

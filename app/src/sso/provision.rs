@@ -182,9 +182,16 @@ async fn attempt_sign_in(
         }
         None => {
             let email = trusted;
-            type Existing = (String, Option<String>, Option<String>, Option<String>);
+            type Existing = (
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<i64>,
+            );
             let existing: Option<Existing> = sqlx::query_as(
-                "SELECT id, password_hash, sso_origin_org, sso_origin_issuer FROM users WHERE email = $1",
+                "SELECT id, password_hash, sso_origin_org, sso_origin_issuer, email_verified_at \
+                 FROM users WHERE email = $1",
             )
             .bind(&email)
             .fetch_optional(&mut *tx)
@@ -192,7 +199,7 @@ async fn attempt_sign_in(
             let user_id = match existing {
                 // Never linked by email alone: whoever set that password
                 // must be the one signing in (pre-account takeover).
-                Some((id, Some(_), _, _)) => {
+                Some((id, Some(_), _, _, proven)) => {
                     return Err(Step::Link(PendingLink {
                         user_id: id,
                         email,
@@ -203,13 +210,14 @@ async fn attempt_sign_in(
                         subject: subject.to_owned(),
                         return_to: v.return_to.clone(),
                         expires_at: now + LINK_TTL_SECS,
+                        releasable: proven.is_none(),
                     }));
                 }
                 // Made by SSO (no password): it belongs to the IdP that
                 // made it. The same IdP (its identity lost to a disconnect,
                 // or a new subject) takes it back; another only where an
                 // owner or admin chose to carry accounts over.
-                Some((id, None, origin_org, origin_issuer)) => {
+                Some((id, None, origin_org, origin_issuer, _)) => {
                     let same_idp = origin_org.as_deref() == Some(conn.org_id.as_str())
                         && origin_issuer.as_deref() == Some(v.issuer);
                     if !same_idp {

@@ -576,6 +576,7 @@ fn server_fns() -> Vec<(&'static str, Needs, &'static str)> {
         ("sso_login_page", Public, ""),
         ("pending_sso_link", Public, ""),
         ("confirm_sso_link", Public, ""),
+        ("release_sso_link", Public, ""),
         ("verify_mfa", Public, ""),
         ("verify_email", Public, ""),
         ("setup_link_info", Public, ""),

@@ -7,7 +7,7 @@ use crate::db_test;
 use app::mfa::totp;
 use http::StatusCode;
 
-fn code_for(key: &str, offset_steps: i64) -> String {
+pub(crate) fn code_for(key: &str, offset_steps: i64) -> String {
     let secret = data_encoding::BASE32_NOPAD
         .decode(key.as_bytes())
         .expect("base32 key");
@@ -25,7 +25,7 @@ async fn status(app: &TestApp, cookie: &str) -> serde_json::Value {
 }
 
 /// Enrols the account of `cookie`; returns (setup key, recovery codes).
-async fn enrol(app: &TestApp, cookie: &str) -> (String, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, cookie: &str) -> (String, Vec<String>) {
     let res = app
         .server_fn(
             "start_mfa",

@@ -486,12 +486,8 @@ async fn idp_initiated_login_checks_the_issuer_and_keeps_targets_local() {
 async fn require_sso_refuses_password_sign_in_except_guests_and_audited_owners() {
     use crate::common::PASSWORD;
     let s = setup(Backend::Sqlite).await;
-    s.app
-        .join(&s.owner, "flow-co", "mem@flow.test", "member")
-        .await;
-    s.app
-        .join(&s.owner, "flow-co", "guest@flow.test", "guest")
-        .await;
+    join_before_sso(&s, "mem@flow.test", "member").await;
+    join_before_sso(&s, "guest@flow.test", "guest").await;
     s.app
         .join(&s.owner, "flow-co", "outside@example.com", "member")
         .await;

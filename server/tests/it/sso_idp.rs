@@ -630,3 +630,19 @@ pub(crate) async fn assert_refused(s: &Setup, plan: Plan, code: &str) {
     assert_code(&res, code);
     assert!(!is_signed_in(s, &cookie).await, "{code}: no session");
 }
+
+/// `email` joins `flow-co` through an invitation and a password, as it
+/// could before the organization turned SSO on (sign-up, invited or not,
+/// is refused in its domains while it is on); returns their cookie.
+pub(crate) async fn join_before_sso(s: &Setup, email: &str, role: &str) -> String {
+    let enabled = |on: i64| {
+        sqlx::query("UPDATE sso_connections SET enabled = $2 WHERE org_id = $1")
+            .bind(&s.org_id)
+            .bind(on)
+            .execute(&s.app.state.db)
+    };
+    enabled(0).await.expect("sso off");
+    let cookie = s.app.join(&s.owner, "flow-co", email, role).await;
+    enabled(1).await.expect("sso on");
+    cookie
+}

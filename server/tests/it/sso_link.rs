@@ -400,3 +400,165 @@ async fn an_expired_flow_is_refused_and_used_up(backend: Backend) {
     assert_eq!(left, 0);
 }
 on_each_backend!(an_expired_flow_is_refused_and_used_up);
+
+/// The admin of another organization invites a colleague's address and
+/// signs up through the link they read in the API's answer: refused while
+/// the domain signs in with SSO. Planted before (SSO off), the account is
+/// not proven by its invitation, and the real person's SSO sign-in is not
+/// blocked by it: they release the address from it and go on.
+async fn a_planted_account_never_blocks_the_real_person(backend: Backend) {
+    use crate::common::{Auth, invitation_token};
+    let s = setup(backend).await;
+    let (evil, evil_org) = s.app.org_with_owner("owner@evil.test", "Evil").await;
+    let invite = || async {
+        let res = s
+            .app
+            .api(
+                "POST",
+                &format!("/api/v1/orgs/{evil_org}/invitations"),
+                Auth::Cookie(&evil),
+                Some(serde_json::json!({"email": "ada@flow.test", "role": "member"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        invitation_token(&res.json())
+    };
+    let app = &s.app;
+    let accept = |token: String| async move {
+        app.server_fn(
+            "accept_invitation_signup",
+            &[
+                ("token", &token),
+                ("name", "Planted"),
+                ("password", PASSWORD),
+            ],
+            None,
+        )
+        .await
+    };
+    let res = accept(invite().await).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert_eq!(res.json()["code"], "sso_required", "{}", res.body);
+    assert_eq!(users_named(&s, "ada@flow.test").await, 0);
+
+    // Before the domain moved to SSO, the plant works, unproven.
+    sqlx::query("UPDATE sso_connections SET enabled = 0")
+        .execute(&s.app.state.db)
+        .await
+        .expect("off");
+    let res = accept(invite().await).await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{}",
+        res.body
+    );
+    let planted = res.session_cookie().expect("planted session");
+    sqlx::query("UPDATE sso_connections SET enabled = 1")
+        .execute(&s.app.state.db)
+        .await
+        .expect("on");
+    let me = s.app.get("/api/v1/me", Some(&planted)).await.json();
+    assert_eq!(
+        me["email_verified"], false,
+        "an invitation proves nothing: {me}"
+    );
+
+    // Ada signs in through SSO: she is offered to go on without it.
+    let (res, browser) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.location(), Some("/login/sso-link"), "{}", res.body);
+    let page = s.app.get("/login/sso-link", Some(&browser)).await;
+    assert!(page.body.contains("It is not mine"), "{}", page.body);
+    let res = s
+        .app
+        .server_fn("release_sso_link", &[], Some(&browser))
+        .await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{}",
+        res.body
+    );
+    let next = res.location().expect("on to SSO").to_owned();
+    assert!(
+        next.starts_with(&format!("/sso/{}/start?", s.login_id)),
+        "{next}"
+    );
+    assert!(
+        !is_signed_in(&s, &planted).await,
+        "the planted account's sessions end"
+    );
+    assert_eq!(users_named(&s, "ada@flow.test").await, 0);
+    assert_eq!(audited(&s, "user.address_released").await, 1);
+    let (res, cookie) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let me = s.app.get("/api/v1/me", Some(&cookie)).await.json();
+    assert_eq!(me["email"], "ada@flow.test");
+    assert_eq!(me["email_verified"], true);
+    assert_eq!(me["orgs"][0]["slug"], "flow-co", "{me}");
+
+    // An account whose address is proven is never released this way.
+    let _bob = sign_up_before_sso(&s, "bob@flow.test").await;
+    sqlx::query("UPDATE users SET email_verified_at = 1 WHERE email = 'bob@flow.test'")
+        .execute(&s.app.state.db)
+        .await
+        .expect("proven");
+    let plan = Plan {
+        claims: vec![
+            ("sub".into(), serde_json::json!("user-bob")),
+            ("email".into(), serde_json::json!("bob@flow.test")),
+        ],
+        ..Plan::default()
+    };
+    let (res, browser) = sign_in_with(&s, plan).await;
+    assert_eq!(res.location(), Some("/login/sso-link"));
+    let page = s.app.get("/login/sso-link", Some(&browser)).await;
+    assert!(!page.body.contains("It is not mine"), "{}", page.body);
+    let res = s
+        .app
+        .server_fn("release_sso_link", &[], Some(&browser))
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(users_named(&s, "bob@flow.test").await, 1);
+}
+on_each_backend!(a_planted_account_never_blocks_the_real_person);
+
+/// Linking by password asks for the account's second factor too.
+async fn linking_asks_for_the_second_factor(backend: Backend) {
+    let s = setup(backend).await;
+    let owner = sign_up_before_sso(&s, "ada@flow.test").await;
+    let (key, _) = crate::mfa::enrol(&s.app, &owner).await;
+    let (res, browser) = sign_in_with(&s, Plan::default()).await;
+    assert_eq!(res.location(), Some("/login/sso-link"));
+    let page = s.app.get("/login/sso-link", Some(&browser)).await;
+    assert!(page.body.contains("Two-factor code"), "{}", page.body);
+    let confirm = |fields: Vec<(&'static str, String)>| {
+        let browser = browser.clone();
+        let app = &s.app;
+        async move {
+            let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.server_fn("confirm_sso_link", &form, Some(&browser))
+                .await
+        }
+    };
+    let res = confirm(vec![("password", PASSWORD.into())]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.json()["code"], "mfa_code_required");
+    let res = confirm(vec![
+        ("password", PASSWORD.into()),
+        ("code", "000000".into()),
+    ])
+    .await;
+    assert!(res.status.is_client_error(), "{}", res.body);
+    assert_eq!(identities(&s).await, 0);
+    let res = confirm(vec![
+        ("password", PASSWORD.into()),
+        ("code", crate::mfa::code_for(&key, 0)),
+    ])
+    .await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{}",
+        res.body
+    );
+    assert_eq!(identities(&s).await, 1);
+}
+on_each_backend!(linking_asks_for_the_second_factor);

@@ -227,10 +227,7 @@ async fn bad_rules_are_refused_by_rule_and_field_and_change_nothing() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
 
     // A viewer may read the settings but not change them.
-    let viewer = s
-        .app
-        .join(&s.owner, "flow-co", "vic@flow.test", "viewer")
-        .await;
+    let viewer = join_before_sso(&s, "vic@flow.test", "viewer").await;
     let res = put_provisioning(
         &s,
         &viewer,
@@ -487,10 +484,7 @@ async fn disconnect(backend: Backend) {
     let old_login = s.login_id.clone();
 
     // Only sso:write may disconnect.
-    let viewer = s
-        .app
-        .join(&s.owner, "flow-co", "vic@flow.test", "viewer")
-        .await;
+    let viewer = join_before_sso(&s, "vic@flow.test", "viewer").await;
     let res = s
         .app
         .api(
