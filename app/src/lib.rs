@@ -66,7 +66,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn is_sign_in_path(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/login/mfa" | "/login/sso-link" | "/signup"
+        "/login" | "/login/mfa" | "/login/sso-link" | "/login/switch" | "/signup"
     ) || ["/verify-email/", "/invite/", "/sso/", "/setup/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=auth::SignInPage ssr=ssr.clone()/>
                 <Route path=path!("/login/mfa") view=mfa::MfaSignInPage ssr=ssr.clone()/>
                 <Route path=path!("/login/sso-link") view=auth::SsoLinkPage ssr=ssr.clone()/>
+                <Route path=path!("/login/switch") view=auth::SwitchPage ssr=ssr.clone()/>
                 <Route path=path!("/account/security") view=mfa::AccountSecurityPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignUpPage ssr=ssr.clone()/>
                 <Route path=path!("/verify-email/:token") view=auth::VerifyEmailPage ssr=ssr.clone()/>

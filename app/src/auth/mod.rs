@@ -6,9 +6,11 @@
 
 mod pages;
 mod sso_link;
+pub mod switch;
 
 pub use pages::{SignInPage, SignOutForm, SignUpPage, VerificationLinkForm, VerifyEmailPage};
 pub use sso_link::SsoLinkPage;
+pub use switch::SwitchPage;
 
 use crate::error::AppError;
 use leptos::prelude::*;

@@ -583,6 +583,24 @@ async fn touch(db: &Db, link: &Found, force: bool) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The setup link this session was opened through, if any (whether or not
+/// it is still active).
+pub async fn session_link_id(session: &Session) -> Result<Option<String>, AppError> {
+    session
+        .get::<String>(SESSION_KEY)
+        .await
+        .map_err(crate::identity::sessions::session_error)
+}
+
+/// Drops the setup link from this session (an account signs in instead).
+pub async fn leave(session: &Session) -> Result<(), AppError> {
+    session
+        .remove::<String>(SESSION_KEY)
+        .await
+        .map(|_| ())
+        .map_err(crate::identity::sessions::session_error)
+}
+
 /// The caller of a setup-link session: `None` when the session holds no
 /// link, an error naming why when its link was revoked or has expired.
 pub async fn session_caller(

@@ -256,8 +256,11 @@ pub(super) async fn respond(session: &Session, result: Result<Finished, Failure>
             lifetime_secs,
             landing,
         }) => {
-            match app::identity::sessions::establish_session(session, auth, lifetime_secs).await {
-                Ok(()) => Redirect::to(&landing).into_response(),
+            // A browser signed in as someone else is asked first (login CSRF).
+            let asked =
+                app::auth::switch::ssr::sign_in_or_ask(session, auth, lifetime_secs, landing).await;
+            match asked {
+                Ok(next) => Redirect::to(&next).into_response(),
                 Err(_) => refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &Refusal::Internal, None),
             }
         }

@@ -788,3 +788,60 @@ async fn references_are_refused_without_being_fetched(backend: Backend) {
 }
 
 on_each_backend!(references_are_refused_without_being_fetched);
+
+/// An unsolicited response posted (by any page's auto-submitting form) to a
+/// browser that is signed in as someone else does not replace its session
+/// without asking; and IdP-initiated sign-in is off until allowed.
+async fn an_unsolicited_response_asks_a_signed_in_browser_first(backend: Backend) {
+    let s = setup(backend).await;
+    let sso = s
+        .app
+        .api(
+            "GET",
+            &format!("/api/v1/orgs/{}/sso", s.org),
+            Auth::Cookie(&s.owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        sso["allow_idp_initiated"], false,
+        "off for a new connection"
+    );
+    let unsolicited = s.shape(None);
+    s.refused(
+        "IdP-initiated by default",
+        &b64(&s
+            .idp
+            .wrap(&unsolicited, &s.idp.assertion(&unsolicited, "_u0"))),
+        None,
+        "saml_unsolicited",
+    )
+    .await;
+    s.app
+        .api(
+            "PUT",
+            &format!("/api/v1/orgs/{}/sso", s.org),
+            Auth::Cookie(&s.owner),
+            Some(json!({"provider_label": "Fault IdP", "allow_idp_initiated": true})),
+        )
+        .await;
+    let (victim, _) = s
+        .app
+        .org_with_owner("victim@elsewhere.test", "Victim Co")
+        .await;
+    let res = s
+        .post(
+            &b64(&s
+                .idp
+                .wrap(&unsolicited, &s.idp.assertion(&unsolicited, "_u1"))),
+            Some(&victim),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), Some("/login/switch"));
+    let me = s.app.get("/api/v1/me", Some(&victim)).await.json();
+    assert_eq!(me["email"], "victim@elsewhere.test", "{me}");
+}
+
+on_each_backend!(an_unsolicited_response_asks_a_signed_in_browser_first);

@@ -678,3 +678,81 @@ async fn a_start_the_idp_cannot_answer_is_refused_and_leaves_no_flow_behind() {
     assert!(binding_cookie(&res).is_none(), "no flow to bind");
     assert_eq!(flow_records(&s).await, before, "no flow record is left");
 }
+
+/// Login CSRF with a session swap: another organization's admin, who runs
+/// that organization's IdP, sends a signed-in browser to their SSO start.
+/// The browser is asked before its session is replaced; staying keeps it,
+/// continuing switches. The same person signing in again is not asked.
+async fn a_signed_in_browser_is_asked_before_it_becomes_someone_else(backend: Backend) {
+    let s = setup(backend).await;
+    let (victim, _) = s
+        .app
+        .org_with_owner("victim@elsewhere.test", "Victim Co")
+        .await;
+    let swap = |victim: String| {
+        let s = &s;
+        async move {
+            let started = start(s, &format!("/sso/{}/start", s.login_id)).await;
+            let code = s.idp.authorize(&started.query);
+            let both = format!("{victim}; {}", started.cookie);
+            callback(
+                s,
+                &[
+                    ("code", &code),
+                    ("state", &started.query["state"]),
+                    ("iss", &s.idp.base),
+                ],
+                Some(&both),
+            )
+            .await
+        }
+    };
+    let res = swap(victim.clone()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), Some("/login/switch"));
+    let me = s.app.get("/api/v1/me", Some(&victim)).await.json();
+    assert_eq!(
+        me["email"], "victim@elsewhere.test",
+        "nothing replaced yet: {me}"
+    );
+    let page = s.app.get("/login/switch", Some(&victim)).await;
+    assert!(page.body.contains("data-switch-current"), "{}", page.body);
+    assert!(page.body.contains("victim@elsewhere.test") && page.body.contains("ada@flow.test"));
+    // Staying: the other sign-in is dropped.
+    let res = s.app.server_fn("cancel_switch", &[], Some(&victim)).await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{}",
+        res.body
+    );
+    let res = s.app.server_fn("confirm_switch", &[], Some(&victim)).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    let me = s.app.get("/api/v1/me", Some(&victim)).await.json();
+    assert_eq!(me["email"], "victim@elsewhere.test");
+    // Continuing: a new session, as the other person.
+    let res = swap(victim.clone()).await;
+    assert_eq!(res.location(), Some("/login/switch"));
+    let res = s.app.server_fn("confirm_switch", &[], Some(&victim)).await;
+    assert!(
+        res.status.is_redirection() || res.status.is_success(),
+        "{}",
+        res.body
+    );
+    let switched = session_cookie(&res).expect("a new session id");
+    let me = s.app.get("/api/v1/me", Some(&switched)).await.json();
+    assert_eq!(me["email"], "ada@flow.test");
+    assert!(
+        !is_signed_in(&s, &victim).await,
+        "the old session id is gone"
+    );
+    // Ada again, in her own browser: straight in.
+    let res = swap(switched.clone()).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_ne!(
+        res.location(),
+        Some("/login/switch"),
+        "{:?}",
+        res.location()
+    );
+}
+crate::on_each_backend!(a_signed_in_browser_is_asked_before_it_becomes_someone_else);
