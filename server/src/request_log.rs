@@ -55,20 +55,28 @@ pub async fn log(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// The path as logged: the secrets some paths carry (invitation and email
-/// verification tokens, SSO test tickets) are replaced, so logs cannot be used to accept or replay them.
+/// Path segments that are credentials, and how each is recognised: by
+/// the segment before it (the routes that carry a secret), or by the
+/// token's own prefix wherever it appears. One table, so a new route with
+/// a secret in its path is one line here and one test below.
+const SECRET_AFTER: [&str; 4] = ["invite", "verify-email", "setup", "test"];
+const SECRET_PREFIXES: [&str; 3] = ["lks_", "inv_", "lk_"];
+
+/// The path as logged: every segment that is a credential (an invitation,
+/// setup-link or email-verification token, an SSO test ticket) is
+/// replaced, so logs cannot be used to accept, open or replay them.
 fn redacted(path: &str) -> String {
-    for prefix in ["/invite/", "/verify-email/"] {
-        if let Some(rest) = path.strip_prefix(prefix)
-            && !rest.is_empty()
-        {
-            return format!("{prefix}[redacted]");
-        }
-    }
-    if let Some((before, _)) = path.split_once("/oidc/test/") {
-        return format!("{before}/oidc/test/[redacted]");
-    }
-    path.to_owned()
+    let mut previous = "";
+    path.split('/')
+        .map(|segment| {
+            let secret = !segment.is_empty()
+                && (SECRET_AFTER.contains(&previous)
+                    || SECRET_PREFIXES.iter().any(|p| segment.starts_with(p)));
+            previous = segment;
+            if secret { "[redacted]" } else { segment }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -77,13 +85,25 @@ mod tests {
 
     #[test]
     fn secrets_in_paths_are_not_logged() {
-        assert_eq!(redacted("/invite/inv_abcdef123"), "/invite/[redacted]");
-        assert_eq!(
-            redacted("/sso/org_1/oidc/test/tkt_secret"),
-            "/sso/org_1/oidc/test/[redacted]"
-        );
-        assert_eq!(redacted("/o/acme/members"), "/o/acme/members");
-        assert_eq!(redacted("/invite/"), "/invite/");
-        assert_eq!(redacted("/verify-email/abc"), "/verify-email/[redacted]");
+        for (path, logged) in [
+            ("/invite/inv_abcdef123", "/invite/[redacted]"),
+            ("/verify-email/abc", "/verify-email/[redacted]"),
+            ("/setup/lks_0123456789abcdef", "/setup/[redacted]"),
+            (
+                "/sso/org_1/oidc/test/tkt_secret",
+                "/sso/org_1/oidc/test/[redacted]",
+            ),
+            (
+                "/saml/org_1/test/abcdefghijklmnop",
+                "/saml/org_1/test/[redacted]",
+            ),
+            // A token pasted anywhere else in a path.
+            ("/o/lks_leaked/x", "/o/[redacted]/x"),
+            ("/o/acme/members", "/o/acme/members"),
+            ("/invite/", "/invite/"),
+            ("/api/v1/orgs/acme/sso/test", "/api/v1/orgs/acme/sso/test"),
+        ] {
+            assert_eq!(redacted(path), logged, "{path}");
+        }
     }
 }

@@ -113,24 +113,11 @@ pub async fn authenticate(
         Some((id, hash)) => (Some(id), hash),
         None => (None, None),
     };
-    let passwordless = stored.is_none();
+    // An account without a password (made by SSO) answers like a wrong
+    // password: telling it apart would tell an outsider that the address
+    // has an SSO account. Email-first sign-in sends SSO domains to SSO.
     if !verify_password(password.to_owned(), stored).await {
         tracing::info!(ip = ?ip, "password sign-in refused");
-        // Accounts made by SSO have no password: point them to SSO.
-        if passwordless && let Some(id) = &user_id {
-            let identities: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM sso_identities WHERE user_id = $1")
-                    .bind(id)
-                    .fetch_one(db)
-                    .await?;
-            if identities > 0 {
-                return Err(AppError::new(
-                    ErrorKind::Unauthorized,
-                    "sso_account",
-                    "This account signs in through single sign-on: use your organization's login page.",
-                ));
-            }
-        }
         return Err(wrong_credentials());
     }
     // A right password is not a failure. The caller forgives earlier ones

@@ -158,8 +158,23 @@ pub fn SetupLinkPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match info.await {
-                            Ok(view) => view! { <SetupLinkBody view token=token.get_untracked()/> }.into_any(),
-                            Err(e) => view! { <ErrorPanel title="Setup link not found" message=e.message/> }.into_any(),
+                            Ok(view) => {
+                                // A link that ended is gone for good (410), not a page.
+                                #[cfg(feature = "ssr")]
+                                if view.state != "active"
+                                    && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+                                {
+                                    res.set_status(http::StatusCode::GONE);
+                                }
+                                view! { <SetupLinkBody view token=token.get_untracked()/> }.into_any()
+                            }
+                            Err(e) => {
+                                #[cfg(feature = "ssr")]
+                                if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                                    res.set_status(e.kind.status());
+                                }
+                                view! { <ErrorPanel title="Setup link not found" message=e.message/> }.into_any()
+                            }
                         }
                     })}
                 </Suspense>

@@ -206,7 +206,8 @@ pub async fn get_sso(org: String) -> Result<SsoConfig, AppError> {
     let ctx = crate::ssr::request::RequestCtx::current()?;
     let access = ctx.access(&org).await?;
     access.require_in(SSO_SCOPES, Permission::SsoRead)?;
-    ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await
+    let config = ssr::get(&ctx.state.db, &ctx.state.settings, &access.org_id).await?;
+    Ok(ssr::as_seen_by(config, &access))
 }
 
 /// Replaces the organization's SAML SP key pair (after the console's

@@ -325,6 +325,23 @@ pub async fn get(db: &Db, settings: &Settings, org_id: &str) -> Result<SsoConfig
     })
 }
 
+/// The SSO object as `access` may read it: the claims the last test
+/// brought back (a person's whole profile at the IdP) only for those who
+/// may change the connection; readers see the outcome (email, domain,
+/// role) without them.
+pub fn as_seen_by(mut config: SsoConfig, access: &Access) -> SsoConfig {
+    if !access.can(Permission::SsoWrite)
+        && let Some(result) = config
+            .last_test
+            .as_mut()
+            .and_then(|t| t.result.as_mut())
+            .and_then(|r| r.as_object_mut())
+    {
+        result.remove("claims");
+    }
+    config
+}
+
 /// The attribute names a new SAML connection starts from.
 pub fn saml_defaults() -> ClaimNames {
     crate::saml::attributes::preset(crate::saml::attributes::Preset::Generic)

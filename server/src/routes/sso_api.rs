@@ -37,9 +37,8 @@ pub async fn read(
 ) -> Result<Json<SsoConfig>, ApiError> {
     let access = access::resolve(&state.db, caller.into_actor(), &org).await?;
     access.require_in(app::sso::SSO_SCOPES, Permission::SsoRead)?;
-    Ok(Json(
-        sso::get(&state.db, &state.settings, &access.org_id).await?,
-    ))
+    let config = sso::get(&state.db, &state.settings, &access.org_id).await?;
+    Ok(Json(sso::as_seen_by(config, &access)))
 }
 
 /// Validates against the IdP (discovery, issuer, `code`, JWKS) and saves.

@@ -357,3 +357,50 @@ async fn email_verified_is_read_for_the_claim_that_is_the_email(backend: Backend
 }
 
 crate::on_each_backend!(email_verified_is_read_for_the_claim_that_is_the_email);
+
+/// What the last test brought back is a person's whole profile at the IdP:
+/// its claims are shown to those who may change the connection only.
+async fn test_claims_are_for_writers_only(backend: Backend) {
+    let s = setup(backend).await;
+    let summary = json!({"claims": {"sub": "user-1", "phone": "+1 555"}, "email": "ada@flow.test", "role": "member"});
+    sqlx::query(
+        "UPDATE sso_connections SET last_test_ok = 1, last_test_at = 1, last_test_claims = $1",
+    )
+    .bind(summary.to_string())
+    .execute(&s.app.state.db)
+    .await
+    .expect("tested");
+    let viewer = s
+        .app
+        .join(&s.owner, "flow-co", "viewer@elsewhere.test", "viewer")
+        .await;
+    let read = |cookie: String| {
+        let app = &s.app;
+        async move {
+            app.api(
+                "GET",
+                "/api/v1/orgs/flow-co/sso",
+                Auth::Cookie(&cookie),
+                None,
+            )
+            .await
+            .json()["last_test"]["result"]
+                .clone()
+        }
+    };
+    let theirs = read(viewer.clone()).await;
+    assert_eq!(theirs["email"], "ada@flow.test", "{theirs}");
+    assert!(theirs.get("claims").is_none(), "{theirs}");
+    let fn_result = s
+        .app
+        .server_fn("get_sso", &[("org", "flow-co")], Some(&viewer))
+        .await
+        .json();
+    assert!(
+        fn_result["last_test"]["result"].get("claims").is_none(),
+        "{fn_result}"
+    );
+    assert_eq!(read(s.owner.clone()).await["claims"]["phone"], "+1 555");
+}
+
+crate::on_each_backend!(test_claims_are_for_writers_only);

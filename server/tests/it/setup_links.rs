@@ -271,6 +271,12 @@ db_test!(revoked_and_expired_links_open_nothing, |app| {
         .server_fn("setup_link_info", &[("token", &token)], None)
         .await;
     assert_eq!(res.json()["state"], "revoked");
+    // Its page says so with 410 Gone; a link never issued is 404.
+    let page = app.get(&format!("/setup/{token}"), None).await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert!(page.body.contains("was revoked"), "{}", page.body);
+    let page = app.get("/setup/lks_nope", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
     // Revoking twice: nothing left to revoke.
     let res = app.api("DELETE", &path, Auth::Cookie(&owner), None).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);

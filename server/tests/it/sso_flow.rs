@@ -53,13 +53,20 @@ async fn good_flow(backend: Backend) {
         (Some("sso"), Some("user-1"))
     );
 
-    // The account SSO created has no password; the password form says so.
+    // The account SSO created has no password; the password form answers
+    // as for any wrong password (and as for an address with no account),
+    // so it tells nobody the address has an SSO account.
     let res = s
         .app
         .sign_in("ada@flow.test", "any password at all", None)
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(res.json()["code"], "sso_account", "{}", res.body);
+    assert_eq!(res.json()["code"], "invalid_credentials", "{}", res.body);
+    let unknown = s
+        .app
+        .sign_in("nobody@flow.test", "any password at all", None)
+        .await;
+    assert_eq!(unknown.json()["message"], res.json()["message"]);
 
     // The callback cannot be replayed: the state was used up.
     let replay = callback(
