@@ -26,6 +26,32 @@ async fn holders(db: &Db, org_id: &str, role: &str) -> Result<(i64, i64), AppErr
     Ok((members, tokens))
 }
 
+/// What will give `role` to someone: a pending invitation, the SSO default
+/// role, or a role mapping rule.
+async fn future_holder(db: &Db, org_id: &str, role: &str) -> Result<Option<String>, AppError> {
+    let (invitations,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM invitations WHERE org_id = $1 AND role = $2 \
+         AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+    )
+    .bind(org_id)
+    .bind(role)
+    .bind(now())
+    .fetch_one(db)
+    .await?;
+    if invitations > 0 {
+        return Ok(Some(format!("{invitations} pending invitation(s)")));
+    }
+    if let Some(p) = crate::sso::ssr::provisioning_of(db, org_id).await? {
+        if p.default_role == role {
+            return Ok(Some("single sign-on as its default role".into()));
+        }
+        if let Some(i) = p.role_mappings.iter().position(|r| r.role == role) {
+            return Ok(Some(format!("role mapping rule {}", i + 1)));
+        }
+    }
+    Ok(None)
+}
+
 /// Needs `members:read`, or a setup link for provisioning (its default role
 /// and mapping rules name roles).
 pub async fn list(db: &Db, access: &Access) -> Result<Vec<RoleInfo>, AppError> {
@@ -188,6 +214,17 @@ async fn ensure_editable(db: &Db, access: &Access, name: &str, verb: &str) -> Re
             "role_in_use",
             format!(
                 "“{name}” is still held by {members} member(s) and {tokens} API token(s), so it cannot be {verb}. Change their role first."
+            ),
+        ));
+    }
+    // Whatever will hand the role out holds it too: a role widened after
+    // it was checked there would give its next holder rights nobody
+    // granted (an invitation, a mapping rule, the SSO default role).
+    if let Some(what) = future_holder(db, &access.org_id, name).await? {
+        return Err(AppError::conflict(
+            "role_in_use",
+            format!(
+                "“{name}” is still given by {what}, so it cannot be {verb}. Change that first."
             ),
         ));
     }

@@ -87,11 +87,42 @@ mod eval {
     /// make sign-ins slow or memory-hungry.
     const REGEX_SIZE_LIMIT: usize = 64 * 1024;
 
+    /// Anchors `pattern` at both ends. Wrapping the text in `^(?:…)$` is
+    /// not enough: `x)|(?:.*` would close the group and match everyone. So
+    /// the pattern is parsed on its own first, and the anchored regex is
+    /// built from what the parser printed back (balanced by construction,
+    /// no comments or flags that could reach past the group).
     fn compile(pattern: &str) -> Result<regex::Regex, regex::Error> {
-        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        let hir = regex_syntax::Parser::new()
+            .parse(pattern)
+            .map_err(|e| regex::Error::Syntax(e.to_string()))?;
+        regex::RegexBuilder::new(&format!("^(?:{hir})$"))
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(REGEX_SIZE_LIMIT)
             .build()
+    }
+
+    /// Compiled rules, once per pattern (not at every sign-in); a pattern
+    /// that does not compile is remembered as such.
+    fn compiled(pattern: &str) -> Option<std::sync::Arc<regex::Regex>> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex, OnceLock};
+        type Cache = Mutex<HashMap<String, Option<Arc<regex::Regex>>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        /// Rules are few per organization; this bounds memory across many.
+        const MAX_CACHED: usize = 4096;
+        let cache = CACHE.get_or_init(Cache::default);
+        if let Some(hit) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+            return hit;
+        }
+        let built = compile(pattern).ok().map(Arc::new);
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= MAX_CACHED {
+                c.clear();
+            }
+            c.insert(pattern.to_owned(), built.clone());
+        }
+        built
     }
 
     fn rule_error(index: usize, field: &str, msg: String) -> AppError {
@@ -220,9 +251,8 @@ mod eval {
             Operator::Contains => elements(claim).contains(&rule.value),
             // Validated at save time; a rule that no longer compiles never
             // matches rather than failing the sign-in.
-            Operator::Matches => {
-                compile(&rule.value).is_ok_and(|re| elements(claim).iter().any(|s| re.is_match(s)))
-            }
+            Operator::Matches => compiled(&rule.value)
+                .is_some_and(|re| elements(claim).iter().any(|s| re.is_match(s))),
         }
     }
 
@@ -309,6 +339,35 @@ mod eval {
             // Anchoring wraps the whole alternation, not only its ends.
             assert_eq!(evaluate(&rules, &claims(json!({"email": "ab"}))), None);
             assert_eq!(evaluate(&rules, &claims(json!({"email": "b"}))), Some(0));
+        }
+
+        #[test]
+        fn a_pattern_cannot_escape_its_anchors() {
+            for escape in ["x)|(?:.*", "x)|.*|(?:y", "(?x)x#\n)|(?:.*"] {
+                assert!(compile(escape).is_err(), "{escape:?} compiled");
+                let rules = [rule("email", Operator::Matches, escape, "admin")];
+                let c = claims(json!({"email": "anyone@example.com"}));
+                assert_eq!(evaluate(&rules, &c), None, "{escape:?} matched everyone");
+            }
+            // Flags and comments stay inside the rule.
+            let rules = [rule(
+                "dept",
+                Operator::Matches,
+                "(?i)eng # engineering",
+                "admin",
+            )];
+            assert_eq!(
+                evaluate(&rules, &claims(json!({"dept": "ENG # engineering"}))),
+                Some(0)
+            );
+            let rules = [rule(
+                "dept",
+                Operator::Matches,
+                "(?x) eng # a comment",
+                "admin",
+            )];
+            assert_eq!(evaluate(&rules, &claims(json!({"dept": "eng"}))), Some(0));
+            assert_eq!(evaluate(&rules, &claims(json!({"dept": "engx"}))), None);
         }
 
         #[test]

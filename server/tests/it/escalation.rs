@@ -507,3 +507,77 @@ db_test!(a_demoted_owners_owner_token_has_no_owner_powers, |app| {
             .all(|e| e["details"]["reason"] == "creator demoted")
     );
 });
+
+db_test!(
+    a_role_is_not_widened_while_something_will_hand_it_out,
+    |app| {
+        let (owner, org) = app.org_with_owner("owner@widen.test", "Widen").await;
+        custom_role(&app, &owner, &org, "helper", &["audit:read"]).await;
+        let role = format!("/api/v1/orgs/{org}/roles/helper");
+        let widen = json!({"permissions": ["audit:read", "members:write"]});
+        // A pending invitation with the role: its invitee would get the wider one.
+        let res = app
+            .api(
+                "POST",
+                &format!("/api/v1/orgs/{org}/invitations"),
+                Auth::Cookie(&owner),
+                Some(json!({"email": "new@widen.test", "role": "helper"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let invitation = res.json()["id"].as_str().expect("id").to_owned();
+        let res = app
+            .api("PATCH", &role, Auth::Cookie(&owner), Some(widen.clone()))
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+        assert!(res.body.contains("pending invitation"), "{}", res.body);
+        let res = app
+            .api(
+                "DELETE",
+                &format!("/api/v1/orgs/{org}/invitations/{invitation}"),
+                Auth::Cookie(&owner),
+                None,
+            )
+            .await;
+        assert!(res.status.is_success(), "{}", res.body);
+        // A mapping rule (or the default role) naming it: the same.
+        let org_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+            .bind(&org)
+            .fetch_one(&app.state.db)
+            .await
+            .expect("org");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        sqlx::query(
+        "INSERT INTO sso_connections (org_id, login_id, provider_label, discovery_url, issuer, client_id, \
+         client_secret_enc, scopes, claims, session_max_age_secs, created_at, updated_at, role_mappings) \
+         VALUES ($1, 'l1', 'X', 'https://idp.widen.test', 'https://idp.widen.test', 'c', '', 'openid', '{}', 3600, $2, $2, $3)",
+    )
+    .bind(&org_id)
+    .bind(now)
+    .bind(r#"[{"claim":"groups","operator":"contains","value":"ops","role":"helper"}]"#)
+    .execute(&app.state.db)
+    .await
+    .expect("connection");
+        let res = app
+            .api("PATCH", &role, Auth::Cookie(&owner), Some(widen.clone()))
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+        assert!(res.body.contains("role mapping rule 1"), "{}", res.body);
+        sqlx::query("UPDATE sso_connections SET role_mappings = '[]', default_role = 'helper'")
+            .execute(&app.state.db)
+            .await
+            .expect("default");
+        let res = app
+            .api("PATCH", &role, Auth::Cookie(&owner), Some(widen.clone()))
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+        sqlx::query("UPDATE sso_connections SET default_role = 'member'")
+            .execute(&app.state.db)
+            .await
+            .expect("default");
+        let res = app
+            .api("PATCH", &role, Auth::Cookie(&owner), Some(widen))
+            .await;
+        assert!(res.status.is_success(), "{}", res.body);
+    }
+);
