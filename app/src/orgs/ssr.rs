@@ -29,9 +29,22 @@ pub fn slugify(name: &str) -> String {
     let slug = slug.trim_end_matches('-');
     if slug.is_empty() {
         "org".into()
+    } else if is_id_shaped(slug) {
+        // Every `{org}` in a URL is an id or a slug: a slug shaped like an
+        // id could stand for another organization.
+        format!("{slug}-org")
     } else {
         slug.into()
     }
+}
+
+/// What organization ids look like (`o` and 15 lowercase letters or
+/// digits): reserved, never a slug.
+pub fn is_id_shaped(s: &str) -> bool {
+    s.len() == 16
+        && s.starts_with('o')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 fn check_name(name: &str) -> Result<String, AppError> {
@@ -63,6 +76,7 @@ pub async fn create_org(
     let name = check_name(name)?;
     let base = slugify(&name);
     let id = format!("o{}", random::lower_alnum(15));
+    debug_assert!(is_id_shaped(&id));
     let created_at = now();
     for n in 1..=50u32 {
         let slug = if n == 1 {
@@ -171,6 +185,16 @@ mod tests {
         assert_eq!(slugify("Ünïcode 株式会社"), "n-code");
         assert_eq!(slugify("!!!"), "org");
         assert!(slugify(&"x".repeat(200)).len() <= MAX_SLUG);
+    }
+
+    #[test]
+    fn a_slug_never_takes_the_shape_of_an_organization_id() {
+        let id = format!("o{}", random::lower_alnum(15));
+        assert!(is_id_shaped(&id));
+        // Naming an organization after another's id gives another slug.
+        assert_eq!(slugify(&id), format!("{id}-org"));
+        assert_eq!(slugify(&id.to_uppercase()), format!("{id}-org"));
+        assert_eq!(slugify("operations"), "operations");
     }
 
     #[test]

@@ -10,6 +10,9 @@ use super::{ASSERTION_NS, PROTOCOL_NS, SUCCESS, SamlError, new_message_id, requi
 use chrono::{DateTime, SecondsFormat, Utc};
 
 const LEEWAY_SECS: i64 = 60;
+/// How old an IdP's LogoutRequest may be: a captured one replayed later
+/// (after its one-time record is gone) ends nothing.
+const MAX_REQUEST_AGE_SECS: i64 = 300;
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -113,6 +116,18 @@ pub fn read_logout_request(
     let received = read_signed(raw_query, "SAMLRequest", &idp.certs_der, allow_sha1)?;
     let doc = xml_guard::parse(&received.xml)?;
     let root = checked_root(&doc, "LogoutRequest", idp, sp_slo_url)?;
+    let issued = root
+        .attribute("IssueInstant")
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .ok_or(SamlError::Malformed)?
+        .timestamp();
+    let at = Utc::now().timestamp();
+    if issued > at + LEEWAY_SECS {
+        return Err(SamlError::NotYetValid);
+    }
+    if issued + MAX_REQUEST_AGE_SECS + LEEWAY_SECS < at {
+        return Err(SamlError::Expired);
+    }
     if let Some(t) = root.attribute("NotOnOrAfter") {
         let t = DateTime::parse_from_rfc3339(t).map_err(|_| SamlError::Malformed)?;
         if t.timestamp() + LEEWAY_SECS < Utc::now().timestamp() {
@@ -191,9 +206,18 @@ mod tests {
 
     /// A LogoutRequest as the IdP would send it, signed with its key.
     fn from_idp(idp: &TestIdp, issuer: &str, name_id: &str, not_on_or_after: &str) -> String {
+        issued_at(idp, issuer, name_id, not_on_or_after, &now())
+    }
+
+    fn issued_at(
+        idp: &TestIdp,
+        issuer: &str,
+        name_id: &str,
+        not_on_or_after: &str,
+        issued: &str,
+    ) -> String {
         let xml = format!(
-            "<samlp:LogoutRequest xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" ID=\"_idp1\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{SLO}\" NotOnOrAfter=\"{not_on_or_after}\"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID>{name_id}</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>",
-            now()
+            "<samlp:LogoutRequest xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" ID=\"_idp1\" Version=\"2.0\" IssueInstant=\"{issued}\" Destination=\"{SLO}\" NotOnOrAfter=\"{not_on_or_after}\"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID>{name_id}</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>"
         );
         signed_url(
             "https://latchkey.example.test/saml/org_1/slo",
@@ -259,6 +283,26 @@ mod tests {
             read_logout_request(query(&split), &md, SLO, false),
             Err(SamlError::Comment)
         );
+        // Without a NotOnOrAfter of its own, a request is fresh for five
+        // minutes after its IssueInstant, and never from the future.
+        let far =
+            (Utc::now() + chrono::Duration::days(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let at = |minutes: i64| {
+            (Utc::now() + chrono::Duration::minutes(minutes))
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        };
+        let stale = issued_at(&idp, &idp.entity_id, "ada@example.com", &far, &at(-30));
+        assert_eq!(
+            read_logout_request(query(&stale), &md, SLO, false),
+            Err(SamlError::Expired)
+        );
+        let ahead = issued_at(&idp, &idp.entity_id, "ada@example.com", &far, &at(30));
+        assert_eq!(
+            read_logout_request(query(&ahead), &md, SLO, false),
+            Err(SamlError::NotYetValid)
+        );
+        let fresh = issued_at(&idp, &idp.entity_id, "ada@example.com", &far, &at(-2));
+        assert!(read_logout_request(query(&fresh), &md, SLO, false).is_ok());
     }
 
     #[test]

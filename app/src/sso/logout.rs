@@ -158,6 +158,45 @@ fn header_fields(token: &str) -> Result<(String, Option<String>), LogoutRefusal>
     Ok((alg.chars().take(20).collect(), typ))
 }
 
+/// Whether an unverified token at least looks like this connection's IdP
+/// sent it (three parts, a signature, its issuer and audience, a recent
+/// `iat`, the back-channel event): only then may its unknown key trigger
+/// the rate-limited key set re-fetch.
+fn could_be_from(token: &str, conn: &Connection) -> bool {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // The shortest signature allowed (Ed25519, ES256) is 64 bytes.
+    if b64.decode(sig).map_or(true, |s| s.len() < 64) {
+        return false;
+    }
+    let Some(claims) = b64
+        .decode(payload)
+        .ok()
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+    else {
+        return false;
+    };
+    let aud_ok = match &claims["aud"] {
+        Value::String(a) => *a == conn.client_id,
+        Value::Array(a) => a
+            .iter()
+            .any(|v| v.as_str() == Some(conn.client_id.as_str())),
+        _ => false,
+    };
+    let iat_ok = claims["iat"]
+        .as_i64()
+        .is_some_and(|iat| iat <= now() + LEEWAY_SECS && iat >= now() - MAX_AGE_SECS);
+    claims["iss"].as_str() == Some(conn.issuer.as_str())
+        && aud_ok
+        && iat_ok
+        && claims["events"].get(EVENT).is_some_and(Value::is_object)
+}
+
 /// The keys of the provider's set that may verify `alg` under `kid`.
 fn candidate_keys(metadata: &Metadata, kid: Option<&str>, alg: Algorithm) -> Vec<DecodingKey> {
     let Ok(Value::Object(set)) = serde_json::to_value(metadata.jwks()) else {
@@ -249,7 +288,9 @@ async fn verified_claims(
         .map_err(LogoutRefusal::Unreachable)?;
     let kid = header.kid.as_deref();
     let mut keys = candidate_keys(&metadata, kid, alg);
-    if keys.is_empty() {
+    // The re-fetch slot is shared by every instance and kept for real key
+    // rotations: noise with a made-up key id must not use it up.
+    if keys.is_empty() && could_be_from(token, conn) {
         // Perhaps the IdP rotated its keys; the re-fetch is rate limited.
         if let Some(fresh) = state
             .sso_providers

@@ -375,3 +375,42 @@ async fn a_logout_token_ends_sessions_of_its_own_organization_only(backend: Back
     assert!(is_signed_in(&s, &at_b).await, "B's session stays");
 }
 on_each_backend!(a_logout_token_ends_sessions_of_its_own_organization_only);
+
+/// Unsigned noise naming a key the IdP does not publish (and not even its
+/// issuer) does not use up the key-set re-fetch that real rotations need;
+/// a token that looks like the IdP's does get it.
+async fn noise_does_not_use_up_the_key_refetch(backend: Backend) {
+    let s = setup(backend).await;
+    let fetches = || *s.idp.jwks_fetches.lock().expect("lock");
+    // Warm: the first logout token fetches the key set once.
+    let first = s
+        .idp
+        .sign("k1", &good_header(), &good_claims(&s, "jti-warm"));
+    assert_eq!(post_logout(&s, &first).await.status, StatusCode::OK);
+    let warm = fetches();
+    let unknown = json!({"alg": "RS256", "kid": "made-up", "typ": "logout+jwt"});
+    for claims in [
+        with(
+            good_claims(&s, "jti-n1"),
+            &[("iss", json!("https://elsewhere.test"))],
+        ),
+        with(
+            good_claims(&s, "jti-n2"),
+            &[("aud", json!("another-client"))],
+        ),
+        with(good_claims(&s, "jti-n3"), &[("events", Value::Null)]),
+        with(good_claims(&s, "jti-n4"), &[("iat", json!(now() - 86_400))]),
+    ] {
+        let token = s.idp.sign("k1", &unknown, &claims);
+        let res = post_logout(&s, &token).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+        assert_eq!(res.json()["error"]["code"], "unknown_key", "{}", res.body);
+    }
+    assert_eq!(fetches(), warm, "noise triggered a re-fetch");
+    // One that looks like the IdP's may ask for the keys again.
+    let token = s.idp.sign("k1", &unknown, &good_claims(&s, "jti-r"));
+    let res = post_logout(&s, &token).await;
+    assert_eq!(res.json()["error"]["code"], "unknown_key", "{}", res.body);
+    assert_eq!(fetches(), warm + 1);
+}
+on_each_backend!(noise_does_not_use_up_the_key_refetch);
